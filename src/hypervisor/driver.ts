@@ -1,0 +1,97 @@
+/**
+ * The hypervisor contract. Drivers are small capability interfaces plus `info()` feature flags;
+ * code outside hypervisor/ reads flags and never tests a driver's name.
+ */
+import type { Logger } from '../host/logger.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface DriverFeatures {
+  /** Can save and restore a running VM's memory and device state. */
+  snapshots: boolean;
+  /** Needs root (tap devices, /dev/kvm, device-mapper). */
+  needsRoot: boolean;
+  /** Accelerators this driver can use on this host. */
+  accelerators: Accel[];
+  /** Supports QEMU-style user-mode networking (ports forwarded to 127.0.0.1). */
+  userNetworking: boolean;
+  /** Disk formats it boots from. */
+  diskFormats: Array<'qcow2' | 'raw'>;
+}
+
+export interface DriverInfo {
+  name: string;
+  version: string;
+  features: DriverFeatures;
+}
+
+/** Everything a driver needs to boot one VM. Paths are absolute; the caller made the directories. */
+export interface VmSpec {
+  id: string;
+  name: string;
+  vcpu: number;
+  memoryMib: number;
+  /** Uncompressed ELF vmlinux (PVH entry). */
+  kernelPath: string;
+  initrdPath: string;
+  /** Full kernel command line (built by the caller; see vms/bootargs). */
+  cmdline: string;
+  /** The VM's own writable disk (qcow2 overlay, or raw for drivers without qcow2). */
+  diskPath: string;
+  diskFormat: 'qcow2' | 'raw';
+  serialLogPath: string;
+  /** Hypervisor stderr/stdout. */
+  logPath: string;
+  /** Where the driver may put its sockets (short path). */
+  runtimeDir: string;
+  accel: Accel;
+  network:
+    | { mode: 'user'; sshHostPort: number; egress: boolean; forwards: Array<{ hostPort: number; guestPort: number }> }
+    | { mode: 'bridge'; tap: string; mac: string; netns?: string };
+  /** Restore from this saved state instead of booting (snapshot capability). */
+  restoreFrom?: string;
+}
+
+/** Live facts about a running VM, as the driver sees them; persisted in handles.json. */
+export interface VmHandles {
+  pid: number;
+  /** Control socket (QMP or Firecracker API). */
+  controlSocket: string;
+  accel: Accel;
+  startedAt: string;
+  [extra: string]: unknown;
+}
+
+export interface Lifecycle {
+  /** Boots the VM described by `spec`. Resolves once the hypervisor process runs; it does not wait for the guest. */
+  start(spec: VmSpec, log: Logger): Promise<VmHandles>;
+  /**
+   * Asks the guest to power off (ACPI / Ctrl-Alt-Del) and waits up to `timeoutMs` for the process to exit.
+   * Resolves true if it exited, false if it is still running (the caller then calls kill).
+   * Graceful shutdown over SSH is the caller's job and comes first.
+   */
+  requestPowerOff(handles: VmHandles, timeoutMs: number): Promise<boolean>;
+  /** Sends a signal to the hypervisor process and waits for it to exit (SIGKILL after timeout). */
+  kill(handles: VmHandles, signal?: NodeJS.Signals): Promise<void>;
+  /** Is the process described by handles still the one we started? */
+  isRunning(handles: VmHandles): boolean;
+}
+
+export interface SnapshotManager {
+  /** Pauses the VM and writes memory + device state to `statePath`. The VM stays paused. */
+  saveState(handles: VmHandles, statePath: string): Promise<void>;
+  pause(handles: VmHandles): Promise<void>;
+  resume(handles: VmHandles): Promise<void>;
+}
+
+export interface PortForwarder {
+  addForward(handles: VmHandles, hostPort: number, guestPort: number): Promise<void>;
+  removeForward(handles: VmHandles, hostPort: number): Promise<void>;
+}
+
+export interface Driver extends Lifecycle {
+  info(): Promise<DriverInfo>;
+  /** Optional abilities; absent when the driver lacks them (check features first). */
+  snapshots?: SnapshotManager;
+  ports?: PortForwarder;
+}

@@ -1,0 +1,122 @@
+/**
+ * The only module that knows banger's on-disk layout. Every directory honours the XDG variables,
+ * so several isolated installs can share a host (tests rely on this).
+ *
+ *   $XDG_CONFIG_HOME/banger/config.toml       user config (all keys optional)
+ *   $XDG_STATE_HOME/banger/                   durable state
+ *     banger.db                               SQLite: vms, images, kernels
+ *     bangerd.log                             daemon log, JSON lines
+ *     ssh/id_ed25519{,.pub}                   the install's SSH key (0600)
+ *     ssh/known_hosts                         banger's own known_hosts (trust on first use)
+ *     kernels/<sha256>/                       content-addressed kernel (vmlinuz, vmlinux, initrd.img, manifest.json)
+ *     images/<sha256>/                        content-addressed image (rootfs.ext4, manifest.json)
+ *     vms/<id>/                               one VM (see VM_FILES)
+ *     staging/                                half-built artifacts; renamed into place when complete
+ *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
+ *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
+ */
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { BangerError } from '../api/errors.js';
+
+export interface Env {
+  [key: string]: string | undefined;
+}
+
+/** Files inside a VM's state directory. */
+export const VM_FILES = {
+  /** copy-on-write disk over the image (qcow2) */
+  disk: 'disk.qcow2',
+  /** transient process state: pid, sockets, forwarded ports; re-discovered at daemon start */
+  handles: 'handles.json',
+  /** the guest's serial console */
+  serial: 'serial.log',
+  /** the hypervisor's own stderr */
+  hypervisorLog: 'hypervisor.log',
+} as const;
+
+/** Files inside a VM's runtime directory (short path: unix sockets are limited to 108 bytes). */
+export const VM_RUNTIME_FILES = {
+  /** QEMU machine protocol socket */
+  qmp: 'qmp.sock',
+  /** Firecracker API socket */
+  api: 'api.sock',
+} as const;
+
+/** The longest unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+export interface Paths {
+  configDir: string;
+  configFile: string;
+  stateDir: string;
+  cacheDir: string;
+  runtimeDir: string;
+  db: string;
+  daemonLog: string;
+  daemonSocket: string;
+  daemonPidFile: string;
+  sshDir: string;
+  sshKey: string;
+  knownHosts: string;
+  kernelsDir: string;
+  imagesDir: string;
+  vmsDir: string;
+  stagingDir: string;
+  debCacheDir: string;
+  vmDir(id: string): string;
+  vmFile(id: string, file: keyof typeof VM_FILES): string;
+  vmRuntimeDir(id: string): string;
+  vmSocket(id: string, file: keyof typeof VM_RUNTIME_FILES): string;
+  kernelDir(sha: string): string;
+  imageDir(sha: string): string;
+}
+
+/** Resolves every path from the environment. Pure: pass `env` in tests. */
+export function resolvePaths(env: Env = process.env): Paths {
+  const home = env.HOME || homedir();
+  const configDir = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'banger');
+  const stateDir = join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'banger');
+  const cacheDir = join(env.XDG_CACHE_HOME || join(home, '.cache'), 'banger');
+  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'banger') : join('/tmp', `banger-${userInfo().uid}`);
+  const sshDir = join(stateDir, 'ssh');
+  const vmsDir = join(stateDir, 'vms');
+  const kernelsDir = join(stateDir, 'kernels');
+  const imagesDir = join(stateDir, 'images');
+  const vmRuntimeDir = (id: string) => join(runtimeDir, 'vms', id);
+  return {
+    configDir,
+    configFile: join(configDir, 'config.toml'),
+    stateDir,
+    cacheDir,
+    runtimeDir,
+    db: join(stateDir, 'banger.db'),
+    daemonLog: join(stateDir, 'bangerd.log'),
+    daemonSocket: checkSocketPath(join(runtimeDir, 'bangerd.sock')),
+    daemonPidFile: join(runtimeDir, 'bangerd.pid'),
+    sshDir,
+    sshKey: join(sshDir, 'id_ed25519'),
+    knownHosts: join(sshDir, 'known_hosts'),
+    kernelsDir,
+    imagesDir,
+    vmsDir,
+    stagingDir: join(stateDir, 'staging'),
+    debCacheDir: join(cacheDir, 'debs'),
+    vmDir: (id) => join(vmsDir, id),
+    vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
+    vmRuntimeDir,
+    vmSocket: (id, file) => checkSocketPath(join(vmRuntimeDir(id), VM_RUNTIME_FILES[file])),
+    kernelDir: (sha) => join(kernelsDir, sha),
+    imageDir: (sha) => join(imagesDir, sha),
+  };
+}
+
+export function checkSocketPath(path: string): string {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw new BangerError(
+      'bad_request',
+      `socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; set XDG_RUNTIME_DIR to a shorter directory`,
+    );
+  }
+  return path;
+}
