@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** VM, image and kernel names: 1–63 of a–z, 0–9 and '-', not starting or ending with '-'. */
+export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export const Name = z.string().regex(NAME_PATTERN, {
+  message: "names are 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-' (e.g. web-1)",
+});
+
+/** Sizes like 512M, 4G, 8GiB or a byte count. */
+export const SIZE_PATTERN = /^(\d+)\s*([kmgt]i?b?|b)?$/i;
+export function parseSize(text: string): number | null {
+  const m = SIZE_PATTERN.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit as 'b'];
+  return n * mult;
+}
+export const Size = z.string().refine((s) => parseSize(s) !== null, { message: 'sizes look like 512M, 4G or 8GiB' });
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)}${units[i]}`;
+}

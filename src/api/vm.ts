@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { Name, Size } from './names.js';
+
+export const VmState = z.enum(['stopped', 'starting', 'running', 'stopping', 'broken']);
+export type VmState = z.infer<typeof VmState>;
+
+export const NetworkMode = z.enum(['user', 'bridge']);
+
+/** Stored network intent of a VM. */
+export const VmNetwork = z
+  .object({
+    mode: NetworkMode,
+    egress: z.boolean(),
+    nat: z.boolean(),
+    /** Guest IPv4 in bridge mode. */
+    ip: z.string().optional(),
+    mac: z.string().optional(),
+  })
+  .strict();
+export type VmNetwork = z.infer<typeof VmNetwork>;
+
+/** What `workspace.prepare` recorded on the VM. */
+export const Workspace = z
+  .object({
+    guestPath: z.string(),
+    hostSource: z.string(),
+    headCommit: z.string(),
+    branch: z.string().nullable(),
+    mode: z.enum(['shallow', 'full_copy']),
+    preparedAt: z.string(),
+  })
+  .strict();
+export type Workspace = z.infer<typeof Workspace>;
+
+/** A VM as every client sees it: stored intent plus live facts. */
+export const Vm = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    image: z.string(),
+    kernel: z.string(),
+    vcpu: z.number().int(),
+    memoryMib: z.number().int(),
+    diskSizeBytes: z.number().int(),
+    network: VmNetwork,
+    state: VmState,
+    /** Why the VM is broken, when it is. */
+    reasons: z.array(z.string()),
+    pid: z.number().int().nullable(),
+    accel: z.string().nullable(),
+    ssh: z.object({ host: z.string(), port: z.number().int() }).strict().nullable(),
+    workspace: Workspace.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .strict();
+export type Vm = z.infer<typeof Vm>;
+
+export const VmRef = z.object({ name: z.string().min(1) }).strict();
+
+export const VmCreateParams = z
+  .object({
+    name: Name.optional(),
+    image: Name.optional(),
+    vcpu: z.number().int().min(1).max(64).optional(),
+    memoryMib: z.number().int().min(128).max(1024 * 1024).optional(),
+    diskSize: Size.optional(),
+    start: z.boolean().default(true),
+    network: NetworkMode.default('user'),
+    egress: z.boolean().default(true),
+    nat: z.boolean().default(false),
+    /** Wait until SSH answers before returning (when starting). */
+    waitForSsh: z.boolean().default(true),
+  })
+  .strict();
+export type VmCreateParams = z.input<typeof VmCreateParams>;
+
+export const VmStartParams = VmRef.extend({ waitForSsh: z.boolean().default(true) }).strict();
+export const VmStopParams = VmRef.extend({ timeoutMs: z.number().int().positive().default(30_000) }).strict();
+export const VmKillParams = VmRef.extend({ signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/).default('SIGKILL') }).strict();
+export const VmDeleteParams = VmRef.extend({ force: z.boolean().default(true) }).strict();
+export const VmSetParams = VmRef.extend({
+  vcpu: z.number().int().min(1).max(64).optional(),
+  memoryMib: z.number().int().min(128).optional(),
+  diskSize: Size.optional(),
+  nat: z.boolean().optional(),
+}).strict();
+
+export const VmPruneResult = z.object({ deleted: z.array(z.string()) }).strict();
+
+export const VmExecParams = VmRef.extend({
+  argv: z.array(z.string()).min(1),
+  /** Run in this guest directory; default: the recorded workspace, else the home directory. */
+  cwd: z.string().optional(),
+  /** Whether the client streams stdin frames. */
+  stdin: z.boolean().default(false),
+}).strict();
+export const VmExecResult = z.object({ exitCode: z.number().int(), signal: z.string().nullable() }).strict();
+
+export const VmLogsParams = VmRef.extend({ follow: z.boolean().default(false), tailBytes: z.number().int().optional() }).strict();
+export const VmLogsResult = z.object({ path: z.string() }).strict();
+
+export const VmSshInfo = z
+  .object({
+    name: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    keyPath: z.string(),
+    knownHostsPath: z.string(),
+    hostKeyAlias: z.string(),
+    cwd: z.string().nullable(),
+  })
+  .strict();
+
+export const VmStats = z
+  .object({
+    name: z.string(),
+    state: VmState,
+    cpuPercent: z.number().nullable(),
+    rssBytes: z.number().nullable(),
+    diskUsedBytes: z.number().nullable(),
+    diskSizeBytes: z.number(),
+  })
+  .strict();
+export const VmStatsResult = z.array(VmStats);

@@ -1,0 +1,64 @@
+/**
+ * SQLite: WAL, foreign keys, busy timeout, forward-only migrations. Durable intent and identity
+ * live here; transient process state lives in each VM's handles.json.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+/** Forward-only: append new entries, never edit old ones. Index + 1 is the schema version. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE kernels (
+     name TEXT PRIMARY KEY,
+     sha256 TEXT NOT NULL,
+     manifest TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE images (
+     name TEXT PRIMARY KEY,
+     sha256 TEXT NOT NULL,
+     kernel_name TEXT REFERENCES kernels(name),
+     manifest TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE vms (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     image_name TEXT NOT NULL REFERENCES images(name),
+     kernel_name TEXT NOT NULL REFERENCES kernels(name),
+     vcpu INTEGER NOT NULL,
+     memory_mib INTEGER NOT NULL,
+     disk_size_bytes INTEGER NOT NULL,
+     network TEXT NOT NULL,
+     state TEXT NOT NULL,
+     workspace TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );`,
+];
+
+export function openDb(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this banger (${MIGRATIONS.length}); upgrade banger`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}
