@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what banger needs on a fresh Debian/Ubuntu machine (host packages, npm dependencies),
+# builds it, puts `banger` on PATH, then boots a first VM: `banger vm run -- uname -a`.
+#   --no-run    stop after installing and building (CI uses this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_vm=1
+for a in "$@"; do
+  case "$a" in
+    --no-run) run_vm=0 ;;
+    *) echo "usage: $0 [--no-run]" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Host packages: QEMU, image/kernel tooling, networking, and what better-sqlite3 needs to build.
+PKGS=(qemu-system-x86 qemu-utils mmdebstrap busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
+      openssh-client openssh-server git ca-certificates python3 make g++ dnsutils)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing host packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "banger needs Node.js 20 or newer on PATH (node --version)" >&2
+  exit 1
+fi
+
+echo "==> npm dependencies"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+echo "==> build"
+node scripts/build.mjs
+
+bindir=/usr/local/bin
+[ -w "$bindir" ] || bindir="$HOME/.local/bin"
+mkdir -p "$bindir"
+ln -sf "$PWD/bin/banger" "$bindir/banger"
+ln -sf "$PWD/bin/bangerd" "$bindir/bangerd"
+echo "==> banger is at $bindir/banger"
+
+if [ "$run_vm" -eq 1 ]; then
+  echo "==> first run: builds the default kernel and image (first run only), boots a VM, runs uname -a"
+  "$bindir/banger" vm run -- uname -a
+fi

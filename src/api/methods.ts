@@ -1,0 +1,50 @@
+/**
+ * Every API method: name → params and result schema. The daemon validates with these, the CLI
+ * and SDK type their calls with them. Additive changes only (see ARCHITECTURE.md, API changes).
+ */
+import { z } from 'zod';
+import { DaemonStatus, Empty, Ok } from './daemon.js';
+import {
+  Vm,
+  VmCreateParams,
+  VmDeleteParams,
+  VmExecParams,
+  VmExecResult,
+  VmKillParams,
+  VmLogsParams,
+  VmLogsResult,
+  VmPruneResult,
+  VmRef,
+  VmSetParams,
+  VmSshInfo,
+  VmStartParams,
+  VmStatsResult,
+  VmStopParams,
+} from './vm.js';
+
+const m = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({ params, result });
+
+export const methods = {
+  'daemon.status': m(Empty, DaemonStatus),
+  'daemon.stop': m(Empty, Ok),
+  'vm.create': m(VmCreateParams, Vm),
+  'vm.start': m(VmStartParams, Vm),
+  'vm.stop': m(VmStopParams, Vm),
+  'vm.restart': m(VmStopParams, Vm),
+  'vm.kill': m(VmKillParams, Vm),
+  'vm.delete': m(VmDeleteParams, Ok),
+  'vm.prune': m(Empty, VmPruneResult),
+  'vm.set': m(VmSetParams, Vm),
+  'vm.list': m(Empty, z.array(Vm)),
+  'vm.show': m(VmRef, Vm),
+  'vm.exec': m(VmExecParams, VmExecResult),
+  'vm.logs': m(VmLogsParams, VmLogsResult),
+  'vm.sshInfo': m(VmRef, VmSshInfo),
+  'vm.stats': m(Empty, VmStatsResult),
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type ParamsOf<M extends MethodName> = z.input<Methods[M]['params']>;
+export type ParsedParamsOf<M extends MethodName> = z.output<Methods[M]['params']>;
+export type ResultOf<M extends MethodName> = z.output<Methods[M]['result']>;

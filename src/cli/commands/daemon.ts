@@ -1,0 +1,30 @@
+/** daemon status / stop. */
+import { Command } from 'commander';
+import { call } from '../../api/client.js';
+import { BangerError } from '../../api/errors.js';
+import { api, paths } from '../connection.js';
+
+export function daemonCommands(program: Command): void {
+  const d = program.command('daemon').description('the bangerd daemon');
+  d.command('status')
+    .description('pid, socket, log path, version and running VMs of bangerd')
+    .option('--json', 'print the API result as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const s = await api('daemon.status', {}, { progress: false });
+      if (o.json) return void console.log(JSON.stringify(s, null, 2));
+      console.log(
+        [`pid:         ${s.pid}`, `socket:      ${s.socket}`, `log:         ${s.logPath}`, `version:     ${s.version} (${s.commit})`, `started:     ${s.startedAt}`, `hypervisor:  ${s.hypervisor} (${s.accel}: ${s.accelReason})`, `vms running: ${s.vmsRunning}`].join('\n'),
+      );
+    });
+  d.command('stop')
+    .description('stop bangerd (running VMs keep running and are adopted at the next start)')
+    .action(async () => {
+      try {
+        await call(paths.daemonSocket, 'daemon.stop', {});
+        console.log('bangerd stopped');
+      } catch (err) {
+        if (err instanceof BangerError && err.code === 'unavailable') return void console.log('bangerd is not running');
+        throw err;
+      }
+    });
+}

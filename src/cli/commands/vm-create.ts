@@ -1,0 +1,86 @@
+/** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
+import { Command, Option } from 'commander';
+import { parseSize } from '../../api/names.js';
+import { guestCommand } from '../argv.js';
+import { api } from '../connection.js';
+import { execInVm, sshToVm } from '../guest-io.js';
+import { readyLine } from './vm-lifecycle.js';
+
+interface CreateFlags {
+  name?: string;
+  image?: string;
+  vcpu?: number;
+  memory?: number;
+  diskSize?: string;
+  network: 'user' | 'bridge';
+  egress: boolean;
+  nat?: boolean;
+}
+
+function withCreateFlags(c: Command): Command {
+  return c
+    .option('--name <name>', 'VM name (default: generated)')
+    .option('--image <name>', 'image (default: debian-bookworm, built on first use)')
+    .option('--vcpu <n>', 'virtual CPUs', Number)
+    .option('--memory <mib>', 'memory in MiB', Number)
+    .option('--disk-size <size>', 'disk size, e.g. 8G')
+    .addOption(new Option('--network <mode>', 'network mode').choices(['user', 'bridge']).default('user'))
+    .option('--no-egress', 'block outbound traffic from the guest')
+    .option('--nat', 'NAT outbound traffic (bridge mode)');
+}
+
+function createParams(o: CreateFlags, start: boolean) {
+  if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new Error(`--disk-size ${o.diskSize}: sizes look like 8G`);
+  return {
+    name: o.name,
+    image: o.image,
+    vcpu: o.vcpu,
+    memoryMib: o.memory,
+    diskSize: o.diskSize,
+    start,
+    network: o.network,
+    egress: o.egress,
+    nat: o.nat ?? false,
+  };
+}
+
+export function createCommands(vm: Command): void {
+  withCreateFlags(vm.command('create'))
+    .description('create a VM (and start it unless --no-start)')
+    .option('--no-start', 'only create the VM and its disk')
+    .addHelpText('after', '\nExamples:\n  banger vm create --name web\n  banger vm create --name big --vcpu 2 --memory 2048 --disk-size 16G --no-start')
+    .action(async (o: CreateFlags & { start: boolean }) => {
+      const v = await api('vm.create', createParams(o, o.start), { doneLine: o.start ? readyLine : undefined });
+      console.log(`${v.name}: ${v.state}${v.ssh ? ` (ssh ${v.ssh.host}:${v.ssh.port})` : ''}`);
+    });
+
+  withCreateFlags(vm.command('run'))
+    .description('create and start a VM, then run a command in it (its exit code becomes banger\'s) or open a shell')
+    .option('--rm', 'delete the VM afterwards (also on Ctrl-C)')
+    .option('-d, --detach', 'start it and return without running anything')
+    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run --name dev          # interactive shell; the VM keeps running')
+    .action(async (o: CreateFlags & { rm?: boolean; detach?: boolean }) => {
+      const cmd = guestCommand();
+      const v = await api('vm.create', createParams(o, true), { doneLine: readyLine });
+      if (o.detach) return void console.log(`${v.name}: running (ssh ${v.ssh?.host}:${v.ssh?.port}); \`banger vm ssh ${v.name}\``);
+      let removing = false;
+      const cleanup = async () => {
+        if (removing || !o.rm) return;
+        removing = true;
+        await api('vm.delete', { name: v.name }, { progress: false }).catch((e) => console.error(`banger: could not delete ${v.name}: ${e.message}`));
+      };
+      const onSignal = () => void cleanup().finally(() => process.exit(130));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let code: number;
+      try {
+        code = cmd && cmd.length > 0 ? await execInVm(v.name, cmd) : await sshToVm(v.name, null);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (o.rm) await cleanup();
+      else if (!cmd) console.error(`${v.name} is still running; stop it with \`banger vm stop ${v.name}\` or remove it with \`banger vm delete ${v.name}\``);
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,25 @@
+/** vm exec and vm ssh. */
+import { Command } from 'commander';
+import { BangerError } from '../../api/errors.js';
+import { guestCommand } from '../argv.js';
+import { execInVm, sshToVm } from '../guest-io.js';
+
+export function execCommands(vm: Command): void {
+  vm.command('exec')
+    .description('run a command in a running VM; output streams, stdin passes through, the exit code is the guest\'s')
+    .argument('<name>')
+    .option('-w, --workdir <dir>', 'guest directory (default: the workspace, else home)')
+    .addHelpText('after', '\nExamples:\n  banger vm exec web -- uname -a\n  tar c src | banger vm exec web -- tar x -C /tmp')
+    .action(async (name: string, o: { workdir?: string }) => {
+      const cmd = guestCommand();
+      if (!cmd || cmd.length === 0) throw new BangerError('bad_request', 'give the command after --, e.g. `banger vm exec web -- uname -a`');
+      process.exitCode = await execInVm(name, cmd, { cwd: o.workdir });
+    });
+
+  vm.command('ssh')
+    .description('open a shell in a VM over ssh (or run a command: banger vm ssh NAME -- cmd)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      process.exitCode = await sshToVm(name, guestCommand());
+    });
+}

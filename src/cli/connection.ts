@@ -1,0 +1,69 @@
+/**
+ * How the CLI reaches bangerd: connect to the socket, starting the daemon (detached, logging to
+ * the state dir) on first use and waiting until it answers.
+ */
+import { openSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { call, type CallOpts } from '../api/client.js';
+import { BangerError } from '../api/errors.js';
+import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
+import { spawnProcess } from '../host/exec.js';
+import { resolvePaths, type Paths } from '../store/paths.js';
+import { createProgressView } from './progress.js';
+
+export const paths: Paths = resolvePaths();
+
+const DAEMON_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
+
+function unreachable(err: unknown): boolean {
+  const errno = err instanceof BangerError ? (err.details?.errno as string | undefined) : undefined;
+  return errno === 'ENOENT' || errno === 'ECONNREFUSED';
+}
+
+export async function ensureDaemon(): Promise<void> {
+  try {
+    await call(paths.daemonSocket, 'daemon.status', {});
+    return;
+  } catch (err) {
+    if (!unreachable(err)) throw err;
+  }
+  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  const out = openSync(join(paths.stateDir, 'bangerd.out'), 'a');
+  spawnProcess([process.execPath, DAEMON_ENTRY], { detached: true, stdio: ['ignore', out, out] });
+  const deadline = Date.now() + 20_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 150));
+    try {
+      await call(paths.daemonSocket, 'daemon.status', {});
+      return;
+    } catch (err) {
+      last = err;
+      if (!unreachable(err)) throw err;
+    }
+  }
+  throw new BangerError('unavailable', `bangerd did not start within 20s; see ${paths.daemonLog} and ${join(paths.stateDir, 'bangerd.out')}`, { cause: last });
+}
+
+export interface ApiOpts extends CallOpts {
+  /** Draw progress events on stderr. @default true */
+  progress?: boolean;
+  /** Final line after success, e.g. "ready in 9.1s". */
+  doneLine?: (elapsedMs: number) => string | undefined;
+}
+
+/** Calls one API method, starting the daemon if needed and rendering its progress. */
+export async function api<M extends MethodName>(method: M, params: ParamsOf<M>, opts: ApiOpts = {}): Promise<ResultOf<M>> {
+  await ensureDaemon();
+  const t0 = Date.now();
+  const view = createProgressView(process.stderr, opts.progress === false);
+  try {
+    const result = await call(paths.daemonSocket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
+    view.done(opts.doneLine?.(Date.now() - t0));
+    return result;
+  } catch (err) {
+    view.done();
+    throw err;
+  }
+}

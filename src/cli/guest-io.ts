@@ -1,0 +1,44 @@
+/** Runs a command in a VM through the daemon (streamed output, stdin, exit code) or an interactive ssh. */
+import { api } from './connection.js';
+import { spawnProcess } from '../host/exec.js';
+import { inDirectory, shellCommand } from '../guest/quote.js';
+
+/** Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. */
+export async function execInVm(name: string, argv: string[], opts: { cwd?: string } = {}): Promise<number> {
+  const withStdin = !process.stdin.isTTY;
+  const r = await api(
+    'vm.exec',
+    { name, argv, cwd: opts.cwd, stdin: withStdin },
+    {
+      progress: false,
+      stdin: withStdin ? process.stdin : undefined,
+      onStream: (s, data) => (s === 'stdout' ? process.stdout : process.stderr).write(data),
+    },
+  );
+  if (withStdin) process.stdin.destroy();
+  return r.signal ? 128 + 9 : r.exitCode;
+}
+
+/** An interactive shell (a pty) or a command via the system ssh client, with banger's key and known_hosts. */
+export async function sshToVm(name: string, command: string[] | null): Promise<number> {
+  const info = await api('vm.sshInfo', { name }, { progress: false });
+  const argv = [
+    'ssh',
+    '-i', info.keyPath,
+    '-o', `UserKnownHostsFile=${info.knownHostsPath}`,
+    '-o', `HostKeyAlias=${info.hostKeyAlias}`,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'LogLevel=ERROR',
+    '-p', String(info.port),
+  ];
+  if (!command || command.length === 0) {
+    argv.push('-t', `${info.user}@${info.host}`);
+    if (info.cwd) argv.push(inDirectory(info.cwd, ['sh', '-c', 'exec "${SHELL:-/bin/sh}" -l']));
+  } else {
+    // ssh hands the remote shell one string: quote every word in the one place that does it.
+    argv.push(`${info.user}@${info.host}`, '--', info.cwd ? inDirectory(info.cwd, command) : shellCommand(command));
+  }
+  const h = spawnProcess(argv, { stdio: 'inherit' });
+  return h.exit;
+}
