@@ -19,3 +19,15 @@ export type DaemonStatus = z.infer<typeof DaemonStatus>;
 
 export const Empty = z.object({}).strict();
 export const Ok = z.object({ ok: z.literal(true) }).strict();
+
+/** One line of `banger doctor`. */
+export const DoctorCheck = z
+  .object({
+    name: z.string(),
+    verdict: z.enum(['pass', 'warn', 'fail']),
+    detail: z.string(),
+    /** What to do about a warn or fail. */
+    fix: z.string().optional(),
+  })
+  .strict();
+export type DoctorCheck = z.infer<typeof DoctorCheck>;

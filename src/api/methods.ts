@@ -3,7 +3,9 @@
  * and SDK type their calls with them. Additive changes only (see ARCHITECTURE.md, API changes).
  */
 import { z } from 'zod';
-import { DaemonStatus, Empty, Ok } from './daemon.js';
+import { imageMethods } from './image.js';
+import { kernelMethods } from './kernel.js';
+import { DaemonStatus, DoctorCheck, Empty, Ok } from './daemon.js';
 import {
   Vm,
   VmCreateParams,
@@ -27,6 +29,7 @@ const m = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({
 export const methods = {
   'daemon.status': m(Empty, DaemonStatus),
   'daemon.stop': m(Empty, Ok),
+  'daemon.doctor': m(Empty, z.array(DoctorCheck)),
   'vm.create': m(VmCreateParams, Vm),
   'vm.start': m(VmStartParams, Vm),
   'vm.stop': m(VmStopParams, Vm),
@@ -41,6 +44,8 @@ export const methods = {
   'vm.logs': m(VmLogsParams, VmLogsResult),
   'vm.sshInfo': m(VmRef, VmSshInfo),
   'vm.stats': m(Empty, VmStatsResult),
+  ...kernelMethods,
+  ...imageMethods,
 } as const;
 
 export type Methods = typeof methods;

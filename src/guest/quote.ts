@@ -2,6 +2,7 @@
  * The one place that turns values into POSIX shell text. Everything that reaches a guest shell
  * goes through `quote` or `shellCommand`; nothing else builds command strings.
  */
+import { BangerError } from '../api/errors.js';
 
 /** Quotes one value for a POSIX shell: safe for spaces, quotes, newlines, `$(...)`, globbing. */
 export function quote(value: string): string {
@@ -18,4 +19,18 @@ export function shellCommand(argv: readonly string[]): string {
 /** `cd DIR && CMD`, both quoted, for running a command in a directory. */
 export function inDirectory(dir: string, argv: readonly string[]): string {
   return `cd ${quote(dir)} && ${shellCommand(argv)}`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `export K=V ...; CMD`: environment for a guest command. Sent as shell text rather than SSH `env`
+ * requests, which sshd drops unless its AcceptEnv lists the name. Throws on a name a shell cannot assign.
+ */
+export function withEnv(env: Readonly<Record<string, string>>, command: string): string {
+  const names = Object.keys(env);
+  if (names.length === 0) return command;
+  const bad = names.find((n) => !ENV_NAME.test(n));
+  if (bad !== undefined) throw new BangerError('bad_request', `invalid environment variable name ${JSON.stringify(bad)}: use letters, digits and '_'`);
+  return `export ${names.map((n) => `${n}=${quote(env[n])}`).join(' ')}; ${command}`;
 }

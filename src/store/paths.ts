@@ -8,11 +8,12 @@
  *     bangerd.log                             daemon log, JSON lines
  *     ssh/id_ed25519{,.pub}                   the install's SSH key (0600)
  *     ssh/known_hosts                         banger's own known_hosts (trust on first use)
- *     kernels/<sha256>/                       content-addressed kernel (vmlinuz, vmlinux, initrd.img, manifest.json)
+ *     kernels/<sha256>/                       content-addressed kernel (see KERNEL_FILES)
  *     images/<sha256>/                        content-addressed image (rootfs.ext4, manifest.json)
  *     vms/<id>/                               one VM (see VM_FILES)
  *     staging/                                half-built artifacts; renamed into place when complete
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
+ *     apt-archives/                           .debs of the last image build, seeded into the next one
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  */
 import { homedir, userInfo } from 'node:os';
@@ -41,6 +42,30 @@ export const VM_RUNTIME_FILES = {
   qmp: 'qmp.sock',
   /** Firecracker API socket */
   api: 'api.sock',
+  /** Firecracker vsock: host side of the guest's virtio-vsock (connect, then `CONNECT <port>`) */
+  vsock: 'vsock.sock',
+} as const;
+
+/** Files inside an image's content-addressed directory. */
+export const IMAGE_FILES = {
+  /** the root filesystem, raw ext4 (sparse); its sha256 names the directory */
+  rootfs: 'rootfs.ext4',
+  /** ImageManifest (api/image.ts) as JSON */
+  manifest: 'manifest.json',
+} as const;
+
+/** Files inside a kernel's directory (kernels/<sha256>/). */
+export const KERNEL_FILES = {
+  /** the compressed bzImage as shipped (optional for imported kernels) */
+  vmlinuz: 'vmlinuz',
+  /** uncompressed ELF with the PVH entry: what QEMU and Firecracker boot */
+  vmlinux: 'vmlinux',
+  /** gzip newc initramfs (busybox + virtio modules + banger's /init) */
+  initrd: 'initrd.img',
+  /** KernelManifest (src/api/kernel.ts) */
+  manifest: 'manifest.json',
+  /** modules/<release>/: the kernel's /lib/modules tree, copied into images */
+  modules: 'modules',
 } as const;
 
 /** The longest unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
@@ -64,12 +89,15 @@ export interface Paths {
   vmsDir: string;
   stagingDir: string;
   debCacheDir: string;
+  aptArchiveCacheDir: string;
   vmDir(id: string): string;
   vmFile(id: string, file: keyof typeof VM_FILES): string;
   vmRuntimeDir(id: string): string;
   vmSocket(id: string, file: keyof typeof VM_RUNTIME_FILES): string;
   kernelDir(sha: string): string;
+  kernelFile(sha: string, file: keyof typeof KERNEL_FILES): string;
   imageDir(sha: string): string;
+  imageFile(sha: string, file: keyof typeof IMAGE_FILES): string;
 }
 
 /** Resolves every path from the environment. Pure: pass `env` in tests. */
@@ -102,12 +130,15 @@ export function resolvePaths(env: Env = process.env): Paths {
     vmsDir,
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
+    aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
     vmDir: (id) => join(vmsDir, id),
     vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
     vmRuntimeDir,
     vmSocket: (id, file) => checkSocketPath(join(vmRuntimeDir(id), VM_RUNTIME_FILES[file])),
     kernelDir: (sha) => join(kernelsDir, sha),
+    kernelFile: (sha, file) => join(kernelsDir, sha, KERNEL_FILES[file]),
     imageDir: (sha) => join(imagesDir, sha),
+    imageFile: (sha, file) => join(imagesDir, sha, IMAGE_FILES[file]),
   };
 }
 

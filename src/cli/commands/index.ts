@@ -1,4 +1,11 @@
-/** Commands for images, kernels, doctor and completion are registered here as they land. */
+/** Commands beyond `vm` and `daemon`. */
 import type { Command } from 'commander';
+import { doctorCommand } from './doctor.js';
+import { imageCommands } from './image.js';
+import { kernelCommands } from './kernel.js';
 
-export function registerExtraCommands(_program: Command, _vm: Command): void {}
+export function registerExtraCommands(program: Command, _vm: Command): void {
+  kernelCommands(program);
+  imageCommands(program);
+  doctorCommand(program);
+}

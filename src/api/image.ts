@@ -1,0 +1,152 @@
+/**
+ * The image API: the stored manifest of a root filesystem image, the shipped catalog, and the
+ * `image.*` methods. An image lives in a content-addressed directory (images/<sha256>/, named by
+ * the sha256 of its rootfs.ext4); the name -> sha256 registry is SQLite's. Schemas are strict.
+ */
+import { z } from 'zod';
+import { Sha256 } from './kernel.js';
+import { Name, Size } from './names.js';
+
+export const ImageName = Name;
+export type ImageName = z.infer<typeof ImageName>;
+
+/** The image `image build` makes when no name is given, and the one `vm create` uses by default. */
+export const DEFAULT_IMAGE_NAME = 'debian-bookworm';
+export const DEFAULT_IMAGE_SIZE = '4G';
+
+/** A Debian package name (policy §5.6.1): what `--include` accepts. */
+export const PackageName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9+.-]+$/, 'package names are lower-case letters, digits, "+", "-" and "." (e.g. python3-venv)');
+
+export const InstalledPackage = z.object({ name: z.string().min(1), version: z.string().min(1) }).strict();
+export type InstalledPackage = z.infer<typeof InstalledPackage>;
+
+/** How the image came to this host. */
+export const ImageSource = z.enum(['build', 'import', 'pull']);
+export type ImageSource = z.infer<typeof ImageSource>;
+
+export const ImageManifest = z
+  .object({
+    name: ImageName,
+    /** `debian-bookworm` for built images; from /etc/os-release for imports; `unknown` if absent. */
+    distro: z.string().min(1),
+    /** Debian architecture name (amd64, arm64). */
+    arch: z.string().min(1),
+    /** The kernel whose modules are in /lib/modules, or null (imports carry none). */
+    kernelRef: z.string().min(1).nullable(),
+    /** sha256 of rootfs.ext4: the image's content id and directory name. */
+    sha256: Sha256,
+    /** Apparent size of rootfs.ext4 (the file is sparse; disk use is smaller). */
+    sizeBytes: z.number().int().positive(),
+    /** Installed Debian packages (dpkg), sorted by name; empty for non-Debian imports. */
+    packages: z.array(InstalledPackage),
+    builtAt: z.iso.datetime(),
+    source: ImageSource,
+  })
+  .strict();
+export type ImageManifest = z.infer<typeof ImageManifest>;
+
+// ---- the catalog of pullable bundles ----
+
+export const CatalogEntry = z
+  .object({
+    name: ImageName,
+    /** Where the .tar.zst bundle is; relative URLs resolve against the catalog's own location. */
+    url: z.string().min(1),
+    /** sha256 of the bundle file, checked before anything is registered. */
+    sha256: Sha256,
+    sizeBytes: z.number().int().positive(),
+    /** The kernel to pull alongside (by kernel name), or null. */
+    kernel: z.object({ name: z.string().min(1) }).strict().nullable(),
+    description: z.string(),
+  })
+  .strict();
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
+export const Catalog = z
+  .object({
+    version: z.literal(1),
+    images: z.array(CatalogEntry),
+  })
+  .strict()
+  .refine((c) => new Set(c.images.map((i) => i.name)).size === c.images.length, 'catalog image names must be unique');
+export type Catalog = z.infer<typeof Catalog>;
+
+// ---- methods ----
+
+export const ImageRef = z.object({ name: ImageName }).strict();
+export type ImageRef = z.infer<typeof ImageRef>;
+
+export const ImageBuildParams = z
+  .object({
+    name: ImageName.default(DEFAULT_IMAGE_NAME),
+    /** Packages added to the default set. */
+    include: z.array(PackageName).default([]),
+    /** Apparent size of the ext4 (sparse), e.g. 4G. */
+    size: Size.default(DEFAULT_IMAGE_SIZE),
+  })
+  .strict();
+export type ImageBuildParams = z.input<typeof ImageBuildParams>;
+export const ImageBuildResult = ImageManifest;
+
+export const ImageImportParams = z
+  .object({
+    name: ImageName,
+    /** A host path to a `docker export`-style tar; the CLI turns `-` into a stream it uploads. */
+    rootfsTar: z.string().min(1),
+    /** Apparent size of the ext4; by default 4G or twice the content, whichever is larger. */
+    size: Size.optional(),
+  })
+  .strict();
+export type ImageImportParams = z.input<typeof ImageImportParams>;
+export const ImageImportResult = ImageManifest;
+
+export const ImageExportParams = z
+  .object({
+    name: ImageName,
+    /** Host path of the bundle to write (conventionally NAME.tar.zst). */
+    output: z.string().min(1),
+  })
+  .strict();
+export type ImageExportParams = z.input<typeof ImageExportParams>;
+export const ImageExportResult = z
+  .object({
+    output: z.string(),
+    /** sha256 and size of the bundle file: what a catalog entry lists. */
+    sha256: Sha256,
+    sizeBytes: z.number().int().positive(),
+  })
+  .strict();
+export type ImageExportResult = z.infer<typeof ImageExportResult>;
+
+export const ImagePullParams = z
+  .object({
+    /** A catalog image name, or an http(s)/file URL of a bundle. */
+    nameOrUrl: z.string().min(1),
+  })
+  .strict();
+export type ImagePullParams = z.input<typeof ImagePullParams>;
+export const ImagePullResult = ImageManifest;
+
+export const ImageListParams = z.object({}).strict();
+export const ImageListResult = z.object({ images: z.array(ImageManifest) }).strict();
+export type ImageListResult = z.infer<typeof ImageListResult>;
+
+export const ImageShowParams = ImageRef;
+export const ImageShowResult = ImageManifest;
+
+export const ImageDeleteParams = ImageRef;
+export const ImageDeleteResult = z.object({ name: ImageName, sha256: Sha256 }).strict();
+export type ImageDeleteResult = z.infer<typeof ImageDeleteResult>;
+
+/** Method name -> schemas, for the lead's routing table (api/methods.ts). */
+export const imageMethods = {
+  'image.build': { params: ImageBuildParams, result: ImageBuildResult },
+  'image.import': { params: ImageImportParams, result: ImageImportResult },
+  'image.export': { params: ImageExportParams, result: ImageExportResult },
+  'image.pull': { params: ImagePullParams, result: ImagePullResult },
+  'image.list': { params: ImageListParams, result: ImageListResult },
+  'image.show': { params: ImageShowParams, result: ImageShowResult },
+  'image.delete': { params: ImageDeleteParams, result: ImageDeleteResult },
+} as const;

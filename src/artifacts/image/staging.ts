@@ -1,0 +1,107 @@
+/**
+ * Staging directories for half-made images. Each carries an owner file (pid + process start time);
+ * a directory whose owner is gone was left by an interrupted build and is removed at the next
+ * attempt. Removal first detaches any mount left below the directory, so a crashed bootstrap can
+ * never make `rm -r` walk into a bind-mounted /dev or /proc of the host.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BangerError } from '../../api/errors.js';
+import { run } from '../../host/exec.js';
+import type { Logger } from '../../host/logger.js';
+import type { Paths } from '../../store/paths.js';
+
+const PREFIX = 'image-';
+const OWNER_FILE = 'owner';
+
+export interface Staging {
+  /** The staging directory (under paths.stagingDir, so a rename into images/ is atomic). */
+  readonly dir: string;
+  /** Removes the directory and everything in it (idempotent). */
+  remove(): Promise<void>;
+}
+
+/** The start time (clock ticks since boot) from /proc/PID/stat; null if unreadable. */
+export function parseProcStartTime(stat: string): string | null {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return null;
+  // Fields after "(comm)" start at field 3 (state); starttime is field 22.
+  const fields = stat.slice(close + 2).split(' ');
+  return fields[22 - 3] ?? null;
+}
+
+/** Mount points listed in /proc/self/mountinfo (octal escapes decoded). */
+export function parseMountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+async function ownerToken(pid: number): Promise<string | null> {
+  try {
+    const start = parseProcStartTime(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return start === null ? null : `${pid} ${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Detaches every mount at or below `dir` (deepest first), then removes the tree. */
+export async function removeTree(dir: string): Promise<void> {
+  const mounts = parseMountPoints(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run(['umount', '--lazy', m], { check: false });
+  if (mounts.length > 0) {
+    const left = parseMountPoints(await readFile('/proc/self/mountinfo', 'utf8')).filter((m) => m === dir || m.startsWith(`${dir}/`));
+    if (left.length > 0) {
+      throw new BangerError('internal', `cannot remove ${dir}: ${left[0]} is still mounted; unmount it and retry`);
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+export async function createStaging(paths: Paths, kind: string): Promise<Staging> {
+  await mkdir(paths.stagingDir, { recursive: true });
+  const id = `${kind}-${randomUUID().slice(0, 8)}`;
+  const dir = join(paths.stagingDir, `${PREFIX}${id}`);
+  // Made under another name and renamed, so a concurrent cleanup never sees it without its owner.
+  const tmp = join(paths.stagingDir, `.new-${id}`);
+  await mkdir(tmp, { mode: 0o700 });
+  await writeFile(join(tmp, OWNER_FILE), `${(await ownerToken(process.pid)) ?? process.pid}\n`);
+  await rename(tmp, dir);
+  let removed = false;
+  return {
+    dir,
+    async remove() {
+      if (removed) return;
+      await removeTree(dir);
+      removed = true;
+    },
+  };
+}
+
+/** Removes image staging directories whose owning process is gone. Returns what was removed. */
+export async function cleanStaleStaging(paths: Paths, log?: Logger): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(paths.stagingDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(paths.stagingDir, name);
+    const owner = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
+    const pid = Number(owner.split(' ')[0]);
+    if (Number.isInteger(pid) && pid > 0 && owner !== '' && (await ownerToken(pid)) === owner) continue;
+    log?.info({ dir }, 'removing stale image staging');
+    await removeTree(dir);
+    removed.push(dir);
+  }
+  return removed;
+}

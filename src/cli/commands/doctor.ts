@@ -1,0 +1,27 @@
+/** banger doctor: host checks plus the daemon, default image and kernel. */
+import { Command } from 'commander';
+import { evaluate, gatherFacts, type Check } from '../../host/doctor.js';
+import { api, paths } from '../connection.js';
+import { ReportedFailure } from '../targets.js';
+
+const MARK = { pass: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
+
+export function doctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('check this host: architecture, Node, QEMU, KVM, tools, directories, daemon, default image and kernel')
+    .option('--json', 'print the checks as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const checks: Check[] = evaluate(await gatherFacts(paths));
+      try {
+        const s = await api('daemon.status', {}, { progress: false });
+        checks.push({ name: 'daemon', verdict: 'pass', detail: `pid ${s.pid}, ${s.hypervisor} with ${s.accel}` });
+        checks.push(...(await api('daemon.doctor', {}, { progress: false })));
+      } catch (err) {
+        checks.push({ name: 'daemon', verdict: 'fail', detail: (err as Error).message, fix: `see ${paths.daemonLog}` });
+      }
+      if (o.json) console.log(JSON.stringify(checks, null, 2));
+      else for (const c of checks) console.log(`${MARK[c.verdict]}  ${c.name.padEnd(16)} ${c.detail}${c.fix ? `\n      → ${c.fix}` : ''}`);
+      if (checks.some((c) => c.verdict === 'fail')) throw new ReportedFailure(1);
+    });
+}

@@ -1,0 +1,70 @@
+/** image build/import/export/pull/list/show/delete. */
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { formatBytes } from '../../api/names.js';
+import { api } from '../connection.js';
+import { formatElapsed } from '../progress.js';
+import { age, table } from '../table.js';
+import { forEachTarget } from '../targets.js';
+
+const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
+
+export function imageCommands(program: Command): void {
+  const i = program.command('image').description('guest root file systems');
+  i.command('build')
+    .description('build the default Debian image locally with mmdebstrap')
+    .option('--name <name>', 'image name', 'debian-bookworm')
+    .option('--include <pkgs>', 'extra packages, comma-separated')
+    .option('--size <size>', 'file system size', '4G')
+    .addHelpText('after', '\nExamples:\n  banger image build\n  banger image build --name py --include python3,python3-venv')
+    .action(async (o: { name: string; include?: string; size: string }) => {
+      const include = o.include ? o.include.split(',').map((s) => s.trim()).filter(Boolean) : [];
+      const m = await api('image.build', { name: o.name, include, size: o.size }, { doneLine });
+      console.log(`${m.name}: ${m.packages.length} packages, ${formatBytes(m.sizeBytes)} (${m.sha256.slice(0, 12)})`);
+    });
+  i.command('import')
+    .description('import a `docker export`-style root file system tar (- for stdin)')
+    .argument('<name>')
+    .requiredOption('--rootfs-tar <file>', 'tar file, or - for stdin')
+    .option('--size <size>', 'file system size')
+    .action(async (name: string, o: { rootfsTar: string; size?: string }) => {
+      const fromStdin = o.rootfsTar === '-';
+      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
+      console.log(`${m.name}: imported (${m.sha256.slice(0, 12)})`);
+    });
+  i.command('export')
+    .description('write an image bundle (rootfs.ext4 + manifest.json, zstd)')
+    .argument('<name>')
+    .requiredOption('-o, --output <file>', 'bundle path, e.g. NAME.tar.zst')
+    .action(async (name: string, o: { output: string }) => {
+      const r = await api('image.export', { name, output: resolve(o.output) }, { doneLine });
+      console.log(`${r.output}: ${formatBytes(r.sizeBytes)} sha256 ${r.sha256}`);
+    });
+  i.command('pull')
+    .description('fetch a bundle from the catalog (or a URL), verify its sha256, register it')
+    .argument('<nameOrUrl>')
+    .action(async (nameOrUrl: string) => {
+      const m = await api('image.pull', { nameOrUrl }, { doneLine });
+      console.log(`${m.name}: pulled (${m.sha256.slice(0, 12)})`);
+    });
+  i.command('list')
+    .alias('ls')
+    .description('list images')
+    .option('--json', 'print the API result as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await api('image.list', {}, { progress: false });
+      if (o.json) return void console.log(JSON.stringify(r, null, 2));
+      console.log(table(['NAME', 'DISTRO', 'KERNEL', 'SIZE', 'SHA256', 'BUILT'], r.images.map((m) => [m.name, m.distro, m.kernelRef ?? '-', formatBytes(m.sizeBytes), m.sha256.slice(0, 12), age(m.builtAt)])));
+    });
+  i.command('show')
+    .description('show an image manifest (JSON)')
+    .argument('<name>')
+    .action(async (name: string) => console.log(JSON.stringify(await api('image.show', { name }, { progress: false }), null, 2)));
+  i.command('delete')
+    .alias('rm')
+    .description('delete images (refused while a VM uses them)')
+    .argument('<names...>')
+    .action(async (names: string[]) => {
+      await forEachTarget(names, (name) => api('image.delete', { name }, { progress: false }), (n) => `${n}: deleted`);
+    });
+}

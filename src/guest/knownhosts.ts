@@ -1,0 +1,198 @@
+/**
+ * banger's own known_hosts file: trust on first use, a changed host key is an error.
+ *
+ * Entries are keyed by a host alias `NAME.vm` instead of `127.0.0.1:PORT` (forwarded ports change
+ * on every start), in OpenSSH's format, so `ssh -o UserKnownHostsFile=FILE -o HostKeyAlias=NAME.vm`
+ * checks against the same file. The host key is the guest's first untrusted input: this module is
+ * where it is parsed and validated.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { BangerError } from '../api/errors.js';
+
+export interface KnownHostEntry {
+  /** Host names or patterns as written (comma-separated in the file); `|1|salt|hash` when hashed. */
+  hosts: string[];
+  keyType: string;
+  /** base64 key blob */
+  key: string;
+  comment?: string;
+}
+
+/** One line of the file; lines banger does not interpret (comments, markers) are kept verbatim. */
+export type KnownHostsLine = { kind: 'entry'; entry: KnownHostEntry; raw: string } | { kind: 'other'; raw: string };
+
+export type HostKeyCheck = { status: 'match' } | { status: 'unknown' } | { status: 'mismatch'; known: KnownHostEntry[] };
+
+const VM_SUFFIX = '.vm';
+const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const KEY_TYPE_RE = /^[A-Za-z0-9@._-]{1,64}$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** The known_hosts alias of a VM. */
+export const aliasFor = (vmName: string): string => `${vmName}${VM_SUFFIX}`;
+/** The VM name behind an alias (the alias itself when it is not a `.vm` one). */
+export const vmNameOf = (alias: string): string => (alias.endsWith(VM_SUFFIX) ? alias.slice(0, -VM_SUFFIX.length) : alias);
+
+export function checkAlias(alias: string): string {
+  if (!ALIAS_RE.test(alias)) throw new BangerError('bad_request', `"${alias}" is not a valid known_hosts alias (letters, digits, '.', '_', '-')`);
+  return alias;
+}
+
+export function parseKnownHosts(text: string): KnownHostsLine[] {
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map(parseLine);
+}
+
+function parseLine(raw: string): KnownHostsLine {
+  const trimmed = raw.trim();
+  // Comments, blanks and marker lines (@cert-authority, @revoked) are not ours to interpret.
+  if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('@')) return { kind: 'other', raw };
+  const fields = trimmed.split(/\s+/);
+  if (fields.length < 3 || !KEY_TYPE_RE.test(fields[1]) || !BASE64_RE.test(fields[2])) return { kind: 'other', raw };
+  const comment = fields.slice(3).join(' ');
+  return { kind: 'entry', raw, entry: { hosts: fields[0].split(','), keyType: fields[1], key: fields[2], ...(comment ? { comment } : {}) } };
+}
+
+export function formatEntry(entry: KnownHostEntry): string {
+  return [entry.hosts.join(','), entry.keyType, entry.key, ...(entry.comment ? [entry.comment] : [])].join(' ');
+}
+
+export function formatKnownHosts(lines: readonly KnownHostsLine[]): string {
+  return lines.length === 0 ? '' : `${lines.map((l) => l.raw).join('\n')}\n`;
+}
+
+/** Does one host field (plain name or OpenSSH `|1|salt|hash`) name this alias? Patterns are not expanded. */
+export function hostMatches(host: string, alias: string): boolean {
+  const wanted = alias.toLowerCase();
+  if (host.startsWith('|1|')) {
+    const [, , salt, hash] = host.split('|');
+    if (!salt || !hash) return false;
+    const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(wanted).digest('base64');
+    return digest === hash;
+  }
+  return host.toLowerCase() === wanted;
+}
+
+export function entriesFor(lines: readonly KnownHostsLine[], alias: string): KnownHostEntry[] {
+  return lines.flatMap((l) => (l.kind === 'entry' && l.entry.hosts.some((h) => hostMatches(h, alias)) ? [l.entry] : []));
+}
+
+/**
+ * Compares a presented key with what is known for the alias. Any known key for the alias that is
+ * not this one is a mismatch, even of another type: banger's guests have one (ed25519) host key, so
+ * a different one means a different or tampered guest.
+ */
+export function checkHostKey(lines: readonly KnownHostsLine[], alias: string, keyType: string, key: string): HostKeyCheck {
+  const known = entriesFor(lines, alias);
+  if (known.length === 0) return { status: 'unknown' };
+  if (known.some((e) => e.keyType === keyType && e.key === key)) return { status: 'match' };
+  return { status: 'mismatch', known };
+}
+
+/** Removes the alias: its own lines go, shared lines lose just that host name. */
+export function removeAlias(lines: readonly KnownHostsLine[], alias: string): KnownHostsLine[] {
+  return lines.flatMap((l): KnownHostsLine[] => {
+    if (l.kind !== 'entry') return [l];
+    const hosts = l.entry.hosts.filter((h) => !hostMatches(h, alias));
+    if (hosts.length === l.entry.hosts.length) return [l];
+    if (hosts.length === 0) return [];
+    const entry = { ...l.entry, hosts };
+    return [{ kind: 'entry', entry, raw: formatEntry(entry) }];
+  });
+}
+
+/**
+ * Reads the key type and base64 blob from an SSH wire-format public key (as the server sends it
+ * in the key exchange). Untrusted bytes: the type must be a sane identifier.
+ */
+export function hostKeyFromBlob(blob: Buffer): { keyType: string; key: string } {
+  if (blob.length < 4) throw new BangerError('bad_request', 'the guest sent a malformed SSH host key');
+  const len = blob.readUInt32BE(0);
+  const keyType = len <= 64 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString('latin1') : '';
+  if (!KEY_TYPE_RE.test(keyType)) throw new BangerError('bad_request', 'the guest sent a malformed SSH host key');
+  return { keyType, key: blob.toString('base64') };
+}
+
+/** OpenSSH-style fingerprint: `SHA256:` + unpadded base64 of the blob's digest. */
+export function fingerprint(keyBase64: string): string {
+  return `SHA256:${createHash('sha256').update(Buffer.from(keyBase64, 'base64')).digest('base64').replace(/=+$/, '')}`;
+}
+
+function mismatchError(path: string, alias: string, keyType: string, key: string, known: KnownHostEntry[]): BangerError {
+  const vm = vmNameOf(alias);
+  const recorded = known.map((e) => `${e.keyType} ${fingerprint(e.key)}`).join(', ');
+  return new BangerError(
+    'conflict',
+    `the SSH host key of VM "${vm}" has changed: banger recorded ${recorded} for ${alias} in ${path} on first connect, ` +
+      `and the guest now presents ${keyType} ${fingerprint(key)}. If the VM's disk was replaced or restored on purpose, ` +
+      `forget the old key with \`ssh-keygen -R ${alias} -f ${path}\` and retry; otherwise do not trust this guest.`,
+    { details: { vm, alias, knownHosts: path, presented: fingerprint(key), recorded: known.map((e) => fingerprint(e.key)) } },
+  );
+}
+
+/**
+ * The file-backed store. All reads-then-writes run one at a time in this process, so concurrent
+ * first connects to one VM record one line, and a `forget` never races an append. Other processes
+ * (an `ssh` CLI) only read the file; appends use O_APPEND and rewrites an atomic rename.
+ */
+export class KnownHostsStore {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly path: string) {}
+
+  /**
+   * Trust on first use: an unknown alias is recorded (`'recorded'`), a matching key is accepted
+   * (`'known'`), anything else throws BangerError('conflict') naming the VM and the way out.
+   */
+  async verify(alias: string, keyType: string, key: string): Promise<'recorded' | 'known'> {
+    checkAlias(alias);
+    if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key)) throw new BangerError('bad_request', `malformed host key for ${alias}`);
+    return this.#serial(async () => {
+      const text = await this.#readText();
+      const check = checkHostKey(parseKnownHosts(text), alias, keyType, key);
+      if (check.status === 'match') return 'known' as const;
+      if (check.status === 'mismatch') throw mismatchError(this.path, alias, keyType, key, check.known);
+      const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await appendFile(this.path, `${sep}${formatEntry({ hosts: [alias], keyType, key })}\n`, { mode: 0o600 });
+      return 'recorded' as const;
+    });
+  }
+
+  /** Forgets every key of the alias (vm delete). Resolves true when something was removed. */
+  async forget(alias: string): Promise<boolean> {
+    checkAlias(alias);
+    return this.#serial(async () => {
+      const lines = parseKnownHosts(await this.#readText());
+      const kept = removeAlias(lines, alias);
+      if (kept.length === lines.length && kept.every((l, i) => l === lines[i])) return false;
+      const tmp = `${this.path}.${process.pid}.tmp`;
+      await writeFile(tmp, formatKnownHosts(kept), { mode: 0o600 });
+      await rename(tmp, this.path);
+      return true;
+    });
+  }
+
+  /** The recorded keys of an alias. */
+  async lookup(alias: string): Promise<KnownHostEntry[]> {
+    return entriesFor(parseKnownHosts(await this.#readText()), checkAlias(alias));
+  }
+
+  async #readText(): Promise<string> {
+    try {
+      return await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw new BangerError('unavailable', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  #serial<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(job);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+}

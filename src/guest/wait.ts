@@ -1,0 +1,68 @@
+/**
+ * Waiting for a booting guest's sshd: retry connect with a short pause until it answers.
+ * Under user-mode networking the forwarded port accepts TCP before the guest listens, so early
+ * attempts fail fast (reset) or stall in the handshake; each attempt is therefore bounded too.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BangerError } from '../api/errors.js';
+import { vmNameOf } from './knownhosts.js';
+import { connect, type ConnectOptions, type GuestConnection } from './ssh.js';
+
+export interface WaitForSshOptions extends Omit<ConnectOptions, 'readyTimeoutMs'> {
+  /** Give up after this long in total. */
+  timeoutMs: number;
+  /** Pause between attempts. @default 250 */
+  intervalMs?: number;
+  /** Bound on one attempt (TCP + handshake + auth). @default 10000 */
+  attemptTimeoutMs?: number;
+  /** Consecutive key rejections before giving up early: the guest is up but will not take banger's key. @default 3 */
+  maxAuthFailures?: number;
+  /** Called after each failed attempt (progress, logs). */
+  onAttempt?: (attempt: number, err: BangerError) => void;
+}
+
+/**
+ * Resolves with the first connection that authenticates. Fails at once on a host key mismatch
+ * (BangerError 'conflict') and on cancellation; otherwise a timeout is BangerError('unavailable')
+ * carrying the last error — the caller adds advice (`banger vm logs NAME`).
+ */
+export async function waitForSsh(opts: WaitForSshOptions): Promise<GuestConnection> {
+  const vm = vmNameOf(opts.alias);
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 250;
+  const maxAuthFailures = opts.maxAuthFailures ?? 3;
+  let attempts = 0;
+  let authFailures = 0;
+  let lastError: BangerError | undefined;
+  for (;;) {
+    if (opts.signal?.aborted) throw cancelled(vm, opts.signal);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    attempts++;
+    try {
+      return await connect({ ...opts, readyTimeoutMs: Math.min(remaining, opts.attemptTimeoutMs ?? 10_000) });
+    } catch (err) {
+      const e = err instanceof BangerError ? err : new BangerError('unavailable', String(err), { cause: err });
+      if (opts.signal?.aborted) throw cancelled(vm, opts.signal);
+      if (e.code === 'conflict' || e.code === 'bad_request') throw e;
+      authFailures = e.details?.stage === 'auth' ? authFailures + 1 : 0;
+      if (authFailures >= maxAuthFailures) throw e;
+      lastError = e;
+      opts.onAttempt?.(attempts, e);
+    }
+    const pause = Math.min(interval, deadline - Date.now());
+    if (pause > 0) await sleep(pause, undefined, { signal: opts.signal }).catch(() => {});
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  throw new BangerError(
+    'unavailable',
+    `SSH in VM "${vm}" (${opts.host}:${opts.port}) did not answer within ${seconds}s after ${attempts} attempts` +
+      (lastError ? ` (last error: ${lastError.message})` : ''),
+    { cause: lastError, details: { vm, address: `${opts.host}:${opts.port}`, attempts, timeoutMs: opts.timeoutMs } },
+  );
+}
+
+function cancelled(vm: string, signal: AbortSignal): BangerError {
+  return new BangerError('unavailable', `waiting for SSH in VM "${vm}" was cancelled`, { cause: signal.reason });
+}

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { evaluate, isStaticElf, type DoctorFacts } from './doctor.js';
+
+const good: DoctorFacts = {
+  arch: 'x64',
+  nodeVersion: 'v20.20.2',
+  qemuVersionOutput: 'QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)\n',
+  kvm: { kvmDevice: true, kvmModules: ['kvm_intel', 'kvm'], cpuFlags: ['vmx'] },
+  firecrackerVersionOutput: 'Firecracker v1.14.1\n',
+  tools: { mmdebstrap: true, 'mkfs.ext4': true, debugfs: true, lz4: true, zstd: true, ip: true, iptables: true },
+  busyboxStatic: true,
+  dirsWritable: { ok: true, detail: '/s, /r' },
+};
+const verdict = (f: DoctorFacts, name: string) => evaluate(f).find((c) => c.name === name)!;
+
+describe('doctor verdicts', () => {
+  it('passes everything on a complete host', () => {
+    expect(evaluate(good).filter((c) => c.verdict !== 'pass')).toEqual([]);
+  });
+  it('warns (not fails) on a host whose /dev/kvm is kvm_pvm without vmx/svm, saying TCG is used', () => {
+    const c = verdict({ ...good, kvm: { kvmDevice: true, kvmModules: ['kvm_pvm'], cpuFlags: ['sse'] } }, 'kvm');
+    expect(c.verdict).toBe('warn');
+    expect(c.detail).toMatch(/kvm_pvm/);
+    expect(c.fix).toMatch(/TCG/);
+  });
+  it('fails with the apt package to install for missing tools', () => {
+    const c = verdict({ ...good, tools: { ...good.tools, mmdebstrap: false } }, 'mmdebstrap');
+    expect(c).toMatchObject({ verdict: 'fail', fix: 'apt-get install mmdebstrap' });
+    expect(verdict({ ...good, busyboxStatic: false }, 'busybox-static')).toMatchObject({ verdict: 'fail', fix: 'apt-get install busybox-static' });
+    expect(verdict({ ...good, qemuVersionOutput: null }, 'qemu').verdict).toBe('fail');
+  });
+  it('treats firecracker as optional and old node as a failure', () => {
+    expect(verdict({ ...good, firecrackerVersionOutput: null }, 'firecracker').verdict).toBe('warn');
+    expect(verdict({ ...good, nodeVersion: 'v18.1.0' }, 'node').verdict).toBe('fail');
+  });
+  it('tells a static ELF from a dynamic one', () => {
+    expect(isStaticElf(readFileSync(process.execPath))).toBe(false);
+    expect(isStaticElf(Buffer.from('not an elf'))).toBe(false);
+  });
+});
