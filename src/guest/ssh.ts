@@ -473,10 +473,11 @@ const SSH_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL',
  * logins ("session signalling requires privilege separation"), and banger's guests log in as root.
  */
 const EXEC_ID_VAR = 'BANGER_EXEC_ID';
+// Oldest first (ascending pids): the command's shell dies of the signal before it could report a child's death as 128+N.
 const KILL_SCRIPT = [
   'for d in /proc/[0-9]*; do',
-  '  tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qx "$1=$2" && kill -s "$3" "${d#/proc/}" 2>/dev/null',
-  'done',
+  '  tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qx "$1=$2" && echo "${d#/proc/}"',
+  'done | sort -n | xargs -r kill -s "$3" 2>/dev/null',
   'true',
 ].join('\n');
 

@@ -1,0 +1,199 @@
+/**
+ * `image import NAME --rootfs-tar FILE|-`: a `docker export`-style tar becomes an image. The tar is
+ * untrusted: it is streamed once through tarsafety.ts and re-packed to disk with only validated
+ * names, and the host `tar -x` runs on that copy. Owners and modes are kept (numeric ids);
+ * extended attributes are not. Nothing from the archive is ever executed on the host.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { BangerError } from '../../api/errors.js';
+import { DEFAULT_IMAGE_SIZE, ImageManifest, ImageName } from '../../api/image.js';
+import { formatBytes, parseSize } from '../../api/names.js';
+import { noProgress, type Progress } from '../../api/progress.js';
+import { run } from '../../host/exec.js';
+import { silentLogger, type Logger } from '../../host/logger.js';
+import { IMAGE_FILES, type Paths } from '../../store/paths.js';
+import { sha256File } from './digest.js';
+import { makeExt4, treeBytes } from './ext4.js';
+import { readFileInRoot, resolveInRoot } from './rootpath.js';
+import { debianArch, distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
+import { cleanStaleStaging, createStaging } from './staging.js';
+import { publishImage, type PublishedImage } from './store.js';
+import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
+
+export interface ImportRootfsOptions {
+  paths: Paths;
+  name: string;
+  /** The tar bytes (a file stream, or the CLI's upload of stdin). Read exactly once. */
+  input: Readable;
+  /** Apparent ext4 size; default max(4G, twice the content). */
+  size?: string;
+  progress?: Progress;
+  log?: Logger;
+}
+
+export interface TarStats {
+  entries: number;
+  /** Sum of regular file sizes. */
+  contentBytes: number;
+}
+
+const COMPRESSED_MAGIC: [Buffer, string][] = [
+  [Buffer.from([0x1f, 0x8b]), 'gzip (pipe it through `gunzip -c` first)'],
+  [Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), 'zstd (pipe it through `zstd -dc` first, or use `image pull` for a banger bundle)'],
+  [Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), 'xz (pipe it through `xz -dc` first)'],
+  [Buffer.from([0x42, 0x5a, 0x68]), 'bzip2 (pipe it through `bzip2 -dc` first)'],
+];
+
+/** Fails on the first chunk when the input is a compressed stream rather than a tar. */
+function refuseCompressed(): Transform {
+  let first = true;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (first) {
+        first = false;
+        const compressed = COMPRESSED_MAGIC.find(([magic]) => chunk.subarray(0, magic.length).equals(magic));
+        if (compressed) return cb(new BangerError('bad_request', `the rootfs tar is compressed with ${compressed[1]}; nothing was imported`));
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
+/** The header written for a checked entry: only fields we understand, the name as validated. */
+function cleanHeader(h: tar.Header, path: string, linkTarget: string | undefined): Partial<tar.Header> & { name: string } {
+  const type = h.type === 'contiguous-file' ? 'file' : h.type;
+  return {
+    name: path === '' ? '.' : path,
+    type,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    mtime: h.mtime,
+    size: type === 'file' ? h.size : 0,
+    linkname: linkTarget,
+    // No pax records: a `path`/`linkpath` record would override the validated name, and
+    // tar-stream decodes xattr values as UTF-8, which corrupts binary ones (file capabilities).
+  };
+}
+
+/**
+ * Reads an untrusted tar once, checks every entry with tarsafety.ts, and writes a re-packed copy
+ * holding only the validated names and plain headers. The host `tar -x` then reads an archive
+ * this code wrote, so no difference between two tar parsers can smuggle a name past the check.
+ */
+export async function sanitizeTar(input: Readable, output: Writable): Promise<TarStats> {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  const checker = new TarEntryChecker();
+  const stats: TarStats = { entries: 0, contentBytes: 0 };
+  const written = pipeline(pack, output);
+  const read = pipeline(input, refuseCompressed(), extract);
+  written.catch(() => {});
+  read.catch(() => {});
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const v = checker.check(h);
+      if (!v.ok) throw unsafeEntryError(h.name, v.reason);
+      let linkTarget: string | undefined;
+      if (h.type === 'symlink') linkTarget = h.linkname ?? undefined;
+      if (h.type === 'link') {
+        const t = normalizeEntryName(h.linkname ?? '');
+        linkTarget = 'path' in t ? t.path : undefined;
+      }
+      stats.entries++;
+      if (h.type === 'file' || h.type === 'contiguous-file') stats.contentBytes += h.size ?? 0;
+      await pipeline(entry, pack.entry(cleanHeader(h, v.path, linkTarget)));
+    }
+    if (stats.entries === 0) throw new BangerError('bad_request', 'the rootfs tar has no entries; nothing was imported');
+    pack.finalize();
+    await Promise.all([read, written]);
+    return stats;
+  } catch (err) {
+    pack.destroy();
+    extract.destroy();
+    input.destroy();
+    if (err instanceof BangerError) throw err;
+    const first = await read.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (first instanceof BangerError) throw first;
+    throw new BangerError('bad_request', `not a valid tar archive: ${(err as Error).message}; nothing was imported`, { cause: err });
+  }
+}
+
+/** Reads the distro and package list of an untrusted root (never following links out of it). */
+export async function describeRoot(root: string): Promise<{ distro: string; packages: ImageManifest['packages'] }> {
+  const osRelease = (await readFileInRoot(root, 'etc/os-release')) ?? (await readFileInRoot(root, 'usr/lib/os-release')) ?? '';
+  const status = (await readFileInRoot(root, 'var/lib/dpkg/status', 64 * 1024 * 1024)) ?? '';
+  return { distro: distroName(parseOsRelease(osRelease)), packages: parseDpkgStatus(status) };
+}
+
+/** Imports a rootfs tar into the store. A hostile tar fails naming the entry; nothing is registered. */
+export async function importRootfsTar(opts: ImportRootfsOptions): Promise<PublishedImage> {
+  const progress = opts.progress ?? noProgress;
+  const log = (opts.log ?? silentLogger).child({ op: 'image.import' });
+  const name = ImageName.parse(opts.name);
+  const requestedSize = opts.size === undefined ? null : parseSize(opts.size);
+  if (opts.size !== undefined && (requestedSize === null || requestedSize < 16 * 1024 * 1024)) {
+    throw new BangerError('bad_request', `--size ${opts.size}: expected a size of at least 16M, like 4G`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new BangerError('unavailable', 'image import needs root to keep the owners of the files in the tar; run the banger daemon as root');
+  }
+
+  await cleanStaleStaging(opts.paths, log);
+  const staging = await createStaging(opts.paths, 'import');
+  try {
+    const tarFile = join(staging.dir, 'rootfs.tar');
+    const root = join(staging.dir, 'root');
+    const out = join(staging.dir, 'image');
+    await mkdir(root, { mode: 0o755 });
+    await mkdir(out);
+
+    progress('receive', 'checking every tar entry while staging the archive');
+    const stats = await sanitizeTar(opts.input, createWriteStream(tarFile));
+    log.info({ entries: stats.entries, contentBytes: stats.contentBytes }, 'rootfs tar validated');
+
+    progress('extract', `${stats.entries} entries, ${formatBytes(stats.contentBytes)}`);
+    // Safe only because this archive is sanitizeTar's output: no entry can land or link outside `root`.
+    await run(['tar', '--extract', '--file', tarFile, '--directory', root, '--numeric-owner', '--same-owner', '--same-permissions']);
+    await rm(tarFile, { force: true });
+
+    const { distro, packages } = await describeRoot(root);
+    if ((await resolveInRoot(root, 'sbin/init')) === null) {
+      progress('check', 'warning: no /sbin/init in this root file system; a VM will not boot from it until one is installed');
+    }
+
+    const content = await treeBytes(root);
+    const sizeBytes = requestedSize ?? Math.max(parseSize(DEFAULT_IMAGE_SIZE)!, Math.ceil((content * 2) / 1048576) * 1048576);
+    progress('mkfs', `mkfs.ext4 -d (${formatBytes(sizeBytes)}, sparse)`);
+    const rootfs = join(out, IMAGE_FILES.rootfs);
+    await makeExt4({ sourceDir: root, output: rootfs, sizeBytes });
+    await rm(root, { recursive: true, force: true });
+
+    progress('hash', 'sha256 of rootfs.ext4');
+    const sha256 = await sha256File(rootfs);
+    const manifest = ImageManifest.parse({
+      name,
+      distro,
+      arch: debianArch(),
+      kernelRef: null,
+      sha256,
+      sizeBytes,
+      packages,
+      builtAt: new Date().toISOString(),
+      source: 'import',
+    });
+    progress('publish', `images/${sha256.slice(0, 12)}`);
+    return await publishImage(opts.paths, out, manifest);
+  } finally {
+    await staging.remove();
+  }
+}
