@@ -1,7 +1,7 @@
 /** Runs a command in a VM through the daemon (streamed output, stdin, exit code) or an interactive ssh. */
 import { api } from './connection.js';
 import { spawnProcess } from '../host/exec.js';
-import { inDirectory, shellCommand } from '../guest/quote.js';
+import { inDirectory, inDirectoryRaw } from '../guest/quote.js';
 
 /** Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. */
 export async function execInVm(name: string, argv: string[], opts: { cwd?: string } = {}): Promise<number> {
@@ -36,8 +36,9 @@ export async function sshToVm(name: string, command: string[] | null): Promise<n
     argv.push('-t', `${info.user}@${info.host}`);
     if (info.cwd) argv.push(inDirectory(info.cwd, ['sh', '-c', 'exec "${SHELL:-/bin/sh}" -l']));
   } else {
-    // ssh hands the remote shell one string: quote every word in the one place that does it.
-    argv.push(`${info.user}@${info.host}`, '--', info.cwd ? inDirectory(info.cwd, command) : shellCommand(command));
+    // Like ssh: the words form one shell command line in the guest (`vm exec` is the argv-exact way).
+    const line = command.join(' ');
+    argv.push(`${info.user}@${info.host}`, '--', info.cwd ? inDirectoryRaw(info.cwd, line) : line);
   }
   const h = spawnProcess(argv, { stdio: 'inherit' });
   return h.exit;

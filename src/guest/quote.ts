@@ -18,7 +18,12 @@ export function shellCommand(argv: readonly string[]): string {
 
 /** `cd DIR && CMD`, both quoted, for running a command in a directory. */
 export function inDirectory(dir: string, argv: readonly string[]): string {
-  return `cd ${quote(dir)} && ${shellCommand(argv)}`;
+  return inDirectoryRaw(dir, shellCommand(argv));
+}
+
+/** `cd DIR && LINE` where LINE is shell text the user typed (as `ssh host 'a | b'` takes it). */
+export function inDirectoryRaw(dir: string, commandLine: string): string {
+  return `cd ${quote(dir)} && ${commandLine}`;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

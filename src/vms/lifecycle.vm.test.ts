@@ -36,6 +36,11 @@ describe('vm lifecycle on a real guest', () => {
     const odd = "it's a $(dangerous) `name`\nwith newline";
     expect((await inst.cli(['vm', 'exec', 'life', '--', 'printf', '%s', odd])).stdout).toBe(odd);
 
+    // vm ssh: the system ssh client with banger's key and pinned host key; words form a shell line like ssh's
+    const viaSsh = await inst.cli(['vm', 'ssh', 'life', '--', 'echo $(hostname) | tr a-z A-Z']);
+    expect(viaSsh.stdout.trim()).toBe('LIFE');
+    expect((await inst.cli(['vm', 'ssh', 'life', '--', 'exit 9'])).code).toBe(9);
+
     // a file written just before stop is there after start
     await inst.cli(['vm', 'exec', 'life', '--', 'sh', '-c', 'echo persisted > /root/marker']);
     const stop = await inst.cli(['vm', 'stop', 'life']);

@@ -17,7 +17,7 @@ export function execCommands(vm: Command): void {
     });
 
   vm.command('ssh')
-    .description('open a shell in a VM over ssh (or run a command: banger vm ssh NAME -- cmd)')
+    .description('open a shell in a VM over ssh, or run a shell command line like ssh does (banger vm ssh NAME -- \'ls | wc -l\')')
     .argument('<name>')
     .action(async (name: string) => {
       process.exitCode = await sshToVm(name, guestCommand());
