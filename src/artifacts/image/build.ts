@@ -110,8 +110,8 @@ async function preflight(): Promise<void> {
 }
 
 /** Runs a command, handing each stderr line to `onLine`; keeps the tail for the error message. */
-async function runStreaming(argv: string[], onLine: (line: string) => void): Promise<void> {
-  const proc = spawnProcess(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runStreaming(argv: string[], onLine: (line: string) => void, env?: NodeJS.ProcessEnv): Promise<void> {
+  const proc = spawnProcess(argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const tail: string[] = [];
   let partial = '';
   const take = (chunk: Buffer) => {
@@ -159,8 +159,6 @@ export async function applyCustomisation(root: string, plan: GuestCustomisation)
 /** Copies a kernel's modules tree into the root and runs depmod for it inside the root. */
 async function installModules(root: string, modulesDir: string): Promise<string> {
   const release = basename(modulesDir);
-  const st = await lstat(modulesDir).catch(() => null);
-  if (!st?.isDirectory()) throw new BangerError('bad_request', `kernel modules directory ${modulesDir} does not exist; pull the kernel first`);
   // /lib is a symlink to usr/lib in merged-usr Debian: resolve it inside the root.
   const libDir = await resolveInRoot(root, 'lib');
   if (libDir === null) throw new BangerError('internal', `the bootstrapped root has no /lib`);
@@ -190,6 +188,9 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
   if ((modulesDir === null) !== (kernelRef === null)) {
     throw new BangerError('bad_request', 'modulesDir and kernelRef go together: the manifest names the kernel whose modules are in the image');
   }
+  if (modulesDir !== null && !(await lstat(modulesDir).catch(() => null))?.isDirectory()) {
+    throw new BangerError('bad_request', `kernel modules directory ${modulesDir} does not exist; pull the kernel first`);
+  }
   const src: DebianSource = { ...DEFAULT_DEBIAN_SOURCE, ...opts.source };
   await preflight();
 
@@ -206,11 +207,18 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
     const seeded = await seedAptArchives(opts.paths.aptArchiveCacheDir, archives);
     progress('bootstrap', `mmdebstrap ${src.suite} (${packages.length} packages${seeded ? `, ${seeded} cached .debs` : ''})`);
     log.info({ packages, seeded, root }, 'bootstrapping image');
-    await runStreaming(mmdebstrapArgv(root, packages, src), (line) => {
-      log.debug({ line }, 'mmdebstrap');
-      const m = /^I: (.*)$/.exec(line);
-      if (m) progress('bootstrap', m[1]);
-    });
+    // mmdebstrap's temporary files (a gpg home it does not always remove) live and die with staging.
+    const tmp = join(staging.dir, 'tmp');
+    await mkdir(tmp);
+    await runStreaming(
+      mmdebstrapArgv(root, packages, src),
+      (line) => {
+        log.debug({ line }, 'mmdebstrap');
+        const m = /^I: (.*)$/.exec(line);
+        if (m) progress('bootstrap', m[1]);
+      },
+      { ...process.env, TMPDIR: tmp },
+    );
     const bootstrapMs = Date.now() - started;
 
     progress('customize', 'SSH host key service, sshd settings, masked timers');
