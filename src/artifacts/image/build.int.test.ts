@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which } from '../../host/exec.js';
 import { resolvePaths, type Paths } from '../../store/paths.js';
 import { buildImage } from './build.js';
-import { sha256File } from './digest.js';
+import { sha256File } from '../digest.js';
 import type { PublishedImage } from './store.js';
 
 async function skipReason(): Promise<string | null> {

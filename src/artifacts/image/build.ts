@@ -14,7 +14,7 @@ import { run, spawnProcess, which } from '../../host/exec.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
 import { harvestAptArchives, seedAptArchives } from './aptcache.js';
-import { sha256File } from './digest.js';
+import { sha256File } from '../digest.js';
 import { makeExt4 } from './ext4.js';
 import { DEFAULT_PACKAGES, guestCustomisation, type GuestCustomisation } from './guestfiles.js';
 import { resolveInRoot } from './rootpath.js';

@@ -11,7 +11,7 @@ import { run, which } from '../../host/exec.js';
 import { resolvePaths, type Paths } from '../../store/paths.js';
 import { exportBundle, importBundle } from './bundle.js';
 import { loadCatalog, pullImage } from './catalog.js';
-import { sha256File } from './digest.js';
+import { sha256File } from '../digest.js';
 import { makeExt4 } from './ext4.js';
 import { publishImage, type PublishedImage } from './store.js';
 

@@ -18,7 +18,7 @@ import { noProgress, type Progress } from '../../api/progress.js';
 import { spawnProcess, which, type ProcessHandle } from '../../host/exec.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
-import { newSha256, sha256File, verifySha256 } from './digest.js';
+import { newSha256, sha256File, verifySha256 } from '../digest.js';
 import { writeSparse } from './sparsewrite.js';
 import { cleanStaleStaging, createStaging } from './staging.js';
 import { publishImage, readImageManifest, type PublishedImage } from './store.js';

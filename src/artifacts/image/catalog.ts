@@ -16,7 +16,7 @@ import { noProgress, type Progress } from '../../api/progress.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import type { Paths } from '../../store/paths.js';
 import { importBundle } from './bundle.js';
-import { newSha256, verifySha256 } from './digest.js';
+import { newSha256, verifySha256 } from '../digest.js';
 import { cleanStaleStaging, createStaging } from './staging.js';
 import type { PublishedImage } from './store.js';
 

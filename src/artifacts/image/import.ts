@@ -17,7 +17,7 @@ import { noProgress, type Progress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
-import { sha256File } from './digest.js';
+import { sha256File } from '../digest.js';
 import { makeExt4, treeBytes } from './ext4.js';
 import { readFileInRoot, resolveInRoot } from './rootpath.js';
 import { debianArch, distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';

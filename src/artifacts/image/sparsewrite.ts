@@ -4,7 +4,7 @@
  * bundle, and the sha256 is known without reading the file back.
  */
 import { open } from 'node:fs/promises';
-import { newSha256 } from './digest.js';
+import { newSha256 } from '../digest.js';
 
 const BLOCK = 4096;
 const ZERO = Buffer.alloc(BLOCK);

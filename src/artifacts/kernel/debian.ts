@@ -9,7 +9,7 @@ import type { AvailableKernel } from '../../api/kernel.js';
 import { BangerError } from '../../api/errors.js';
 import { type Progress, noProgress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
-import { sha256File } from './filehash.js';
+import { hashFile } from '../digest.js';
 import { makeStagingDir, removeStaleStaging } from './staging.js';
 
 /** Kernel names `kernel pull` knows, and the Debian metapackage each follows. */
@@ -100,7 +100,7 @@ async function matchesArchive(path: string, pkg: AptPackage): Promise<boolean> {
   try {
     const st = await stat(path);
     if (pkg.size !== undefined && st.size !== pkg.size) return false;
-    if (pkg.sha256) return (await sha256File(path)).sha256 === pkg.sha256;
+    if (pkg.sha256) return (await hashFile(path)).sha256 === pkg.sha256;
     return st.size > 0;
   } catch {
     return false;

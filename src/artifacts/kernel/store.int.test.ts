@@ -12,7 +12,7 @@ import { run, which } from '../../host/exec.js';
 import { silentLogger } from '../../host/logger.js';
 import { KERNEL_FILES, type Paths, resolvePaths } from '../../store/paths.js';
 import { S_IFCHR, S_IFMT, readCpio } from './cpio.js';
-import { sha256File } from './filehash.js';
+import { hashFile } from '../digest.js';
 import { parseModinfo } from './modinfo.js';
 import { GUEST_MODULES, isValidLoadOrder, normaliseModuleName } from './modorder.js';
 import { importKernel, listKernelDirs, pullDebianKernel, readKernelManifest, removeKernelDir, type KernelStoreResult } from './store.js';
@@ -60,7 +60,7 @@ describe('pullDebianKernel (real apt)', () => {
     expect(manifest.sourcePackage?.name).toBe(`linux-image-${manifest.release}`);
     expect(stages).toEqual(expect.arrayContaining(['resolve', 'download', 'extract', 'vmlinux', 'initramfs', 'hash', 'publish']));
     for (const file of [manifest.files.vmlinuz!, manifest.files.vmlinux, manifest.files.initrd]) {
-      expect(await sha256File(join(dir, file.path))).toEqual({ sha256: file.sha256, size: file.size });
+      expect(await hashFile(join(dir, file.path))).toEqual({ sha256: file.sha256, size: file.size });
     }
     expect((await readdir(dir)).sort()).toEqual(['initrd.img', 'manifest.json', 'modules', 'vmlinux', 'vmlinuz']);
     expect(manifest.modulesDir).toBe(`modules/${manifest.release}`);

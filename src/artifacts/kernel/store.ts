@@ -13,7 +13,7 @@ import { type Progress, noProgress } from '../../api/progress.js';
 import type { Logger } from '../../host/logger.js';
 import { KERNEL_FILES, type Paths } from '../../store/paths.js';
 import { KERNEL_SOURCES, extractDeb, fetchDeb, resolveKernelPackage } from './debian.js';
-import { sha256File } from './filehash.js';
+import { hashFile } from '../digest.js';
 import { buildInitramfs } from './initramfs.js';
 import { INITRD_BUILDER } from './initscript.js';
 import { kernelContentId, readKernelManifest, writeKernelManifest } from './manifest.js';
@@ -255,7 +255,7 @@ type ManifestBase = Omit<KernelManifest, 'sha256' | 'files' | 'importedAt'>;
 /** Hashes the staged files, writes manifest.json and renames the directory into the store. */
 async function publish(paths: Paths, out: string, progress: Progress, base: ManifestBase): Promise<KernelStoreResult> {
   progress('hash', 'sha256 of the kernel files');
-  const file = async (key: keyof typeof KERNEL_FILES) => ({ path: KERNEL_FILES[key], ...(await sha256File(join(out, KERNEL_FILES[key]))) });
+  const file = async (key: keyof typeof KERNEL_FILES) => ({ path: KERNEL_FILES[key], ...(await hashFile(join(out, KERNEL_FILES[key]))) });
   const files: KernelFiles = {
     vmlinux: await file('vmlinux'),
     initrd: await file('initrd'),

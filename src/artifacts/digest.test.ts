@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BangerError } from '../../api/errors.js';
+import { BangerError } from '../api/errors.js';
 import { sha256File, verifySha256 } from './digest.js';
 
 let dir: string;
