@@ -14,7 +14,6 @@ import { selectDriver } from '../hypervisor/registry.js';
 import { openDb } from '../store/db.js';
 import { resolvePaths } from '../store/paths.js';
 import { createVmStore } from '../store/vms.js';
-import { qemuImgDisks } from '../vms/disk.js';
 import { createVmService } from '../vms/service.js';
 import { createArtifactService } from './artifact-service.js';
 import { createDispatch } from './dispatch.js';
@@ -56,7 +55,6 @@ export async function main(): Promise<void> {
     locks,
     guest,
     artifacts: artifacts.access,
-    disks: qemuImgDisks,
     log,
   });
   const rec = vms.reconcile();
@@ -84,7 +82,7 @@ export async function main(): Promise<void> {
       return { ok: true as const };
     },
     'daemon.doctor': () => artifacts.doctor(),
-    ...vmHandlers(vms, { paths, disks: qemuImgDisks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
+    ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
     ...artifacts.handlers,
   });
   const server = await startServer({ socketPath: paths.daemonSocket, dispatch, log });

@@ -2,7 +2,7 @@
 import { inDirectory, shellCommand } from '../guest/quote.js';
 import { sampleProcess } from '../host/procstat.js';
 import type { VmService } from '../vms/service.js';
-import type { DiskOps } from '../vms/disk.js';
+import type { DiskManager } from '../hypervisor/driver.js';
 import type { Paths } from '../store/paths.js';
 import type { Handlers } from './dispatch.js';
 import { constants } from 'node:os';
@@ -12,7 +12,7 @@ type VmHandlers = Pick<
   'vm.create' | 'vm.start' | 'vm.stop' | 'vm.restart' | 'vm.kill' | 'vm.delete' | 'vm.prune' | 'vm.set' | 'vm.list' | 'vm.show' | 'vm.exec' | 'vm.logs' | 'vm.sshInfo' | 'vm.stats'
 >;
 
-export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskOps; keyPath: () => string; knownHostsPath: () => string }): VmHandlers {
+export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskManager; keyPath: () => string; knownHostsPath: () => string }): VmHandlers {
   return {
     'vm.create': (p, ctx) => vms.create(p, ctx.progress, ctx.signal),
     'vm.start': (p, ctx) => vms.start(p.name, p.waitForSsh, ctx.progress, ctx.signal),

@@ -89,8 +89,19 @@ export interface PortForwarder {
   removeForward(handles: VmHandles, hostPort: number): Promise<void>;
 }
 
+/** The VM's own writable disk over a read-only image, in the format this driver boots. */
+export interface DiskManager {
+  /** Creates `dest` over `base` (raw ext4) with at least `sizeBytes` (never smaller than the base). */
+  createDisk(base: string, dest: string, sizeBytes: number, log: Logger): Promise<void>;
+  /** Grows a stopped VM's disk; shrinking is refused. The guest grows its file system at boot. */
+  growDisk(disk: string, sizeBytes: number): Promise<void>;
+  /** Bytes the disk takes on the host, or null when unknown. */
+  usedBytes(disk: string): Promise<number | null>;
+}
+
 export interface Driver extends Lifecycle {
   info(): Promise<DriverInfo>;
+  disks: DiskManager;
   /** Optional abilities; absent when the driver lacks them (check features first). */
   snapshots?: SnapshotManager;
   ports?: PortForwarder;

@@ -27,6 +27,10 @@ describe('vm lifecycle on a real guest', () => {
     const vm = json<{ id: string; state: string; ssh: { port: number } }>((await inst.cli(['vm', 'show', 'life'])).stdout);
     expect(vm.state).toBe('running');
 
+    // the 8G default disk is larger than the 4G image: the guest file system was grown at boot
+    const df = await inst.cli(['vm', 'exec', 'life', '--', 'df', '-B1', '--output=size', '/']);
+    expect(Number(df.stdout.trim().split('\n').pop())).toBeGreaterThan(7 * 1024 ** 3);
+
     // exec: output, exit code verbatim, stdin passes through
     const uname = await inst.cli(['vm', 'exec', 'life', '--', 'uname', '-n']);
     expect(uname.stdout.trim()).toBe('life');

@@ -17,7 +17,6 @@ import { readHandles, removeHandles, writeHandles, type Handles } from '../store
 import type { Paths } from '../store/paths.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
 import { USER_NET, buildBootArgs } from './bootargs.js';
-import type { DiskOps } from './disk.js';
 import { deriveState } from './inspect.js';
 import { generateName } from './names.js';
 
@@ -63,7 +62,6 @@ export interface VmServiceDeps {
   locks: Locks;
   guest: GuestAccess;
   artifacts: ArtifactAccess;
-  disks: DiskOps;
   log: Logger;
   /** How long to wait for SSH after boot. */
   sshTimeoutMs?: number;
@@ -158,7 +156,9 @@ export function createVmService(deps: VmServiceDeps) {
     if (!waitForSsh) return;
     progress('ssh', 'waiting for SSH');
     try {
-      await guest.open({ vmId: rec.id, alias: alias(rec.name), host: '127.0.0.1', port: sshPort }, { timeoutMs: sshTimeoutMs, signal });
+      const s = await guest.open({ vmId: rec.id, alias: alias(rec.name), host: '127.0.0.1', port: sshPort }, { timeoutMs: sshTimeoutMs, signal });
+      // The disk may be larger than the image's file system (vm create/set --disk-size): grow it online.
+      await s.run(['sh', '-c', 'resize2fs /dev/vda >/dev/null 2>&1 || true'], { timeoutMs: 60_000 });
     } catch (err) {
       if (err instanceof BangerError && err.code === 'conflict') throw err; // host key mismatch: say so as is
       throw new BangerError(
@@ -248,7 +248,7 @@ export function createVmService(deps: VmServiceDeps) {
         try {
           mkdirSync(paths.vmDir(rec.id), { recursive: true, mode: 0o700 });
           progress('disk', 'creating copy-on-write disk');
-          await deps.disks.createOverlay(resolved.image.rootfsPath, paths.vmFile(rec.id, 'disk'), diskSizeBytes);
+          await driver.disks.createDisk(resolved.image.rootfsPath, paths.vmFile(rec.id, 'disk'), diskSizeBytes, log);
         } catch (err) {
           rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
           store.remove(rec.id);
@@ -327,7 +327,7 @@ export function createVmService(deps: VmServiceDeps) {
           if (p.diskSizeBytes < cur.diskSizeBytes) {
             throw new BangerError('bad_request', `disks only grow: ${name} has ${cur.diskSizeBytes} bytes; pass a larger --disk-size`);
           }
-          await deps.disks.resize(paths.vmFile(cur.id, 'disk'), p.diskSizeBytes);
+          await driver.disks.growDisk(paths.vmFile(cur.id, 'disk'), p.diskSizeBytes);
         }
         return view(
           store.update(cur.id, {

@@ -11,6 +11,7 @@ import { access, lstat, readlink, rm, stat, symlink, truncate, writeFile } from 
 import { BangerError } from '../../api/errors.js';
 import { run, which } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
+import type { DiskManager } from '../driver.js';
 
 export interface DiskHostCaps {
   isRoot: boolean;
@@ -163,3 +164,23 @@ export async function releaseRawDisk(dest: string): Promise<void> {
     throw new BangerError('internal', `dmsetup remove ${name} failed: ${r.stderr.trim()}; is the VM still running?`);
   }
 }
+
+/** Raw per-VM disks for Firecracker: reflink, dm snapshot or sparse copy (see prepareRawDisk), grown sparsely. */
+export const rawDisks: DiskManager = {
+  async createDisk(base, dest, sizeBytes, log) {
+    await prepareRawDisk(base, dest, { log });
+    if ((await stat(dest)).size < sizeBytes) await truncate(dest, sizeBytes);
+  },
+  async growDisk(disk, sizeBytes) {
+    const cur = (await stat(disk)).size;
+    if (sizeBytes < cur) throw new BangerError('bad_request', `disk ${disk} is ${cur} bytes; disks only grow`);
+    await truncate(disk, sizeBytes);
+  },
+  async usedBytes(disk) {
+    try {
+      return (await stat(disk)).blocks * 512;
+    } catch {
+      return null;
+    }
+  },
+};

@@ -17,6 +17,7 @@ import type { Logger } from '../../host/logger.js';
 import { VM_RUNTIME_FILES, checkSocketPath } from '../../store/paths.js';
 import type { Driver, DriverInfo, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
 import { createApiClient } from './api.js';
+import { rawDisks } from './disk.js';
 import { DEFAULT_CHROOT_BASE, JAIL_API_SOCKET, jailLayout, jailerArgv, type JailLayout, type JailerConfig } from './jailer.js';
 import {
   buildBootRequests,
@@ -231,7 +232,7 @@ export function createFirecrackerDriver(opts: FirecrackerDriverOptions): Driver 
     },
   };
 
-  return { info, start, requestPowerOff, kill, isRunning, snapshots };
+  return { info, start, requestPowerOff, kill, isRunning, snapshots, disks: rawDisks };
 }
 
 async function probeVersion(bin: string): Promise<FirecrackerVersion> {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { BangerError } from '../../api/errors.js';
 import { run } from '../../host/exec.js';
+import type { DiskManager } from '../driver.js';
 
 export type DiskFormat = 'qcow2' | 'raw';
 
@@ -62,3 +63,19 @@ export async function resizeDisk(path: string, sizeBytes: number, opts: DiskTool
   }
   await run([opts.qemuImg ?? 'qemu-img', 'resize', '-q', '-f', opts.format ?? (info.format as DiskFormat), path, String(sizeBytes)]);
 }
+
+/** qcow2 overlays: instant per-VM copies (no reflink needed). */
+export const qcow2Disks: DiskManager = {
+  async createDisk(base, dest, sizeBytes) {
+    const baseSize = (await diskInfo(base))['virtual-size'];
+    await createOverlay(base, 'raw', dest, Math.max(sizeBytes, baseSize));
+  },
+  growDisk: (disk, sizeBytes) => resizeDisk(disk, sizeBytes),
+  async usedBytes(disk) {
+    try {
+      return (await diskInfo(disk))['actual-size'] ?? null;
+    } catch {
+      return null;
+    }
+  },
+};

@@ -20,6 +20,7 @@ import { startFailure } from './failure.js';
 import { loadUri, MigrationInfo, migrationOutcome, saveTarget } from './migration.js';
 import { processMatches, processState, tailFile, waitUntil } from './process.js';
 import { QmpClient, withQmp } from './qmp.js';
+import { qcow2Disks } from './disk.js';
 import { parseQemuVersion } from './version.js';
 
 export const QEMU_DRIVER_NAME = 'qemu';
@@ -309,5 +310,5 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     },
   };
 
-  return { start, requestPowerOff, kill, isRunning, info, snapshots, ports };
+  return { start, requestPowerOff, kill, isRunning, info, snapshots, ports, disks: qcow2Disks };
 }
