@@ -92,6 +92,16 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
     expect(conn.closed).toBe(false);
   });
 
+  it('copes with a channel cap above sshd MaxSessions (10): refused opens wait for a free slot', async () => {
+    const greedy = await connect({ host: sshd.host, port: sshd.port, alias, privateKey: key.privateKey, knownHosts, maxChannels: 14 });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => greedy.run(['sh', '-c', `sleep 0.3; echo ${i}`])));
+      results.forEach((r, i) => expect(r).toMatchObject({ code: 0, stdout: `${i}\n` }));
+    } finally {
+      greedy.close();
+    }
+  });
+
   it('streams through callbacks and the handle, with stdin left open on request', async () => {
     const seen: string[] = [];
     const h = conn.exec(shellCommand(['sh', '-c', 'while read l; do echo "got $l"; done; echo bye >&2']), {
@@ -144,6 +154,16 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
     expect(out.replace(/\r/g, '')).toBe('33 101\nxterm-256color\n');
   });
 
+  it('opens an interactive login shell on a pty', async () => {
+    let out = '';
+    const h = conn.shell({ pty: { rows: 24, cols: 80 }, stdin: 'pipe', onStdout: (b) => (out += b) });
+    h.resize(40, 120);
+    h.stdin.write('stty size; echo $((6*7)); exit 5\n');
+    expect(await h.exit).toEqual({ code: 5 });
+    expect(out).toContain('40 120');
+    expect(out).toContain('42');
+  });
+
   it('works as an `ssh` CLI identity with the same known_hosts (HostKeyAlias)', async (ctx) => {
     if (!(await which('ssh'))) ctx.skip();
     const r = await hostRun(
@@ -164,6 +184,7 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
       raw.on('ready', resolve).on('error', reject);
       raw.connect({ host: sshd.host, port: sshd.port, username: 'root', privateKey: key.privateKey });
     });
+    raw.setNoDelay(true); // as connect() does; without it each exec waits ~40 ms on a delayed ACK
     const rawExec = () =>
       new Promise<void>((resolve, reject) =>
         raw.exec('true', (err, ch) => {

@@ -72,7 +72,8 @@ export interface ExitStatus {
 }
 
 /**
- * A running guest command. `exit` settles once the channel closes (all output delivered).
+ * A running guest command. `exit` settles once the channel closes (all output delivered); it
+ * rejects with BangerError('unavailable') when the connection drops before the command reports.
  * Output streams must be read in the same tick as `exec()` returns (pipe or listen), or given as
  * callbacks; otherwise they are drained and discarded so an unread stream never stalls the command.
  */
@@ -308,9 +309,16 @@ class SshConnection implements GuestConnection {
     let killTimer: NodeJS.Timeout | undefined;
     let resolveExit!: (s: ExitStatus) => void;
     let rejectExit!: (e: Error) => void;
+    let settled = false;
     const exit = new Promise<ExitStatus>((res, rej) => {
-      resolveExit = res;
-      rejectExit = rej;
+      resolveExit = (s) => {
+        settled = true;
+        res(s);
+      };
+      rejectExit = (e) => {
+        settled = true;
+        rej(e);
+      };
     });
     exit.catch(() => {});
 
@@ -335,6 +343,9 @@ class SshConnection implements GuestConnection {
       else resolveExit({ code: null, ...(killed ? { signal: killed } : {}) });
     };
 
+    let refusals = 0;
+    // A resize before the channel is open (it may be queued) is applied once it is.
+    const size = { rows: opts.pty?.rows ?? 24, cols: opts.pty?.cols ?? 80 };
     const start = () => {
       if (this.#closed) {
         this.#release();
@@ -346,7 +357,15 @@ class SshConnection implements GuestConnection {
         abandon();
         return;
       }
+      const pty = opts.pty ? { rows: size.rows, cols: size.cols, term: opts.pty.term ?? 'xterm-256color' } : undefined;
       const onChannel = (err: Error | undefined, ch: ClientChannel) => {
+        if (err && !this.#closed && this.#active > 1 && refusals < 10) {
+          // sshd frees a session slot a moment after the channel closes, so a burst can briefly
+          // exceed MaxSessions: wait for the next channel to finish and try again.
+          refusals++;
+          this.#requeue(start);
+          return;
+        }
         if (err) {
           this.#release();
           abandon(
@@ -375,9 +394,9 @@ class SshConnection implements GuestConnection {
         ch.pipe(stdout);
         ch.stderr.pipe(stderr);
         stdin.pipe(ch);
+        if (pty && (pty.rows !== size.rows || pty.cols !== size.cols)) ch.setWindow(size.rows, size.cols, 0, 0);
         if (killed) sendKill(killed);
       };
-      const pty = opts.pty ? { rows: opts.pty.rows, cols: opts.pty.cols, term: opts.pty.term ?? 'xterm-256color' } : undefined;
       try {
         if (req.kind === 'shell') this.client.shell(pty ?? false, onChannel);
         else if (pty) this.client.exec(req.line ?? req.command, { pty }, onChannel);
@@ -420,10 +439,15 @@ class SshConnection implements GuestConnection {
         if (!SSH_SIGNALS.has(name)) {
           throw new BangerError('bad_request', `cannot send signal ${signal} over SSH; use one of ${[...SSH_SIGNALS].join(', ')}`);
         }
+        if (settled) return;
         killed = `SIG${name}`;
         if (channel) sendKill(killed);
       },
-      resize: (rows, cols) => channel?.setWindow(rows, cols, 0, 0),
+      resize: (rows, cols) => {
+        size.rows = rows;
+        size.cols = cols;
+        channel?.setWindow(rows, cols, 0, 0);
+      },
     };
   }
 
@@ -443,6 +467,12 @@ class SshConnection implements GuestConnection {
     } else {
       this.#waiting.push(start);
     }
+  }
+
+  /** Gives the slot back and waits first in line for the next one. */
+  #requeue(start: () => void): void {
+    this.#active--;
+    this.#waiting.unshift(start);
   }
 
   #release(): void {

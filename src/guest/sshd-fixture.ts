@@ -43,6 +43,8 @@ export async function startTestSshd(opts: { dir: string; authorizedKeys: string 
   const hostKeyPath = join(opts.dir, 'ssh_host_ed25519_key');
   const authorizedKeysPath = join(opts.dir, 'authorized_keys');
   const configPath = join(opts.dir, 'sshd_config');
+  const homeDir = join(opts.dir, 'home');
+  await mkdir(homeDir, { recursive: true });
   await writeFile(authorizedKeysPath, opts.authorizedKeys, { mode: 0o600 });
   await writeFile(
     configPath,
@@ -59,6 +61,9 @@ export async function startTestSshd(opts: { dir: string; authorizedKeys: string 
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'LogLevel ERROR',
+      // bash run by sshd sources ~/.bashrc even for `bash -c`; the host root's may do slow or
+      // blocking things (pyenv rehash waits on a lock). A guest's is Debian's default, so use an empty home.
+      `SetEnv HOME=${homeDir}`,
       '',
     ].join('\n'),
   );
