@@ -5,7 +5,7 @@
  * hard-linked into each test's state dir (instant, no copy).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../host/exec.js';
@@ -79,18 +79,27 @@ function artifactsVersion(): string {
 export async function goldenState(): Promise<string> {
   const base = process.env.BANGER_TEST_GOLDEN ?? '/var/tmp/banger-test-golden';
   const root = `${base}-${artifactsVersion()}`;
-  const done = join(root, 'READY');
-  if (existsSync(done)) return root;
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  const g = makeInstall(root);
+  if (existsSync(join(root, 'READY'))) return root;
+  // Built aside and renamed into place, so concurrent test runs never see (or delete) a half-built one.
+  const building = `${root}.building-${process.pid}`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  const g = makeInstall(building);
   const t0 = Date.now();
-  for (const args of [['kernel', 'pull'], ['image', 'build']]) {
-    const r = await g.cli(args, { timeoutMs: 1_500_000 });
-    if (r.code !== 0) throw new Error(`golden ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  try {
+    for (const args of [['kernel', 'pull'], ['image', 'build']]) {
+      const r = await g.cli(args, { timeoutMs: 1_500_000 });
+      if (r.code !== 0) throw new Error(`golden ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    }
+  } finally {
+    await g.cli(['daemon', 'stop']);
   }
-  await g.cli(['daemon', 'stop']);
-  writeFileSync(done, `built in ${Date.now() - t0} ms\n`);
+  writeFileSync(join(building, 'READY'), `built in ${Date.now() - t0} ms\n`);
+  try {
+    renameSync(building, root);
+  } catch {
+    rmSync(building, { recursive: true, force: true }); // another run finished first
+  }
   return root;
 }
 
