@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { imageMethods } from './image.js';
 import { kernelMethods } from './kernel.js';
+import { networkMethods } from './network.js';
+import { snapshotMethods } from './snapshot.js';
+import { workspaceMethods } from './workspace.js';
 import { DaemonStatus, DoctorCheck, Empty, Ok } from './daemon.js';
 import {
   Vm,
@@ -46,6 +49,9 @@ export const methods = {
   'vm.stats': m(Empty, VmStatsResult),
   ...kernelMethods,
   ...imageMethods,
+  ...networkMethods,
+  ...snapshotMethods,
+  ...workspaceMethods,
 } as const;
 
 export type Methods = typeof methods;

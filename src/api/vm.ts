@@ -15,6 +15,8 @@ export const VmNetwork = z
     /** Guest IPv4 in bridge mode. */
     ip: z.string().optional(),
     mac: z.string().optional(),
+    /** User mode: guest ports forwarded to 127.0.0.1 (`banger vm forward`), re-added at every start. */
+    forwards: z.array(z.object({ guestPort: z.number().int(), hostPort: z.number().int().nullable() }).strict()).optional(),
   })
   .strict();
 export type VmNetwork = z.infer<typeof VmNetwork>;
@@ -71,6 +73,8 @@ export const VmCreateParams = z
     nat: z.boolean().default(false),
     /** Wait until SSH answers before returning (when starting). */
     waitForSsh: z.boolean().default(true),
+    /** Boot from scratch even when a warm snapshot of the image could be restored. */
+    cold: z.boolean().default(false),
   })
   .strict();
 export type VmCreateParams = z.input<typeof VmCreateParams>;

@@ -51,3 +51,24 @@ describe('parseConfig', () => {
     expect(derivedDefaults({ cores: 1, memoryMib: 1024 })).toEqual({ vcpu: 1, memoryMib: 512, diskSizeBytes: 8 * 1024 ** 3 });
   });
 });
+
+describe('parseConfig [network]', () => {
+  it('defaults: br-banger, 172.30.0.0/24, DNS on 127.0.0.1:42069, guest resolver from the host', () => {
+    expect(parseConfig('', 'f', host).network).toEqual({ bridge: 'br-banger', cidr: '172.30.0.0/24', dnsAddress: '127.0.0.1', dnsPort: 42069, guestDns: null });
+  });
+
+  it('reads every key', () => {
+    const c = parseConfig('[network]\nbridge = "br0"\ncidr = "10.9.0.0/16"\ndns_address = "127.0.0.2"\ndns_port = 5353\nguest_dns = "9.9.9.9"\n', 'f', host);
+    expect(c.network).toEqual({ bridge: 'br0', cidr: '10.9.0.0/16', dnsAddress: '127.0.0.2', dnsPort: 5353, guestDns: '9.9.9.9' });
+  });
+
+  it.each([
+    ['[network]\nbridge = "a-very-long-bridge-name"', 'network.bridge'],
+    ['[network]\ncidr = "10.0.0.0"', 'network.cidr'],
+    ['[network]\ndns_port = 70000', 'network.dns_port'],
+    ['[network]\ndns_address = "localhost"', 'network.dns_address'],
+    ['[network]\nnope = 1', 'nope'],
+  ])('rejects %j naming %s', (text, key) => {
+    expect(() => parseConfig(text, 'f', host)).toThrow(key);
+  });
+});

@@ -18,6 +18,20 @@ export const ConfigFile = z
     jailer_bin: z.string().optional(),
     firecracker_bin: z.string().optional(),
     qemu_bin: z.string().optional(),
+    network: z
+      .object({
+        /** Bridge for bridge-mode VMs (created on first use, removed when idle). */
+        bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -').optional(),
+        /** Guest addresses for bridge mode; the first host address is the bridge (the guests' gateway). */
+        cidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 172.30.0.0/24').optional(),
+        /** Where banger answers NAME.vm. */
+        dns_address: z.ipv4().optional(),
+        dns_port: z.number().int().min(1).max(65535).optional(),
+        /** Resolver written into bridge-mode guests (default: the host's upstream resolver). */
+        guest_dns: z.ipv4().optional(),
+      })
+      .strict()
+      .optional(),
     vm_defaults: z
       .object({
         vcpu: z.number().int().min(1).max(64).optional(),
@@ -40,6 +54,7 @@ export interface Config {
   jailer: { enabled: boolean; bin: string };
   firecrackerBin: string;
   qemuBin: string;
+  network: { bridge: string; cidr: string; dnsAddress: string; dnsPort: number; guestDns: string | null };
   vmDefaults: { vcpu: number; memoryMib: number; diskSizeBytes: number };
 }
 
@@ -83,6 +98,13 @@ export function parseConfig(text: string, file: string, host: HostFacts): Config
     jailer: { enabled: c.jailer_enabled ?? false, bin: c.jailer_bin ?? 'jailer' },
     firecrackerBin: c.firecracker_bin ?? 'firecracker',
     qemuBin: c.qemu_bin ?? 'qemu-system-x86_64',
+    network: {
+      bridge: c.network?.bridge ?? 'br-banger',
+      cidr: c.network?.cidr ?? '172.30.0.0/24',
+      dnsAddress: c.network?.dns_address ?? '127.0.0.1',
+      dnsPort: c.network?.dns_port ?? 42069,
+      guestDns: c.network?.guest_dns ?? null,
+    },
     vmDefaults: {
       vcpu: c.vm_defaults?.vcpu ?? d.vcpu,
       memoryMib: c.vm_defaults?.memory_mib ?? d.memoryMib,

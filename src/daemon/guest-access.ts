@@ -29,6 +29,11 @@ export async function createGuestAccess(paths: Paths, keyPath?: string | null): 
     },
     drop: (vmId) => pool.drop(vmId),
     forget: async (alias) => void (await knownHosts.forget(alias)),
+    async trustHostKey(alias, publicKeyLine) {
+      const [keyType, key] = publicKeyLine.trim().split(/\s+/);
+      await knownHosts.forget(alias);
+      await knownHosts.verify(alias, keyType, key);
+    },
     publicKeyBlob: async () => key.publicKeyBlob,
     keyPath: () => key.path,
     knownHostsPath: () => paths.knownHosts,

@@ -14,13 +14,24 @@ import { selectDriver } from '../hypervisor/registry.js';
 import { openDb } from '../store/db.js';
 import { resolvePaths } from '../store/paths.js';
 import { createVmStore } from '../store/vms.js';
-import { createVmService } from '../vms/service.js';
+import { createVmService, type VmService } from '../vms/service.js';
+import { createSnapshotService } from '../snapshots/service.js';
+import { createSnapshotStore } from '../store/snapshots.js';
+import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from './artifact-service.js';
 import { createDispatch } from './dispatch.js';
 import { createGuestAccess } from './guest-access.js';
 import { createLocks } from './locks.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
+import { networkDoctor, networkHandlers } from './network-handlers.js';
+import { startDnsServer, type DnsServer } from '../network/dns.js';
+import { createForwarding } from '../network/forwards.js';
+import { systemResolved } from '../network/resolved.js';
+import { createVmNetworking } from '../network/vmnet.js';
+import { readHandles } from '../store/handles.js';
+import { workspaceHandlers } from './workspace-handlers.js';
+import { createWorkspaceService } from '../workspace/service.js';
 
 export async function main(): Promise<void> {
   const paths = resolvePaths();
@@ -45,10 +56,41 @@ export async function main(): Promise<void> {
   const { driver, name: driverName } = await selectDriver({ requested: config.hypervisor, accel: accel.accel, config, log });
   const guest = await createGuestAccess(paths, config.sshKeyPath);
   const artifacts = createArtifactService({ paths, db, config, locks, log });
+  // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
+  const dns = { server: null as DnsServer | null, error: null as string | null };
+  try {
+    dns.server = await startDnsServer({ host: config.network.dnsAddress, port: config.network.dnsPort, log: log.child({ svc: 'dns' }) });
+  } catch (err) {
+    dns.error = (err as Error).message;
+    log.warn({ err: dns.error, host: config.network.dnsAddress, port: config.network.dnsPort }, 'dns server not started');
+  }
+  const networking = createVmNetworking({
+    config,
+    log: log.child({ svc: 'network' }),
+    dns: dns.server,
+    sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
+  });
+  const vmStore = createVmStore(db);
+  // The two services call each other (fork creates VMs; a VM start may restore a snapshot).
+  let vmService: VmService | undefined;
+  const snapshots = createSnapshotService({
+    paths,
+    config,
+    store: createSnapshotStore(db),
+    vmStore,
+    vms: () => vmService!,
+    driver,
+    driverName,
+    accel: accel.accel,
+    locks,
+    guest,
+    artifacts: artifacts.access,
+    log: log.child({ svc: 'snapshots' }),
+  });
   const vms = createVmService({
     paths,
     config,
-    store: createVmStore(db),
+    store: vmStore,
     driver,
     driverName,
     accel: accel.accel,
@@ -56,9 +98,28 @@ export async function main(): Promise<void> {
     guest,
     artifacts: artifacts.access,
     log,
+    restore: snapshots.hooks,
+    network: networking,
   });
+  vmService = vms;
   const rec = vms.reconcile();
   log.info({ ...rec, accel: accel.accel, reason: accel.reason, driver: driverName }, 'reconciled');
+  // Taps and NAT rules of VMs that are gone (a crash), then names from the VMs that still run.
+  const netRec = await vms.reconcileNetwork().catch((err: Error) => log.warn({ err: err.message }, 'network reconcile failed'));
+  if (netRec) log.info(netRec, 'network reconciled');
+  await vms.publish();
+  // Catches VMs that powered off on their own (their names must stop resolving).
+  setInterval(() => void vms.publish(), 5000).unref();
+  const forwarding = createForwarding({
+    store: vmStore,
+    driver,
+    locks,
+    paths,
+    lookup: vms.lookup,
+    running: (r) => (vms.view(r).state === 'running' ? readHandles(paths.vmFile(r.id, 'handles')) : null),
+  });
+  const resolved = systemResolved();
+  log.info(await snapshots.recover(), 'snapshots recovered');
 
   const startedAt = new Date().toISOString();
   const info = buildInfo();
@@ -81,9 +142,13 @@ export async function main(): Promise<void> {
       setTimeout(() => shutdown(), 50);
       return { ok: true as const };
     },
-    'daemon.doctor': () => artifacts.doctor(),
+    'daemon.doctor': async () => [...(await artifacts.doctor()), ...(await networkDoctor({ config, dns, resolved }))],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
     ...artifacts.handlers,
+    ...networkHandlers({ vms, forwarding, config, dns, resolved, sshConfigPath: paths.sshConfig }),
+    ...guardArtifactDeletes(snapshots, artifacts.handlers),
+    ...snapshotHandlers(snapshots),
+    ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),
   });
   const server = await startServer({ socketPath: paths.daemonSocket, dispatch, log });
   writeFileSync(paths.daemonPidFile, `${process.pid}\n`);
@@ -93,6 +158,7 @@ export async function main(): Promise<void> {
     log.info('shutting down (VMs keep running)');
     server.close();
     guest.closeAll();
+    void dns.server?.close();
     db.close();
     rmSync(paths.daemonSocket, { force: true });
     rmSync(paths.daemonPidFile, { force: true });

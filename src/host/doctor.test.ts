@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluate, isStaticElf, type DoctorFacts } from './doctor.js';
+import { evaluate, firecrackerCheck, isStaticElf, type DoctorFacts } from './doctor.js';
 
 const good: DoctorFacts = {
   arch: 'x64',
@@ -33,6 +33,29 @@ describe('doctor verdicts', () => {
   it('treats firecracker as optional and old node as a failure', () => {
     expect(verdict({ ...good, firecrackerVersionOutput: null }, 'firecracker').verdict).toBe('warn');
     expect(verdict({ ...good, nodeVersion: 'v18.1.0' }, 'node').verdict).toBe('fail');
+  });
+  it.each([
+    // output of `firecracker --version`, KVM usable → verdict, detail, fix
+    ['Firecracker v1.14.1\n\nSupported snapshot data format versions: v1.0.0\n', true, 'pass', /^1\.14\.1 \(tested 1\.5 – 1\.14\)$/, null],
+    ['Firecracker v1.10.0-dev\n', true, 'pass', /^1\.10\.0-dev/, null],
+    ['Firecracker v1.14.1\n', false, 'pass', /unused here: it needs KVM/, null],
+    ['Firecracker v1.15.0\n', true, 'warn', /^1\.15\.0/, /newer than the tested range/],
+    ['Firecracker v1.6.0\n', true, 'warn', /^1\.6\.0/, /no ACPI device discovery/],
+    ['Firecracker v1.4.1\n', true, 'fail', /too old/, /needs 1\.5 or newer.*releases/],
+    ['Firecracker v1.4.1\n', false, 'warn', /too old; unused here/, /needs 1\.5 or newer/],
+    ['firecracker: something else\n', true, 'warn', /cannot read a version/, /releases/],
+    [null, true, 'warn', /not installed \(optional/, /github\.com\/firecracker-microvm\/firecracker\/releases.*>= 1\.5|>= 1\.5.*releases/],
+  ] as const)('firecracker %j (kvm usable: %s) → %s', (output, kvmUsable, verdict, detail, fix) => {
+    const c = firecrackerCheck(output, kvmUsable);
+    expect(c.verdict).toBe(verdict);
+    expect(c.detail).toMatch(detail);
+    if (fix) expect(c.fix).toMatch(fix);
+    else expect(c.fix).toBeUndefined();
+  });
+  it('doctor uses the firecracker version policy', () => {
+    expect(verdict({ ...good, firecrackerVersionOutput: 'Firecracker v1.2.0\n' }, 'firecracker').verdict).toBe('fail');
+    // kvm_pvm host: firecracker cannot run anyway, so too old is only a warning
+    expect(verdict({ ...good, kvm: { kvmDevice: true, kvmModules: ['kvm_pvm'], cpuFlags: [] }, firecrackerVersionOutput: 'Firecracker v1.2.0\n' }, 'firecracker').verdict).toBe('warn');
   });
   it('tells a static ELF from a dynamic one', () => {
     expect(isStaticElf(readFileSync(process.execPath))).toBe(false);

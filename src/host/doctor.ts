@@ -5,6 +5,7 @@
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { kvmUsability, probeHost, type HostAccelFacts } from '../hypervisor/accel.js';
+import { checkFirecrackerVersion, MIN_VERSION, parseFirecrackerVersion, TESTED_RANGE } from '../hypervisor/firecracker/version.js';
 import { atLeast, parseQemuVersion } from '../hypervisor/qemu/version.js';
 import type { Paths } from '../store/paths.js';
 import { run, which } from './exec.js';
@@ -55,11 +56,7 @@ export function evaluate(f: DoctorFacts): Check[] {
       ? { name: 'kvm', verdict: 'pass', detail: kvm.reason }
       : { name: 'kvm', verdict: 'warn', detail: kvm.reason, fix: 'VMs run under TCG software emulation (slow but working); accel=auto chooses it' },
   );
-  checks.push(
-    f.firecrackerVersionOutput === null
-      ? { name: 'firecracker', verdict: 'warn', detail: 'not installed (optional)', fix: 'install a firecracker release binary (>= 1.5) on PATH to use the Firecracker driver' }
-      : { name: 'firecracker', verdict: 'pass', detail: f.firecrackerVersionOutput.split('\n')[0] },
-  );
+  checks.push(firecrackerCheck(f.firecrackerVersionOutput, kvm.usable));
   const tool = (name: string, bins: string[], pkg: string, optional = false) => {
     const missing = bins.filter((b) => !f.tools[b]);
     checks.push(
@@ -88,6 +85,37 @@ export function evaluate(f: DoctorFacts): Check[] {
       : { name: 'dirs', verdict: 'fail', detail: f.dirsWritable.detail, fix: 'check the permissions of the XDG state/runtime directories' },
   );
   return checks;
+}
+
+const FIRECRACKER_INSTALL =
+  `download a release (>= ${MIN_VERSION.major}.${MIN_VERSION.minor}) from https://github.com/firecracker-microvm/firecracker/releases, ` +
+  'unpack it and put release-*/firecracker-*-x86_64 on PATH as `firecracker`';
+
+/**
+ * Firecracker is optional: QEMU runs everything. Once installed, `hypervisor = auto` picks it on a host
+ * with usable KVM, so a release banger refuses is a failure there and only a warning elsewhere.
+ */
+export function firecrackerCheck(versionOutput: string | null, kvmUsable: boolean): Check {
+  const name = 'firecracker';
+  if (versionOutput === null) {
+    return { name, verdict: 'warn', detail: 'not installed (optional; banger uses QEMU)', fix: `to use the Firecracker driver, ${FIRECRACKER_INSTALL}` };
+  }
+  const v = parseFirecrackerVersion(versionOutput);
+  if (!v) {
+    const first = versionOutput.trim().split('\n')[0] ?? '';
+    return { name, verdict: 'warn', detail: `cannot read a version from \`firecracker --version\`: ${JSON.stringify(first.slice(0, 80))}`, fix: FIRECRACKER_INSTALL };
+  }
+  const verdict = checkFirecrackerVersion(v);
+  const range = `tested ${TESTED_RANGE.from.major}.${TESTED_RANGE.from.minor} – ${TESTED_RANGE.to.major}.${TESTED_RANGE.to.minor}`;
+  const unused = kvmUsable ? '' : '; unused here: it needs KVM';
+  switch (verdict.level) {
+    case 'ok':
+      return { name, verdict: 'pass', detail: `${v.text} (${range})${unused}` };
+    case 'warn':
+      return { name, verdict: 'warn', detail: `${v.text} (${range})${unused}`, fix: verdict.messages.join('; ') };
+    case 'error':
+      return { name, verdict: kvmUsable ? 'fail' : 'warn', detail: `${v.text}: too old${unused}`, fix: `${verdict.messages.join('; ')}; to upgrade, ${FIRECRACKER_INSTALL}` };
+  }
 }
 
 /** An ELF whose program headers have no PT_INTERP is statically linked. */

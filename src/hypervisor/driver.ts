@@ -82,6 +82,13 @@ export interface SnapshotManager {
   saveState(handles: VmHandles, statePath: string): Promise<void>;
   pause(handles: VmHandles): Promise<void>;
   resume(handles: VmHandles): Promise<void>;
+  /**
+   * Optional: with the VM paused (also after saveState), makes the disk it writes `overlayPath`, an
+   * existing qcow2 overlay whose backing is the VM's current disk; that disk is only read from then
+   * on (it becomes a snapshot's frozen layer). The caller may rename the current disk file first: the
+   * hypervisor keeps it open. Absent when the driver cannot change a running VM's disk.
+   */
+  switchDisk?(handles: VmHandles, overlayPath: string): Promise<void>;
 }
 
 export interface PortForwarder {

@@ -37,6 +37,27 @@ export const MIGRATIONS: readonly string[] = [
      created_at TEXT NOT NULL,
      updated_at TEXT NOT NULL
    );`,
+  // Snapshots (saved memory + device state and a frozen disk layer) and which snapshot layer each
+  // VM's overlay sits on. image/kernel names are plain columns (guarded in code, not by FKs) so an
+  // image rebuilt under its name (INSERT OR REPLACE) never trips a constraint.
+  `CREATE TABLE snapshots (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     parent_id TEXT REFERENCES snapshots(id),
+     source_vm TEXT,
+     image_name TEXT NOT NULL,
+     kernel_name TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     state_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE vm_snapshot_refs (
+     vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,
+     snapshot_id TEXT NOT NULL REFERENCES snapshots(id),
+     resume INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX vm_snapshot_refs_snapshot ON vm_snapshot_refs(snapshot_id);`,
 ];
 
 export function openDb(path: string): Db {

@@ -8,9 +8,11 @@
  *     bangerd.log                             daemon log, JSON lines
  *     ssh/id_ed25519{,.pub}                   the install's SSH key (0600)
  *     ssh/known_hosts                         banger's own known_hosts (trust on first use)
+ *     ssh/config                              generated ssh_config: Host NAME.vm blocks (`banger ssh-config`)
  *     kernels/<sha256>/                       content-addressed kernel (see KERNEL_FILES)
  *     images/<sha256>/                        content-addressed image (rootfs.ext4, manifest.json)
  *     vms/<id>/                               one VM (see VM_FILES)
+ *     snapshots/<id>/                         one snapshot: saved state + frozen disk layer (see SNAPSHOT_FILES)
  *     staging/                                half-built artifacts; renamed into place when complete
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
@@ -44,6 +46,22 @@ export const VM_RUNTIME_FILES = {
   api: 'api.sock',
   /** Firecracker vsock: host side of the guest's virtio-vsock (connect, then `CONNECT <port>`) */
   vsock: 'vsock.sock',
+} as const;
+
+/**
+ * Files inside a snapshot's directory. The frozen layer lives here, never in a VM's directory, so
+ * a snapshot outlives the VM it was taken from; VM overlays (and child snapshots) sit on top of it.
+ */
+export const SNAPSHOT_FILES = {
+  /** memory + device state as the hypervisor saved it (QEMU migration stream) */
+  state: 'state.bin',
+  /** the frozen disk layer (qcow2, read-only), backed by the image or a parent snapshot's layer */
+  disk: 'disk.qcow2',
+  /** the warm template's guest console and hypervisor log (warm snapshots only) */
+  serial: 'serial.log',
+  hypervisorLog: 'hypervisor.log',
+  /** the warm template's process handles while it is being built (crash recovery) */
+  handles: 'handles.json',
 } as const;
 
 /** Files inside an image's content-addressed directory. */
@@ -84,9 +102,12 @@ export interface Paths {
   sshDir: string;
   sshKey: string;
   knownHosts: string;
+  /** banger's generated ssh_config (rewritten by the daemon on VM changes). */
+  sshConfig: string;
   kernelsDir: string;
   imagesDir: string;
   vmsDir: string;
+  snapshotsDir: string;
   stagingDir: string;
   debCacheDir: string;
   aptArchiveCacheDir: string;
@@ -98,6 +119,8 @@ export interface Paths {
   kernelFile(sha: string, file: keyof typeof KERNEL_FILES): string;
   imageDir(sha: string): string;
   imageFile(sha: string, file: keyof typeof IMAGE_FILES): string;
+  snapshotDir(id: string): string;
+  snapshotFile(id: string, file: keyof typeof SNAPSHOT_FILES): string;
 }
 
 /** Resolves every path from the environment. Pure: pass `env` in tests. */
@@ -111,6 +134,7 @@ export function resolvePaths(env: Env = process.env): Paths {
   const vmsDir = join(stateDir, 'vms');
   const kernelsDir = join(stateDir, 'kernels');
   const imagesDir = join(stateDir, 'images');
+  const snapshotsDir = join(stateDir, 'snapshots');
   const vmRuntimeDir = (id: string) => join(runtimeDir, 'vms', id);
   return {
     configDir,
@@ -125,9 +149,11 @@ export function resolvePaths(env: Env = process.env): Paths {
     sshDir,
     sshKey: join(sshDir, 'id_ed25519'),
     knownHosts: join(sshDir, 'known_hosts'),
+    sshConfig: join(sshDir, 'config'),
     kernelsDir,
     imagesDir,
     vmsDir,
+    snapshotsDir,
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
@@ -139,6 +165,8 @@ export function resolvePaths(env: Env = process.env): Paths {
     kernelFile: (sha, file) => join(kernelsDir, sha, KERNEL_FILES[file]),
     imageDir: (sha) => join(imagesDir, sha),
     imageFile: (sha, file) => join(imagesDir, sha, IMAGE_FILES[file]),
+    snapshotDir: (id) => join(snapshotsDir, id),
+    snapshotFile: (id, file) => join(snapshotsDir, id, SNAPSHOT_FILES[file]),
   };
 }
 

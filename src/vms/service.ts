@@ -12,11 +12,11 @@ import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import type { Locks } from '../daemon/locks.js';
 import type { GuestConnection } from '../guest/ssh.js';
-import { freePort } from '../network/ports.js';
+import { createVmNetworking, type VmNetworking } from '../network/vmnet.js';
 import { readHandles, removeHandles, writeHandles, type Handles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
-import { USER_NET, buildBootArgs } from './bootargs.js';
+import { buildBootArgs } from './bootargs.js';
 import { deriveState } from './inspect.js';
 import { generateName } from './names.js';
 
@@ -35,6 +35,8 @@ export interface GuestAccess {
   open(target: GuestTarget, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<GuestSession>;
   drop(vmId: string): void;
   forget(alias: string): Promise<void>;
+  /** Records `publicKeyLine` as the alias's only host key (learned over an already verified session). */
+  trustHostKey(alias: string, publicKeyLine: string): Promise<void>;
   publicKeyBlob(): Promise<string>;
   keyPath(): string;
   knownHostsPath(): string;
@@ -52,6 +54,43 @@ export interface ArtifactAccess {
   pathsFor(imageName: string, kernelName: string): ResolvedBoot;
 }
 
+/** A saved VM (snapshot) to restore instead of booting; snapshots/ builds these. */
+export interface RestoreSource {
+  snapshotId: string;
+  /** For progress lines, e.g. `snapshot web-20250101-120000` or `warm:debian-bookworm`. */
+  label: string;
+  statePath: string;
+  /** The frozen layer a new VM's overlay is created on. */
+  layerPath: string;
+  vcpu: number;
+  memoryMib: number;
+  diskSizeBytes: number;
+  /** `fresh`: a new VM (new host name, machine-id, MAC, host key); `same`: the VM resumes as itself. */
+  identity: 'fresh' | 'same';
+}
+
+export interface WarmRequestInput {
+  image: string | undefined;
+  cold: boolean;
+  vcpu: number | undefined;
+  memoryMib: number | undefined;
+  diskSizeBytes: number | undefined;
+  network: 'user' | 'bridge';
+  resolved: ResolvedBoot;
+}
+
+/** What the VM service asks of snapshots/ (wired in the daemon; absent: every start is a boot). */
+export interface RestoreHooks {
+  /** The warm snapshot to restore for this create (built on first use), or null to boot (says why in progress). */
+  warmFor(req: WarmRequestInput, progress: Progress, signal?: AbortSignal): Promise<RestoreSource | null>;
+  /** Creates the new VM's overlay on the source's layer and records that the VM sits on it. */
+  attach(vmId: string, src: RestoreSource, diskPath: string, sizeBytes: number): Promise<void>;
+  /** Runs right after a restore, on the VM's SSH session: fresh randomness, clock and (fresh) identity. */
+  refresh(session: GuestSession, vm: { id: string; name: string }, src: RestoreSource, progress: Progress): Promise<void>;
+  /** A stopped VM saved by `vm snapshot --stop` resumes from that snapshot (once); null: boot it. */
+  resumeFor(vm: VmRecord, progress: Progress): RestoreSource | null;
+}
+
 export interface VmServiceDeps {
   paths: Paths;
   config: Config;
@@ -65,6 +104,10 @@ export interface VmServiceDeps {
   log: Logger;
   /** How long to wait for SSH after boot. */
   sshTimeoutMs?: number;
+  /** Restoring snapshots (warm start, fork, resume); absent: every start is a boot. */
+  restore?: RestoreHooks;
+  /** Host networking (bridge/tap/NAT, DNS records, ssh_config); absent: user mode, nothing published. */
+  network?: VmNetworking;
 }
 
 const alias = (name: string) => `${name}.vm`;
@@ -72,6 +115,16 @@ const alias = (name: string) => `${name}.vm`;
 export function createVmService(deps: VmServiceDeps) {
   const { paths, store, driver, locks, guest, log } = deps;
   const sshTimeoutMs = deps.sshTimeoutMs ?? 180_000;
+  const net = deps.network ?? createVmNetworking({ config: deps.config, log });
+  /** DNS records and ssh_config follow every lifecycle change. */
+  const publish = (): Promise<void> => {
+    try {
+      return net.publish(store.list().map(view));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not publish VM names');
+      return Promise.resolve();
+    }
+  };
 
   function lookup(name: string): VmRecord {
     const rec = store.findByName(name);
@@ -110,21 +163,25 @@ export function createVmService(deps: VmServiceDeps) {
     return l.handles;
   }
 
-  async function boot(rec: VmRecord, progress: Progress, waitForSsh: boolean, signal?: AbortSignal): Promise<void> {
+  async function boot(rec: VmRecord, progress: Progress, waitForSsh: boolean, signal?: AbortSignal, from?: RestoreSource): Promise<void> {
     const l = live(rec);
     if (l.state === 'running') return;
+    const restore = from ?? deps.restore?.resumeFor(rec, progress) ?? undefined;
+    // A restored guest gets its identity refreshed over SSH before anyone uses it.
+    if (restore) waitForSsh = true;
     const boot = deps.artifacts.pathsFor(rec.image, rec.kernel);
-    const sshPort = await freePort();
+    const prepared = await net.prepare(rec, progress);
+    if (prepared.network !== rec.network) store.update(rec.id, { network: prepared.network });
     const runtimeDir = paths.vmRuntimeDir(rec.id);
     mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
     const cmdline = buildBootArgs({
       hostname: rec.name,
       sshKeyBlob: await guest.publicKeyBlob(),
-      net: rec.network.mode === 'user' ? USER_NET : null,
+      net: prepared.boot,
       accel: deps.accel,
     });
     store.update(rec.id, { state: 'starting' });
-    progress('boot', `starting ${deps.driverName} (${deps.accel})`);
+    progress('boot', restore ? `restoring ${restore.label} (${deps.driverName}, ${deps.accel})` : `starting ${deps.driverName} (${deps.accel})`);
     let h: VmHandles;
     try {
       h = await driver.start(
@@ -142,23 +199,28 @@ export function createVmService(deps: VmServiceDeps) {
           logPath: paths.vmFile(rec.id, 'hypervisorLog'),
           runtimeDir,
           accel: deps.accel,
-          network: { mode: 'user', sshHostPort: sshPort, egress: rec.network.egress, forwards: [] },
+          network: prepared.spec,
+          ...(restore ? { restoreFrom: restore.statePath } : {}),
         },
         log.child({ vm: rec.name }),
       );
     } catch (err) {
       store.update(rec.id, { state: 'stopped' });
+      await net.release(rec);
       throw err;
     }
-    const handles: Handles = { ...h, driver: deps.driverName, ssh: { host: '127.0.0.1', port: sshPort }, forwards: [] };
+    const handles: Handles = { ...h, driver: deps.driverName, ssh: prepared.ssh, forwards: prepared.forwards };
     writeHandles(paths.vmFile(rec.id, 'handles'), handles);
     store.update(rec.id, { state: 'running' });
+    publish();
     if (!waitForSsh) return;
     progress('ssh', 'waiting for SSH');
+    let session: GuestSession;
     try {
-      const s = await guest.open({ vmId: rec.id, alias: alias(rec.name), host: '127.0.0.1', port: sshPort }, { timeoutMs: sshTimeoutMs, signal });
+      session = await guest.open({ vmId: rec.id, alias: alias(rec.name), ...prepared.ssh }, { timeoutMs: sshTimeoutMs, signal });
       // The disk may be larger than the image's file system (vm create/set --disk-size): grow it online.
-      await s.run(['sh', '-c', 'resize2fs /dev/vda >/dev/null 2>&1 || true'], { timeoutMs: 60_000 });
+      // (A restored guest's disk has the size its snapshot saw, already grown.)
+      if (!restore) await session.run(['sh', '-c', 'resize2fs /dev/vda >/dev/null 2>&1 || true'], { timeoutMs: 60_000 });
     } catch (err) {
       if (err instanceof BangerError && err.code === 'conflict') throw err; // host key mismatch: say so as is
       throw new BangerError(
@@ -167,6 +229,17 @@ export function createVmService(deps: VmServiceDeps) {
         { cause: err },
       );
     }
+    if (restore) {
+      try {
+        await deps.restore!.refresh(session, { id: rec.id, name: rec.name }, restore, progress);
+      } catch (err) {
+        throw new BangerError(
+          'internal',
+          `VM "${rec.name}" was restored from ${restore.label} but its identity could not be refreshed (${(err as Error).message}); it still shares the snapshot's identity: delete it with \`banger vm delete ${rec.name}\``,
+          { cause: err },
+        );
+      }
+    }
   }
 
   async function halt(rec: VmRecord, timeoutMs: number, progress: Progress): Promise<void> {
@@ -174,6 +247,8 @@ export function createVmService(deps: VmServiceDeps) {
     if (!l.handles) {
       removeHandles(paths.vmFile(rec.id, 'handles'));
       if (rec.state !== 'stopped') store.update(rec.id, { state: 'stopped' });
+      await net.release(rec); // it may have died on its own, leaving its tap
+      publish();
       return;
     }
     const h = l.handles as unknown as VmHandles;
@@ -204,6 +279,8 @@ export function createVmService(deps: VmServiceDeps) {
     removeHandles(paths.vmFile(rec.id, 'handles'));
     rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
     store.update(rec.id, { state: 'stopped' });
+    await net.release(rec);
+    publish();
   }
 
   async function waitExit(h: VmHandles, ms: number): Promise<boolean> {
@@ -221,13 +298,20 @@ export function createVmService(deps: VmServiceDeps) {
     requireRunning,
 
     async create(p: VmCreateParams & { start: boolean; waitForSsh: boolean }, progress: Progress, signal?: AbortSignal): Promise<Vm> {
-      if (p.network === 'bridge') {
-        throw new BangerError('bad_request', 'bridge networking is not available yet; use --network user (the default)');
-      }
       const resolved = await deps.artifacts.resolve(p.image, progress);
       const id = randomUUID().replace(/-/g, '').slice(0, 12);
       const defaults = deps.config.vmDefaults;
-      const diskSizeBytes = p.diskSize ? (await import('../api/names.js')).parseSize(p.diskSize)! : defaults.diskSizeBytes;
+      const requestedDisk = p.diskSize ? (await import('../api/names.js')).parseSize(p.diskSize)! : undefined;
+      const diskSizeBytes = requestedDisk ?? defaults.diskSizeBytes;
+      // Warm start: restore the image's post-boot snapshot instead of booting, when it fits.
+      const warm =
+        p.start !== false && deps.restore
+          ? await deps.restore.warmFor(
+              { image: p.image, cold: p.cold ?? false, vcpu: p.vcpu, memoryMib: p.memoryMib, diskSizeBytes: requestedDisk, network: p.network ?? 'user', resolved },
+              progress,
+              signal,
+            )
+          : null;
       const rec = await locks.global.with('names', async () => {
         const name = p.name ?? generateName((n) => store.findByName(n) !== null);
         if (store.findByName(name)) throw new BangerError('already_exists', `a VM named "${name}" already exists; pick another name or delete it first`);
@@ -239,7 +323,7 @@ export function createVmService(deps: VmServiceDeps) {
           vcpu: p.vcpu ?? defaults.vcpu,
           memoryMib: p.memoryMib ?? defaults.memoryMib,
           diskSizeBytes,
-          network: { mode: p.network ?? 'user', egress: p.egress ?? true, nat: p.nat ?? false },
+          network: net.assign({ id, mode: p.network ?? 'user', egress: p.egress ?? true, nat: p.nat ?? false }, store.list().map((r) => r.network)),
           state: 'stopped',
           workspace: null,
         });
@@ -248,13 +332,62 @@ export function createVmService(deps: VmServiceDeps) {
         try {
           mkdirSync(paths.vmDir(rec.id), { recursive: true, mode: 0o700 });
           progress('disk', 'creating copy-on-write disk');
-          await driver.disks.createDisk(resolved.image.rootfsPath, paths.vmFile(rec.id, 'disk'), diskSizeBytes, log);
+          if (warm) await deps.restore!.attach(rec.id, warm, paths.vmFile(rec.id, 'disk'), diskSizeBytes);
+          else await driver.disks.createDisk(resolved.image.rootfsPath, paths.vmFile(rec.id, 'disk'), diskSizeBytes, log);
         } catch (err) {
           rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
           store.remove(rec.id);
           throw err;
         }
-        if (p.start) await boot(store.get(rec.id)!, progress, p.waitForSsh, signal);
+        if (p.start) await boot(store.get(rec.id)!, progress, p.waitForSsh, signal, warm ?? undefined);
+        return view(store.get(rec.id)!);
+      });
+    },
+
+    /**
+     * A new VM restored from a snapshot (vm fork): its own overlay on the snapshot's layer, a restore
+     * and a fresh identity. A VM that fails to come up is removed again.
+     */
+    async createFrom(
+      p: { name: string; image: string; kernel: string; egress: boolean; workspace: Workspace | null },
+      src: RestoreSource,
+      progress: Progress,
+      signal?: AbortSignal,
+    ): Promise<Vm> {
+      if (!deps.restore) throw new BangerError('unavailable', 'this daemon cannot restore snapshots');
+      deps.artifacts.pathsFor(p.image, p.kernel); // throws if the image or kernel is gone
+      const id = randomUUID().replace(/-/g, '').slice(0, 12);
+      const rec = await locks.global.with('names', async () => {
+        if (store.findByName(p.name)) throw new BangerError('already_exists', `a VM named "${p.name}" already exists; pick another name or delete it first`);
+        return store.insert({
+          id,
+          name: p.name,
+          image: p.image,
+          kernel: p.kernel,
+          vcpu: src.vcpu,
+          memoryMib: src.memoryMib,
+          diskSizeBytes: src.diskSizeBytes,
+          network: { mode: 'user', egress: p.egress, nat: false },
+          state: 'stopped',
+          workspace: p.workspace,
+        });
+      });
+      return locks.vm.with(rec.id, async () => {
+        try {
+          mkdirSync(paths.vmDir(rec.id), { recursive: true, mode: 0o700 });
+          await deps.restore!.attach(rec.id, src, paths.vmFile(rec.id, 'disk'), src.diskSizeBytes);
+          await boot(store.get(rec.id)!, progress, true, signal, src);
+        } catch (err) {
+          const l = live(store.get(rec.id)!);
+          if (l.handles) await driver.kill(l.handles as unknown as VmHandles, 'SIGKILL').catch(() => undefined);
+          guest.drop(rec.id);
+          removeHandles(paths.vmFile(rec.id, 'handles'));
+          rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
+          rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
+          await guest.forget(alias(rec.name)).catch(() => undefined);
+          store.remove(rec.id);
+          throw err;
+        }
         return view(store.get(rec.id)!);
       });
     },
@@ -296,6 +429,8 @@ export function createVmService(deps: VmServiceDeps) {
           removeHandles(paths.vmFile(rec.id, 'handles'));
           rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
           store.update(rec.id, { state: 'stopped' });
+          await net.release(store.get(rec.id)!);
+          publish();
         }
         return view(store.get(rec.id)!);
       });
@@ -310,10 +445,12 @@ export function createVmService(deps: VmServiceDeps) {
           guest.drop(rec.id);
           await driver.kill(l.handles as unknown as VmHandles, 'SIGKILL');
         }
+        await net.release(store.get(rec.id)!);
         rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
         rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
         await guest.forget(alias(rec.name));
         store.remove(rec.id);
+        publish();
       });
     },
 
@@ -323,6 +460,7 @@ export function createVmService(deps: VmServiceDeps) {
         const cur = store.get(rec.id)!;
         const l = live(cur);
         if (l.state !== 'stopped') throw conflict(`VM "${name}" is ${l.state}; run \`banger vm stop ${name}\` before changing it`, { state: l.state });
+        if (p.nat !== undefined) net.checkNat(cur.network, p.nat, name);
         if (p.diskSizeBytes !== undefined) {
           if (p.diskSizeBytes < cur.diskSizeBytes) {
             throw new BangerError('bad_request', `disks only grow: ${name} has ${cur.diskSizeBytes} bytes; pass a larger --disk-size`);
@@ -354,6 +492,12 @@ export function createVmService(deps: VmServiceDeps) {
       );
       return { rec: fresh, session, handles };
     },
+
+    /** Republishes DNS records and ssh_config (daemon start, and a periodic catch-up for VMs that exit on their own). */
+    publish,
+
+    /** At daemon start, after `reconcile`: the host network state of the VMs that still run. */
+    reconcileNetwork: () => net.reconcile(store.list().filter((r) => live(r).state === 'running')),
 
     setWorkspace(id: string, ws: Workspace | null): void {
       store.update(id, { workspace: ws });

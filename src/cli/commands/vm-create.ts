@@ -5,6 +5,7 @@ import { guestCommand } from '../argv.js';
 import { api } from '../connection.js';
 import { execInVm, sshToVm } from '../guest-io.js';
 import { readyLine } from './vm-lifecycle.js';
+import { changedFilesNotice, checkPrepareFlags, prepareWorkspace, withPrepareFlags, type PrepareFlags } from './workspace.js';
 
 interface CreateFlags {
   name?: string;
@@ -15,6 +16,7 @@ interface CreateFlags {
   network: 'user' | 'bridge';
   egress: boolean;
   nat?: boolean;
+  cold?: boolean;
 }
 
 function withCreateFlags(c: Command): Command {
@@ -26,7 +28,8 @@ function withCreateFlags(c: Command): Command {
     .option('--disk-size <size>', 'disk size, e.g. 8G')
     .addOption(new Option('--network <mode>', 'network mode').choices(['user', 'bridge']).default('user'))
     .option('--no-egress', 'block outbound traffic from the guest')
-    .option('--nat', 'NAT outbound traffic (bridge mode)');
+    .option('--nat', 'NAT outbound traffic (bridge mode)')
+    .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
 }
 
 function createParams(o: CreateFlags, start: boolean) {
@@ -41,6 +44,7 @@ function createParams(o: CreateFlags, start: boolean) {
     network: o.network,
     egress: o.egress,
     nat: o.nat ?? false,
+    cold: o.cold ?? false,
   };
 }
 
@@ -54,24 +58,44 @@ export function createCommands(vm: Command): void {
       console.log(`${v.name}: ${v.state}${v.ssh ? ` (ssh ${v.ssh.host}:${v.ssh.port})` : ''}`);
     });
 
-  withCreateFlags(vm.command('run'))
-    .description('create and start a VM, then run a command in it (its exit code becomes banger\'s) or open a shell')
+  withPrepareFlags(withCreateFlags(vm.command('run')))
+    .description('create and start a VM, copy a repo into it if given, then run a command in it (its exit code becomes banger\'s) or open a shell')
+    .argument('[path]', 'a git repo to copy into the VM first (as `vm workspace prepare`); commands then run in it')
     .option('--rm', 'delete the VM afterwards (also on Ctrl-C)')
     .option('-d, --detach', 'start it and return without running anything')
-    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run --name dev          # interactive shell; the VM keeps running')
-    .action(async (o: CreateFlags & { rm?: boolean; detach?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run ./repo --rm -- make test   # the repo\'s files, then the command in them\n  banger vm run --name dev          # interactive shell; the VM keeps running')
+    .action(async (path: string | undefined, o: CreateFlags & PrepareFlags & { rm?: boolean; detach?: boolean }) => {
       const cmd = guestCommand();
+      if (path !== undefined) await checkPrepareFlags(path, o); // before booting anything
       const v = await api('vm.create', createParams(o, true), { doneLine: readyLine });
-      if (o.detach) return void console.log(`${v.name}: running (ssh ${v.ssh?.host}:${v.ssh?.port}); \`banger vm ssh ${v.name}\``);
+      if (o.detach) {
+        if (path !== undefined) await prepareWorkspace(v.name, path, o);
+        return void console.log(`${v.name}: running (ssh ${v.ssh?.host}:${v.ssh?.port}); \`banger vm ssh ${v.name}\``);
+      }
       let removing = false;
       const cleanup = async () => {
         if (removing || !o.rm) return;
         removing = true;
+        if (path !== undefined) {
+          const notice = await changedFilesNotice(v.name).catch(() => null);
+          if (notice) console.error(notice);
+        }
         await api('vm.delete', { name: v.name }, { progress: false }).catch((e) => console.error(`banger: could not delete ${v.name}: ${e.message}`));
       };
       const onSignal = () => void cleanup().finally(() => process.exit(130));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      if (path !== undefined) {
+        try {
+          await prepareWorkspace(v.name, path, o);
+        } catch (err) {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          path = undefined; // no workspace to report on
+          await cleanup();
+          throw err;
+        }
+      }
       let code: number;
       try {
         code = cmd && cmd.length > 0 ? await execInVm(v.name, cmd) : await sshToVm(v.name, null);

@@ -20,6 +20,8 @@ export interface QemuArgsOptions {
 
 /** QEMU's netdev id for the VM's NIC; hostfwd_add/remove name it. */
 export const NETDEV_ID = 'net0';
+/** QEMU's drive id for the VM's disk; blockdev-snapshot-sync names it. */
+export const DISK_ID = 'disk0';
 
 /** Escapes a value inside a QEMU `key=value,...` option string (a comma is written twice). */
 export function optValue(value: string): string {
@@ -98,9 +100,9 @@ export function buildQemuArgs(spec: VmSpec, opts: QemuArgsOptions): string[] {
     '-serial',
     'chardev:serial0',
     '-drive',
-    `id=disk0,file=${optValue(spec.diskPath)},format=${spec.diskFormat},if=none`,
+    `id=${DISK_ID},file=${optValue(spec.diskPath)},format=${spec.diskFormat},if=none`,
     '-device',
-    `${blk},drive=disk0`,
+    `${blk},drive=${DISK_ID}`,
     ...netArgs(spec, nic),
     '-chardev',
     `socket,id=qmp0,path=${optValue(opts.qmpSocket)},server=on,wait=off`,

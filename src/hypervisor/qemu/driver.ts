@@ -15,7 +15,7 @@ import type { Logger } from '../../host/logger.js';
 import { checkSocketPath, VM_RUNTIME_FILES } from '../../store/paths.js';
 import { kvmUsability, probeHost, type HostAccelFacts } from '../accel.js';
 import type { Driver, DriverInfo, PortForwarder, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
-import { buildQemuArgs, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
+import { buildQemuArgs, DISK_ID, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
 import { startFailure } from './failure.js';
 import { loadUri, MigrationInfo, migrationOutcome, saveTarget } from './migration.js';
 import { processMatches, processState, tailFile, waitUntil } from './process.js';
@@ -278,6 +278,16 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     async resume(h) {
       requireRunning(h, 'resume it');
       await withQmp(h.controlSocket, (qmp) => qmp.execute('cont'));
+    },
+    async switchDisk(h, overlayPath) {
+      requireRunning(h, 'switch its disk');
+      // mode=existing: QEMU opens the caller's overlay as is and links the current node under it in
+      // memory (the old node is reopened read-only). Works in postmigrate too, where it must run:
+      // QEMU 7.2 cannot re-activate images after a migration when the switch came before it
+      // ("Failed to get write lock" on `cont`).
+      await withQmp(h.controlSocket, (qmp) =>
+        qmp.execute('blockdev-snapshot-sync', { device: DISK_ID, 'snapshot-file': overlayPath, format: 'qcow2', mode: 'existing' }),
+      );
     },
   };
 

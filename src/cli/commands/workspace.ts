@@ -1,0 +1,158 @@
+/** vm workspace prepare/export: copy a git repo into a VM; bring the guest's changes back as a patch. */
+import { Command, Option } from 'commander';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BangerError } from '../../api/errors.js';
+import { formatBytes } from '../../api/names.js';
+import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan } from '../../api/workspace.js';
+import { dryRunPlan } from '../../workspace/dryrun.js';
+import { inspectRepo } from '../../workspace/repo.js';
+import { api } from '../connection.js';
+import { formatElapsed } from '../progress.js';
+
+export interface PrepareFlags {
+  guestPath: string;
+  mode: WorkspaceMode;
+  branch?: string;
+  from?: string;
+  includeUntracked?: boolean;
+}
+
+/** The flags `workspace prepare` and `vm run PATH` share. */
+export function withPrepareFlags(c: Command): Command {
+  return c
+    .option('--guest-path <path>', 'where the repo goes in the guest (absolute)', DEFAULT_GUEST_PATH)
+    .addOption(new Option('--mode <mode>', 'shallow: HEAD only; full_copy: the whole history (and submodules)').choices(['shallow', 'full_copy']).default('shallow'))
+    .option('--branch <name>', 'create (or reset) this branch in the guest and check it out')
+    .option('--from <ref>', 'start --branch at this host commit (the guest gets its tree instead of the working tree)')
+    .option('--include-untracked', 'also copy untracked files that are not ignored');
+}
+
+/** Validates the flags with the API schema, so the client and the daemon refuse the same things. */
+function prepareParams(name: string, path: string, o: PrepareFlags) {
+  const r = WorkspacePrepareParams.safeParse({
+    name,
+    hostPath: resolve(path),
+    guestPath: o.guestPath,
+    mode: o.mode,
+    branch: o.branch,
+    from: o.from,
+    includeUntracked: o.includeUntracked ?? false,
+  });
+  if (!r.success) throw new BangerError('bad_request', r.error.issues[0].message);
+  return r.data;
+}
+
+/** Refuses bad flags or a path that is not a git repo with a commit, before a VM is booted for it. */
+export async function checkPrepareFlags(path: string, o: PrepareFlags): Promise<void> {
+  await inspectRepo(prepareParams('check', path, o).hostPath);
+}
+
+/** Prepares a workspace through the daemon; prints one summary line. */
+export async function prepareWorkspace(name: string, path: string, o: PrepareFlags): Promise<void> {
+  const r = await api('workspace.prepare', prepareParams(name, path, o));
+  const extra = r.preparedCommit !== r.workspace.headCommit ? ' (with the host\'s uncommitted changes)' : '';
+  console.error(
+    `${name}: ${r.fileCount} files (${formatBytes(r.bytes)}) in ${r.workspace.guestPath} at ${r.workspace.headCommit.slice(0, 12)}${extra} in ${formatElapsed(r.elapsedMs)}`,
+  );
+  for (const s of r.skipped) console.error(`  skipped ${showPath(s.path)}: ${s.reason}`);
+}
+
+/** Control characters in a file name are shown JSON-quoted, so one name stays one line. */
+const showPath = (p: string) => (/[\x00-\x1f\x7f]/.test(p) ? JSON.stringify(p) : p);
+
+function printPlan(plan: WorkspacePlan): void {
+  console.log(`mode: ${plan.mode}`);
+  console.log(`repo: ${plan.root} (HEAD ${plan.headCommit.slice(0, 12)}${plan.hostBranch ? `, branch ${plan.hostBranch}` : ', detached'})`);
+  console.log('files:');
+  for (const f of plan.files) console.log(`  ${f.kind === 'symlink' ? 'link' : f.mode.toString(8).padStart(4, '0')}  ${formatBytes(f.size).padStart(6)}  ${showPath(f.path)}`);
+  console.log(`${plan.fileCount} files, ${formatBytes(plan.bytes)} (${plan.bytes} bytes)`);
+  if (plan.modified.length) console.log(`uncommitted changes carried: ${plan.modified.length} files`);
+  for (const s of plan.skipped) console.log(`skipped ${showPath(s.path)}: ${s.reason}`);
+}
+
+export function workspaceCommands(vm: Command): void {
+  const ws = vm.command('workspace').description('copy a git repo into a VM, and bring the changes back as a patch');
+
+  withPrepareFlags(ws.command('prepare'))
+    .description('copy a host git repo into a running VM (tracked files; the guest repo\'s HEAD is the host\'s HEAD commit)')
+    .argument('<vm>', 'VM name')
+    .argument('[path]', 'the host repo (any directory inside it)', '.')
+    .option('--dry-run', 'print what would be copied; needs no VM')
+    .option('--json', 'with --dry-run: print the plan as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  banger vm workspace prepare web                        # this repo into /root/repo',
+        '  banger vm workspace prepare web ~/src/app --include-untracked',
+        '  banger vm workspace prepare web . --branch agent/fix --from origin/main',
+        '  banger vm workspace prepare web --mode full_copy       # whole history, submodules too',
+        '  banger vm workspace prepare web --dry-run',
+        '',
+        'Uncommitted changes to tracked files are copied as they are and stay uncommitted in the guest;',
+        'export diffs against that prepared state, so its patch applies to the host working tree.',
+      ].join('\n'),
+    )
+    .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
+      const p = prepareParams(name, path, o);
+      if (!o.dryRun) {
+        if (o.json) throw new BangerError('bad_request', '--json goes with --dry-run');
+        return prepareWorkspace(name, path, o);
+      }
+      const plan = await dryRunPlan(p);
+      if (o.json) console.log(JSON.stringify(plan, null, 2));
+      else printPlan(plan);
+    });
+
+  ws.command('export')
+    .description("the guest's changes since prepare (commits, edits, new files) as a git patch")
+    .argument('<vm>', 'VM name')
+    .option('--guest-path <path>', 'the guest repo (default: the recorded workspace)')
+    .option('--base-commit <sha>', 'diff against this commit (default: the prepared state)')
+    .option('-o, --output <file>', 'write the patch to a file instead of stdout')
+    .option('--apply', 'apply the patch to the host repo (3-way; refuses to touch uncommitted host changes)')
+    .option('--repo <path>', 'with --apply: the host repo (default: where the workspace came from)')
+    .option('--name-only', 'list the changed files')
+    .option('--json', 'print the API result as JSON (with --name-only, --apply or -o)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  banger vm workspace export web > changes.patch',
+        '  banger vm workspace export web -o changes.patch && git apply --3way changes.patch',
+        '  banger vm workspace export web --name-only',
+        '  banger vm workspace export web --apply                 # staged in the host repo: git diff --cached',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: { guestPath?: string; baseCommit?: string; output?: string; apply?: boolean; repo?: string; nameOnly?: boolean; json?: boolean }) => {
+      if (o.output && (o.apply || o.nameOnly)) throw new BangerError('bad_request', '-o goes without --apply and --name-only');
+      const toStdout = !o.output && !o.apply && !o.nameOnly;
+      if (o.json && toStdout) throw new BangerError('bad_request', '--json needs --name-only, --apply or -o (the patch itself goes to stdout)');
+      const fd = o.output ? openSync(o.output, 'w') : toStdout ? 1 : null;
+      let r;
+      try {
+        r = await api(
+          'workspace.export',
+          { name, guestPath: o.guestPath, baseCommit: o.baseCommit, nameOnly: o.nameOnly ?? false, apply: o.apply ?? false, repo: o.repo ? resolve(o.repo) : undefined },
+          { progress: !toStdout || !process.stdout.isTTY, onStream: (_s, data) => fd !== null && writeSync(fd, data) },
+        );
+      } finally {
+        if (o.output && fd !== null) closeSync(fd);
+      }
+      if (o.json) return void console.log(JSON.stringify(r, null, 2));
+      if (o.nameOnly) return void r.files.forEach((f) => console.log(showPath(f)));
+      if (r.files.length === 0) return void console.error(`no changes in the guest since ${r.baseCommit.slice(0, 12)}`);
+      if (r.appliedTo) console.error(`applied changes to ${r.files.length} files in ${r.appliedTo} (staged: review with \`git diff --cached\`)`);
+      else if (o.output) console.error(`wrote changes to ${r.files.length} files (${formatBytes(r.bytes)}) to ${o.output}`);
+    });
+}
+
+/** Before `vm run --rm` deletes a VM: how many files changed in its workspace, and how to keep them. */
+export async function changedFilesNotice(name: string): Promise<string | null> {
+  const r = await api('workspace.export', { name, nameOnly: true }, { progress: false });
+  if (r.files.length === 0) return null;
+  return `${r.files.length} file${r.files.length === 1 ? '' : 's'} changed in the guest workspace of ${name}; --rm deletes them with the VM. To keep them, run without --rm, or export first: \`banger vm workspace export ${name} -o changes.patch\``;
+}

@@ -1,0 +1,35 @@
+/** Can this daemon restore a snapshot? Pure: the snapshot's fixed facts against the host's. */
+import type { SnapshotSpec } from '../api/snapshot.js';
+
+export interface RestoreHost {
+  accel: 'kvm' | 'tcg';
+  hypervisor: string;
+}
+
+/** Why the snapshot cannot be restored here, or null. */
+export function restoreBlocker(spec: SnapshotSpec, host: RestoreHost): string | null {
+  if (spec.hypervisor !== host.hypervisor) {
+    return `it was saved by the ${spec.hypervisor} hypervisor and this daemon runs ${host.hypervisor}`;
+  }
+  // CPU state saved under one accelerator does not load under the other.
+  if (spec.accel !== host.accel) return `it was saved under ${spec.accel} and this daemon runs ${host.accel}`;
+  if (spec.network !== 'user') return 'only snapshots of user-mode networking VMs can be restored';
+  return null;
+}
+
+/** Driver facts that decide whether snapshots work at all. */
+export interface SnapshotAbility {
+  name: string;
+  features: { snapshots: boolean; diskFormats: ReadonlyArray<'qcow2' | 'raw'> };
+  canSave: boolean;
+  canSwitchDisk: boolean;
+}
+
+/** Why snapshots are unavailable with this driver, or null. */
+export function snapshotUnsupported(d: SnapshotAbility): string | null {
+  if (!d.features.snapshots || !d.canSave) return `the ${d.name} driver cannot save a VM's state`;
+  if (!d.canSwitchDisk || !d.features.diskFormats.includes('qcow2')) {
+    return `the ${d.name} driver cannot freeze a running VM's disk into a layer (it needs qcow2 overlays; set hypervisor = "qemu")`;
+  }
+  return null;
+}

@@ -1,0 +1,104 @@
+/**
+ * The guest side of prepare and export (pure). Each script is constant text run as
+ * `sh -c SCRIPT NAME ARGS...`; every value travels as a positional argument through
+ * guest/quote.ts `shellCommand`, so nothing a user typed is ever spliced into shell code.
+ * Only POSIX sh, coreutils, GNU tar and git are needed in the guest.
+ */
+import { shellCommand } from '../guest/quote.js';
+
+/** Guest exit statuses the scripts use for conditions the host explains. */
+export const GUEST_EXIT = {
+  /** prepare: the guest path exists and is not an empty directory */
+  destNotEmpty: 17,
+  /** prepare: the stream ended without banger's end marker (the host side failed) */
+  incomplete: 18,
+  /** export: the base commit is not in the guest repository */
+  noBase: 19,
+  /** export: no git repository at the guest path */
+  noRepo: 20,
+} as const;
+
+/** Name of the empty file that ends a complete prepare stream (see stream.ts). */
+export const END_MARKER = '.banger-complete';
+
+/**
+ * Extracts the stream into a fresh sibling directory and renames it into place only once the end
+ * marker arrived: a workspace is either complete or absent, never half there.
+ * $1 destination, $2 `checkout` (materialize HEAD with git: the --from case) or `keep`.
+ */
+export const IMPORT_SCRIPT = `set -eu
+dest=$1
+parent=\${dest%/*}
+[ -n "$parent" ] || parent=/
+mkdir -p -- "$parent"
+if [ -e "$dest" ] || [ -L "$dest" ]; then
+  if [ -L "$dest" ] || [ ! -d "$dest" ] || [ -n "$(ls -A -- "$dest")" ]; then
+    echo "$dest already exists in the guest and is not empty" >&2
+    exit ${GUEST_EXIT.destNotEmpty}
+  fi
+fi
+for stale in "$parent"/.banger-ws.*; do
+  if [ -e "$stale" ]; then rm -rf -- "$stale"; fi
+done
+tmp=$(mktemp -d -- "$parent/.banger-ws.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+tar -x -i -f - -C "$tmp" --no-same-owner
+if [ ! -e "$tmp/${END_MARKER}" ]; then
+  echo "the copy ended early" >&2
+  exit ${GUEST_EXIT.incomplete}
+fi
+rm -f -- "$tmp/${END_MARKER}"
+if [ "$2" = checkout ]; then git -C "$tmp" reset -q --hard; fi
+chmod 755 -- "$tmp"
+if [ -d "$dest" ]; then rmdir -- "$dest"; fi
+mv -T -- "$tmp" "$dest"
+trap - EXIT
+`;
+
+export function importCommand(dest: string, opts: { checkout: boolean }): string {
+  return shellCommand(['sh', '-c', IMPORT_SCRIPT, 'banger-import', dest, opts.checkout ? 'checkout' : 'keep']);
+}
+
+/**
+ * Prints `<base sha>\\n`, the changed paths (NUL-terminated) and one more NUL, then (for `patch`)
+ * the binary-safe diff of the working tree against the base. Untracked, not ignored files are
+ * included by adding them intent-to-add to a throwaway copy of the index (GIT_INDEX_FILE): the
+ * guest's own index, refs and working tree are left exactly as they were, and no object is written.
+ * $1 workspace, $2 base given by the user (may be empty), $3 recorded head commit (may be empty), $4 `patch` or `names`.
+ */
+export const EXPORT_SCRIPT = `set -eu
+cd -- "$1" 2>/dev/null || { echo "no directory $1 in the guest" >&2; exit ${GUEST_EXIT.noRepo}; }
+git rev-parse --git-dir >/dev/null 2>&1 || { echo "$1 is not a git repository in the guest" >&2; exit ${GUEST_EXIT.noRepo}; }
+want=$2
+if [ -z "$want" ]; then
+  want=$(git rev-parse -q --verify 'refs/banger/prepared^{commit}' 2>/dev/null || true)
+  [ -n "$want" ] || want=$3
+fi
+base=$(git rev-parse -q --verify --end-of-options "$want^{commit}" 2>/dev/null) || {
+  echo "commit \${want:-(none)} is not in the guest repository; pass --base-commit SHA" >&2
+  exit ${GUEST_EXIT.noBase}
+}
+idx=$(mktemp)
+trap 'rm -f -- "$idx"' EXIT
+real=$(git rev-parse --path-format=absolute --git-path index)
+if [ -f "$real" ]; then cp -- "$real" "$idx"; else rm -f -- "$idx"; fi
+export GIT_INDEX_FILE="$idx" GIT_OPTIONAL_LOCKS=0
+if ! git add -A -N >/dev/null 2>&1; then
+  rm -f -- "$idx"
+  git add -A -N >/dev/null
+fi
+g() {
+  git -c core.quotepath=false -c diff.noprefix=false -c diff.mnemonicprefix=false -c diff.relative=false \\
+    -c color.ui=false "$@"
+}
+printf '%s\\n' "$base"
+g diff --name-only -z --no-renames -O/dev/null "$base" --
+printf '\\000'
+if [ "$4" = patch ]; then
+  g diff --binary --full-index --no-color --no-ext-diff --no-textconv --no-renames -O/dev/null --src-prefix=a/ --dst-prefix=b/ "$base" --
+fi
+`;
+
+export function exportCommand(dir: string, opts: { base: string | null; recordedHead: string | null; what: 'patch' | 'names' }): string {
+  return shellCommand(['sh', '-c', EXPORT_SCRIPT, 'banger-export', dir, opts.base ?? '', opts.recordedHead ?? '', opts.what]);
+}

@@ -1,0 +1,189 @@
+/**
+ * The workspace service: prepare (copy a host repo into a VM) and export (the guest's changes as a
+ * patch). Locking (DESIGN.md): the VM's lifecycle lock is held only inside `vms.session()`, to check
+ * the VM runs and take its SSH session; all guest I/O runs under the per-VM workspace lock, which
+ * lifecycle operations never take. So `vm stop`/`delete` never wait for a slow import, two prepares
+ * on one VM run one after the other, and an export never sees a half-streamed import.
+ */
+import { BangerError, conflict } from '../api/errors.js';
+import { noProgress, type Progress } from '../api/progress.js';
+import type { Vm, Workspace } from '../api/vm.js';
+import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
+import type { Locks } from '../daemon/locks.js';
+import type { Logger } from '../host/logger.js';
+import type { GuestSession } from '../vms/service.js';
+import type { VmRecord } from '../store/vms.js';
+import { applyPatch } from './apply.js';
+import { buildBundle } from './bundle.js';
+import { ExportOutputParser } from './exportframe.js';
+import { streamBundle, type Importer } from './importer.js';
+import { inspectRepo } from './repo.js';
+import { GUEST_EXIT, exportCommand } from './scripts.js';
+import type { z } from 'zod';
+
+/** What the service needs from the VM service (a narrow view, so tests can stand in for it). */
+export interface WorkspaceVms {
+  lookup(name: string): VmRecord;
+  view(rec: VmRecord): Vm;
+  /** Holds the VM's lifecycle lock only while checking it runs; returns its pooled session. */
+  session(name: string, signal?: AbortSignal): Promise<{ rec: VmRecord; session: GuestSession }>;
+  setWorkspace(id: string, ws: Workspace | null): void;
+}
+
+export interface WorkspaceServiceDeps {
+  vms: WorkspaceVms;
+  locks: Locks;
+  log: Logger;
+  /** Copies the bundle into the guest. Test seam: a stand-in can stall or count imports. @default streamBundle */
+  importer?: Importer;
+  now?: () => Date;
+  /** Largest patch export accepts from a guest. @default 512 MiB */
+  maxPatchBytes?: number;
+  /** Parent directory for prepare's temp files. @default os.tmpdir() */
+  tmpDir?: string;
+}
+
+export type PrepareParams = z.output<typeof WorkspacePrepareParams>;
+export type ExportParams = z.output<typeof WorkspaceExportParams>;
+
+export interface ExportSink {
+  /** Patch bytes, in order (not called with nameOnly or apply). */
+  write(chunk: Buffer): void;
+}
+
+export function createWorkspaceService(deps: WorkspaceServiceDeps) {
+  const { vms, locks, log } = deps;
+  const importer = deps.importer ?? streamBundle;
+  const now = deps.now ?? (() => new Date());
+  const maxPatchBytes = deps.maxPatchBytes ?? 512 * 1024 * 1024;
+
+  function requireRunningNow(name: string): VmRecord {
+    const rec = vms.lookup(name);
+    const v = vms.view(rec);
+    if (v.state !== 'running') throw conflict(`VM "${name}" is ${v.state}; run \`banger vm start ${name}\` first`, { state: v.state });
+    return rec;
+  }
+
+  /** After a failed guest operation: say so plainly if the VM went away under it. */
+  function explainLoss(name: string, id: string, what: string, err: unknown): unknown {
+    let state: string;
+    try {
+      const cur = vms.lookup(name);
+      state = cur.id !== id ? 'deleted' : vms.view(cur).state;
+    } catch {
+      state = 'deleted';
+    }
+    if (state === 'running') return err;
+    const next = state === 'deleted' ? '' : `; start it (\`banger vm start ${name}\`) and try again`;
+    return new BangerError('conflict', `VM "${name}" was ${state === 'deleted' ? 'deleted' : 'stopped'} during workspace ${what}; nothing was recorded${next}`, {
+      cause: err,
+      details: { state },
+    });
+  }
+
+  return {
+    async prepare(p: PrepareParams, progress: Progress = noProgress, signal?: AbortSignal): Promise<WorkspacePrepareResult> {
+      const t0 = Date.now();
+      const { id } = requireRunningNow(p.name);
+      const repo = await inspectRepo(p.hostPath);
+      // Host-side work happens before the workspace lock: queued prepares plan in parallel.
+      const bundle = await buildBundle({ repo, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, tmpDir: deps.tmpDir, progress, now });
+      try {
+        return await locks.workspace.with(id, async () => {
+          const { rec, session } = await vms.session(p.name, signal);
+          if (rec.id !== id) throw conflict(`VM "${p.name}" was replaced while the workspace was being planned; prepare again`);
+          progress('copy', `${bundle.fileCount} files into ${p.guestPath}`);
+          try {
+            await importer(session, bundle, { guestPath: p.guestPath, signal, progress, vm: p.name });
+          } catch (err) {
+            throw explainLoss(p.name, id, 'prepare', err);
+          }
+          const ws: Workspace = {
+            guestPath: p.guestPath,
+            hostSource: repo.root,
+            headCommit: bundle.headCommit,
+            branch: bundle.branch,
+            mode: p.mode,
+            preparedAt: now().toISOString(),
+          };
+          try {
+            vms.setWorkspace(id, ws);
+          } catch (err) {
+            throw explainLoss(p.name, id, 'prepare', err);
+          }
+          log.info({ vm: p.name, files: bundle.fileCount, bytes: bundle.bytes, packBytes: bundle.packBytes, ms: Date.now() - t0 }, 'workspace prepared');
+          return {
+            workspace: ws,
+            fileCount: bundle.fileCount,
+            bytes: bundle.bytes,
+            packBytes: bundle.packBytes,
+            preparedCommit: bundle.preparedCommit,
+            skipped: bundle.skipped,
+            elapsedMs: Date.now() - t0,
+          };
+        });
+      } finally {
+        await bundle.cleanup();
+      }
+    },
+
+    async export(p: ExportParams, sink: ExportSink, progress: Progress = noProgress, signal?: AbortSignal): Promise<WorkspaceExportResult> {
+      const { id } = vms.lookup(p.name);
+      const buffered: Buffer[] = [];
+      const { header, bytes } = await locks.workspace.with(id, async () => {
+        const { rec, session } = await vms.session(p.name, signal);
+        const guestPath = p.guestPath ?? rec.workspace?.guestPath;
+        if (!guestPath) {
+          throw new BangerError('bad_request', `VM "${p.name}" has no workspace; run \`banger vm workspace prepare ${p.name}\` first, or pass --guest-path`);
+        }
+        progress('export', `diffing ${guestPath}`);
+        const parser = new ExportOutputParser({
+          vm: p.name,
+          maxPatchBytes,
+          onPatch: (c) => (p.apply ? buffered.push(c) : sink.write(c)),
+        });
+        const h = session.exec(
+          exportCommand(guestPath, { base: p.baseCommit ?? null, recordedHead: rec.workspace?.headCommit ?? null, what: p.nameOnly ? 'names' : 'patch' }),
+        );
+        let failure: unknown = null;
+        h.stdout.on('data', (c: Buffer) => {
+          if (failure) return;
+          try {
+            parser.push(c);
+          } catch (err) {
+            failure = err;
+            h.kill('KILL');
+          }
+        });
+        const errChunks: Buffer[] = [];
+        h.stderr.on('data', (c: Buffer) => errChunks.length < 64 && errChunks.push(c));
+        const onAbort = () => h.kill('KILL');
+        signal?.addEventListener('abort', onAbort, { once: true });
+        let status;
+        try {
+          status = await h.exit;
+        } catch (err) {
+          throw explainLoss(p.name, id, 'export', err);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+        if (failure) throw failure;
+        const why = Buffer.concat(errChunks).toString('utf8').trim().split('\n').slice(-5).join('\n');
+        if (status.code === GUEST_EXIT.noBase || status.code === GUEST_EXIT.noRepo) throw new BangerError('bad_request', `VM "${p.name}": ${why}`);
+        if (status.code !== 0) {
+          throw explainLoss(p.name, id, 'export', new BangerError('internal', `export in VM "${p.name}" failed with ${status.code ?? status.signal}: ${why}`));
+        }
+        return { header: parser.end(), bytes: parser.patchBytes };
+      });
+      let appliedTo: string | null = null;
+      if (p.apply) {
+        const target = p.repo ?? vms.lookup(p.name).workspace?.hostSource;
+        if (!target) throw new BangerError('bad_request', `no host repo recorded for VM "${p.name}"; pass --repo PATH`);
+        progress('apply', `applying ${header.files.length} files to ${target}`);
+        appliedTo = (await applyPatch(target, Buffer.concat(buffered))).repo;
+      }
+      return { baseCommit: header.base, files: header.files, bytes, appliedTo };
+    },
+  };
+}
+export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
