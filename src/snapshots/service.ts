@@ -24,7 +24,7 @@ import { SingleFlight, type Locks } from '../daemon/locks.js';
 import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import { freePort } from '../network/ports.js';
-import { readHandles, removeHandles, writeHandles } from '../store/handles.js';
+import { readHandles, writeHandles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';
 import type { SnapshotRecord, SnapshotStore } from '../store/snapshots.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
@@ -69,6 +69,8 @@ export function createSnapshotService(deps: SnapshotServiceDeps) {
   const flights = new SingleFlight();
   /** Snapshot names being created right now (reserved before their row exists). */
   const pendingNames = new Set<string>();
+  /** Warm keys whose build failed in this daemon's life: not retried on every create (a restart retries). */
+  const warmFailures = new Map<string, string>();
 
   let infoPromise: Promise<{ version: string; unsupported: string | null }> | undefined;
   function ability() {
@@ -181,17 +183,47 @@ export function createSnapshotService(deps: SnapshotServiceDeps) {
           const vmDisk = paths.vmFile(cur.id, 'disk');
           const layer = layerPath(id);
           const parent = store.refOf(cur.id);
+          const session = () =>
+            guest.open({ vmId: cur.id, alias: alias(cur.name), host: handles.ssh.host, port: handles.ssh.port }, { timeoutMs: 5000 });
+          let row: SnapshotRecord | null = null;
           try {
             const sizeBytes = await layers.virtualSize(vmDisk);
             // Best effort: flushed guest buffers keep the frozen layer close to what the guest sees.
-            await guest
-              .open({ vmId: cur.id, alias: alias(cur.name), host: handles.ssh.host, port: handles.ssh.port }, { timeoutMs: 5000 })
+            await session()
               .then((s) => s.run(['sync'], { timeoutMs: 15_000 }))
               .catch((err: Error) => log.info({ vm: cur.name, err: err.message }, 'sync before snapshot skipped'));
             progress('snapshot', `saving ${cur.name}'s memory and device state`);
             await sm.pause(h);
             try {
               await sm.saveState(h, statePath(id));
+              // The row and the VM's reference are written before any file moves: after a crash a
+              // directory without a row never holds a disk layer that something depends on.
+              const spec: SnapshotSpec = {
+                vcpu: cur.vcpu,
+                memoryMib: cur.memoryMib,
+                diskSizeBytes: sizeBytes,
+                accel: handles.accel,
+                hypervisor: driverName,
+                hypervisorVersion: version,
+                network: cur.network.mode,
+                workspace: cur.workspace,
+              };
+              row = store.transaction(() => {
+                const r = store.insert({
+                  id,
+                  name: reservation.name,
+                  kind: 'user',
+                  parentId: parent?.snapshotId ?? null,
+                  sourceVm: cur.name,
+                  image: cur.image,
+                  kernel: cur.kernel,
+                  spec,
+                  stateBytes: stateBytesOf(id),
+                });
+                // With --stop the VM's next start resumes from this snapshot.
+                store.setRef(cur.id, id, p.stop);
+                return r;
+              });
               progress('snapshot', 'freezing the disk into a read-only layer');
               renameSync(vmDisk, layer);
               try {
@@ -203,36 +235,26 @@ export function createSnapshotService(deps: SnapshotServiceDeps) {
                 throw err;
               }
             } catch (err) {
+              if (row) {
+                store.transaction(() => {
+                  if (parent) store.setRef(cur.id, parent.snapshotId, parent.resume);
+                  else store.removeRef(cur.id);
+                  store.remove(id);
+                });
+              }
               await sm.resume(h).catch((e: Error) => log.error({ vm: cur.name, err: e.message }, 'could not resume after a failed snapshot'));
               throw err;
             }
             // Committed: the VM writes its new overlay; the layer is never written again.
             await layers.seal(layer);
-            const spec: SnapshotSpec = {
-              vcpu: cur.vcpu,
-              memoryMib: cur.memoryMib,
-              diskSizeBytes: sizeBytes,
-              accel: handles.accel,
-              hypervisor: driverName,
-              hypervisorVersion: version,
-              network: cur.network.mode,
-              workspace: cur.workspace,
-            };
-            const row = store.insert({
-              id,
-              name: reservation.name,
-              kind: 'user',
-              parentId: parent?.snapshotId ?? null,
-              sourceVm: cur.name,
-              image: cur.image,
-              kernel: cur.kernel,
-              spec,
-              stateBytes: stateBytesOf(id),
-            });
-            // The VM now sits on the new layer; with --stop its next start resumes from the snapshot.
-            store.setRef(cur.id, id, p.stop);
             if (p.stop) stopAfter = true;
-            else await sm.resume(h);
+            else {
+              await sm.resume(h);
+              // The pause stopped the guest's clock; put it right (best effort).
+              await session()
+                .then((s) => s.run(['date', '-u', '-s', `@${(Date.now() / 1000).toFixed(3)}`], { timeoutMs: 10_000 }))
+                .catch((err: Error) => log.info({ vm: cur.name, err: err.message }, 'clock not reset after snapshot'));
+            }
             return row;
           } catch (err) {
             if (!store.get(id)) removeFiles(id);
@@ -493,12 +515,20 @@ export function createSnapshotService(deps: SnapshotServiceDeps) {
         hypervisorVersion: a.version,
         sshKeyBlob: await guest.publicKeyBlob(),
       });
+      const failed = warmFailures.get(key);
+      if (failed) {
+        progress('warm', `cold boot: building ${warmName(image)} failed earlier (${failed}); restart the daemon to retry`);
+        return null;
+      }
       try {
         const snap = await flights.run(`warm:${image}`, () => ensureWarm(req, key, a.version, progress, signal));
         return sourceOf(snap, 'fresh');
       } catch (err) {
-        log.warn({ image, err: (err as Error).message }, 'warm snapshot unavailable; booting');
-        progress('warm', `cold boot: the warm snapshot could not be built (${(err as Error).message})`);
+        const why = (err as Error).message;
+        // A cancelled request is not the build's fault.
+        if (!signal?.aborted) warmFailures.set(key, why);
+        log.warn({ image, err: why }, 'warm snapshot unavailable; booting');
+        progress('warm', `cold boot: ${warmName(image)} could not be built (${why})`);
         return null;
       }
     },

@@ -66,7 +66,8 @@ const mib = (b: number) => `${Math.round(b / 1024 ** 2)} MiB`;
 export function decideWarm(r: WarmRequest): WarmDecision {
   if (r.cold) return { mode: 'cold', reason: null };
   if (r.image !== undefined && r.image !== r.defaultImage) return { mode: 'cold', reason: null };
-  if (r.unsupported) return { mode: 'cold', reason: `cold boot: ${r.unsupported}` };
+  // A driver that cannot snapshot at all boots every VM; saying so on every create would be noise.
+  if (r.unsupported) return { mode: 'cold', reason: null };
   if (r.network !== 'user') return { mode: 'cold', reason: 'cold boot: warm start covers user-mode networking only' };
   const d = r.defaults;
   if (r.vcpu !== undefined && r.vcpu !== d.vcpu) {

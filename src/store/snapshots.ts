@@ -118,6 +118,13 @@ export function createSnapshotStore(db: Db, now: () => string = () => new Date()
          ON CONFLICT(vm_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, resume = excluded.resume`,
       ).run(vmId, snapshotId, resume ? 1 : 0);
     },
+    removeRef(vmId: string): void {
+      db.prepare('DELETE FROM vm_snapshot_refs WHERE vm_id = ?').run(vmId);
+    },
+    /** Runs fn in one transaction (a snapshot row and the VM's new reference land together). */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
     setResume(vmId: string, resume: boolean): void {
       db.prepare('UPDATE vm_snapshot_refs SET resume = ? WHERE vm_id = ?').run(resume ? 1 : 0, vmId);
     },

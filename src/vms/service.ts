@@ -320,9 +320,10 @@ export function createVmService(deps: VmServiceDeps) {
           name,
           image: resolved.image.name,
           kernel: resolved.kernel.name,
-          vcpu: p.vcpu ?? defaults.vcpu,
-          memoryMib: p.memoryMib ?? defaults.memoryMib,
-          diskSizeBytes,
+          // A warm VM has exactly its snapshot's sizes (the guest saw them at the template's boot).
+          vcpu: warm?.vcpu ?? p.vcpu ?? defaults.vcpu,
+          memoryMib: warm?.memoryMib ?? p.memoryMib ?? defaults.memoryMib,
+          diskSizeBytes: warm?.diskSizeBytes ?? diskSizeBytes,
           network: net.assign({ id, mode: p.network ?? 'user', egress: p.egress ?? true, nat: p.nat ?? false }, store.list().map((r) => r.network)),
           state: 'stopped',
           workspace: null,
@@ -332,7 +333,7 @@ export function createVmService(deps: VmServiceDeps) {
         try {
           mkdirSync(paths.vmDir(rec.id), { recursive: true, mode: 0o700 });
           progress('disk', 'creating copy-on-write disk');
-          if (warm) await deps.restore!.attach(rec.id, warm, paths.vmFile(rec.id, 'disk'), diskSizeBytes);
+          if (warm) await deps.restore!.attach(rec.id, warm, paths.vmFile(rec.id, 'disk'), warm.diskSizeBytes);
           else await driver.disks.createDisk(resolved.image.rootfsPath, paths.vmFile(rec.id, 'disk'), diskSizeBytes, log);
         } catch (err) {
           rmSync(paths.vmDir(rec.id), { recursive: true, force: true });

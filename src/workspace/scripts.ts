@@ -60,9 +60,10 @@ export function importCommand(dest: string, opts: { checkout: boolean }): string
 }
 
 /**
- * Prints `<base sha>\\n`, the changed paths (NUL-terminated) and one more NUL, then (for `patch`)
- * the binary-safe diff of the working tree against the base. Untracked, not ignored files are
- * included by adding them intent-to-add to a throwaway copy of the index (GIT_INDEX_FILE): the
+ * Prints `<base sha>\\n`, then one `git diff -z --raw` of the working tree against the base (NUL
+ * separated records: `:<modes> <objects> <status>` and the path) and, for `patch`, git's NUL
+ * separator and the binary-safe patch, all from a single diff pass. Untracked, not ignored files
+ * are included by adding them intent-to-add to a throwaway copy of the index (GIT_INDEX_FILE): the
  * guest's own index, refs and working tree are left exactly as they were, and no object is written.
  * $1 workspace, $2 base given by the user (may be empty), $3 recorded head commit (may be empty), $4 `patch` or `names`.
  */
@@ -92,10 +93,10 @@ g() {
     -c color.ui=false "$@"
 }
 printf '%s\\n' "$base"
-g diff --name-only -z --no-renames -O/dev/null "$base" --
-printf '\\000'
 if [ "$4" = patch ]; then
-  g diff --binary --full-index --no-color --no-ext-diff --no-textconv --no-renames -O/dev/null --src-prefix=a/ --dst-prefix=b/ "$base" --
+  g diff -z --raw -p --binary --full-index --no-color --no-ext-diff --no-textconv --no-renames -O/dev/null --src-prefix=a/ --dst-prefix=b/ "$base" --
+else
+  g diff -z --raw --no-renames -O/dev/null "$base" --
 fi
 `;
 

@@ -58,7 +58,7 @@ function exportSession(log: string[]): GuestSession {
       const stderr = new PassThrough();
       const exit = new Promise<{ code: number }>((r) => stdout.on('end', () => r({ code: 0 })));
       setImmediate(() => {
-        stdout.end(Buffer.from(`${'a'.repeat(40)}\n\0`));
+        stdout.end(Buffer.from(`${'a'.repeat(40)}\n`));
         stderr.end();
       });
       return { exit, stdout, stderr, stdin: new PassThrough(), kill: () => {}, resize: () => {} } as ExecHandle;
