@@ -20,7 +20,7 @@ import type { Paths } from '../store/paths.js';
 import { createVmStore } from '../store/vms.js';
 import type { ArtifactAccess, ResolvedBoot } from '../vms/service.js';
 import type { Handlers } from './dispatch.js';
-import { SingleFlight, type Locks } from './locks.js';
+import { SingleFlight, type Locks } from '../host/locks.js';
 import { imageExtraHandlers } from './image-handlers.js';
 
 export interface ArtifactServiceDeps {

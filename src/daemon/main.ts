@@ -21,7 +21,7 @@ import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from './artifact-service.js';
 import { createDispatch } from './dispatch.js';
 import { createGuestAccess } from './guest-access.js';
-import { createLocks } from './locks.js';
+import { createLocks } from '../host/locks.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';

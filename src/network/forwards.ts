@@ -6,7 +6,7 @@
 import { BangerError, notFound } from '../api/errors.js';
 import type { VmForwardsResult } from '../api/network.js';
 import type { VmNetwork } from '../api/vm.js';
-import type { Locks } from '../daemon/locks.js';
+import type { Locks } from '../host/locks.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import { writeHandles, type Handles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';

@@ -20,7 +20,7 @@ import type { Progress } from '../api/progress.js';
 import type { Snapshot, SnapshotSpec } from '../api/snapshot.js';
 import type { Vm } from '../api/vm.js';
 import type { Config } from '../config/config.js';
-import { SingleFlight, type Locks } from '../daemon/locks.js';
+import { SingleFlight, type Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import { freePort } from '../network/ports.js';

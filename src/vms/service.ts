@@ -10,7 +10,7 @@ import type { Vm, VmCreateParams, VmState, Workspace } from '../api/vm.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
-import type { Locks } from '../daemon/locks.js';
+import type { Locks } from '../host/locks.js';
 import type { GuestConnection } from '../guest/ssh.js';
 import { createVmNetworking, type VmNetworking } from '../network/vmnet.js';
 import { readHandles, removeHandles, writeHandles, type Handles } from '../store/handles.js';
