@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
-import { createLocks } from '../daemon/locks.js';
+import { createLocks } from '../host/locks.js';
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
-import { createLocks, type Locks } from '../daemon/locks.js';
+import { createLocks, type Locks } from '../host/locks.js';
 import type { ExecHandle } from '../guest/ssh.js';
 import { silentLogger } from '../host/logger.js';
 import type { GuestSession } from '../vms/service.js';

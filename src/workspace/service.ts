@@ -9,7 +9,7 @@ import { BangerError, conflict } from '../api/errors.js';
 import { noProgress, type Progress } from '../api/progress.js';
 import type { Vm, Workspace } from '../api/vm.js';
 import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
-import type { Locks } from '../daemon/locks.js';
+import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
 import type { GuestSession } from '../vms/service.js';
 import type { VmRecord } from '../store/vms.js';
