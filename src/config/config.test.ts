@@ -12,7 +12,7 @@ describe('parseConfig', () => {
     expect(c.defaultImageName).toBe('debian-bookworm');
     expect(c.vmDefaults).toEqual(derivedDefaults(host));
     expect(c.vmDefaults.vcpu).toBe(1);
-    expect(c.vmDefaults.memoryMib).toBe(3072);
+    expect(c.vmDefaults.memoryMib).toBe(2048);
   });
 
   it('reads every documented key', () => {

@@ -63,11 +63,11 @@ export interface HostFacts {
   memoryMib: number;
 }
 
-/** VM defaults derived from the host when unset: a quarter of the cores and memory, with floors. */
+/** VM defaults derived from the host when unset: half the cores (1–4) and an eighth of the memory (512–2048 MiB). */
 export function derivedDefaults(host: HostFacts): Config['vmDefaults'] {
   return {
     vcpu: Math.max(1, Math.min(4, Math.floor(host.cores / 2))),
-    memoryMib: Math.max(512, Math.min(4096, Math.floor(host.memoryMib / 8 / 256) * 256)),
+    memoryMib: Math.max(512, Math.min(2048, Math.floor(host.memoryMib / 8 / 256) * 256)),
     diskSizeBytes: 8 * 1024 ** 3,
   };
 }
