@@ -273,6 +273,20 @@ describe.skipIf(skipReason !== null)('workspace pipeline over a real sshd', () =
     expect((await readdir(join(dir, 'guest'))).filter((e) => e.startsWith('.banger-ws'))).toEqual([]);
   });
 
+  it('works in a guest path with spaces, quotes and $(...), and refuses relative or .. guest paths', async () => {
+    const host = await makeRepo(join(dir, 'h10'), { 'a.txt': 'a\n' });
+    const dest = join(dir, 'guest', `odd 'dir' "$(touch pwned2)" \`id\``, 'ws');
+    await prepare({ hostPath: host, guestPath: dest });
+    expect(readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('a\n');
+    await writeFile(join(dest, 'a.txt'), 'b\n');
+    expect((await exportPatch({ guestPath: dest, nameOnly: true })).files).toEqual(['a.txt']);
+    expect(['/root/pwned2', join(dir, 'guest', 'pwned2'), 'pwned2'].some((p) => existsSync(p))).toBe(false);
+    for (const bad of ['relative/path', '/root/../etc', '/']) {
+      expect(() => WorkspacePrepareParams.parse({ name: 'web', hostPath: host, guestPath: bad })).toThrow(/absolute|\.\.|cannot be \//);
+    }
+    expect(WorkspacePrepareParams.parse({ name: 'web', hostPath: host, guestPath: '/root//x/./y/' }).guestPath).toBe('/root/x/y');
+  });
+
   it('refuses a directory that is not a git repository, or has no commits', async () => {
     const plain = await mkdtemp(join(dir, 'plain-'));
     await expect(prepare({ hostPath: plain, guestPath: guestDir() })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/not inside a git repository/) });

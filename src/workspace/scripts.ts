@@ -69,24 +69,29 @@ export function importCommand(dest: string, opts: { checkout: boolean }): string
  */
 export const EXPORT_SCRIPT = `set -eu
 cd -- "$1" 2>/dev/null || { echo "no directory $1 in the guest" >&2; exit ${GUEST_EXIT.noRepo}; }
-git rev-parse --git-dir >/dev/null 2>&1 || { echo "$1 is not a git repository in the guest" >&2; exit ${GUEST_EXIT.noRepo}; }
-want=$2
-if [ -z "$want" ]; then
-  want=$(git rev-parse -q --verify 'refs/banger/prepared^{commit}' 2>/dev/null || true)
-  [ -n "$want" ] || want=$3
+if [ -n "$2" ]; then
+  want=$2
+  base=$(git rev-parse -q --verify --end-of-options "$2^{commit}" 2>/dev/null) || base=
+else
+  want=$3
+  base=$(git rev-parse -q --verify 'refs/banger/prepared^{commit}' 2>/dev/null) ||
+    base=$(git rev-parse -q --verify --end-of-options "$3^{commit}" 2>/dev/null) || base=
 fi
-base=$(git rev-parse -q --verify --end-of-options "$want^{commit}" 2>/dev/null) || {
+if [ -z "$base" ]; then
+  git rev-parse --git-dir >/dev/null 2>&1 || { echo "$1 is not a git repository in the guest" >&2; exit ${GUEST_EXIT.noRepo}; }
   echo "commit \${want:-(none)} is not in the guest repository; pass --base-commit SHA" >&2
   exit ${GUEST_EXIT.noBase}
-}
-idx=$(mktemp)
-trap 'rm -f -- "$idx"' EXIT
-real=$(git rev-parse --path-format=absolute --git-path index)
-if [ -f "$real" ]; then cp -- "$real" "$idx"; else rm -f -- "$idx"; fi
-export GIT_INDEX_FILE="$idx" GIT_OPTIONAL_LOCKS=0
-if ! git add -A -N >/dev/null 2>&1; then
-  rm -f -- "$idx"
-  git add -A -N >/dev/null
+fi
+# Every git call below uses a copy of the index: even \`git diff\` may rewrite the index it reads.
+if [ -d .git ]; then real=$PWD/.git/index; else real=$(git rev-parse --path-format=absolute --git-path index); fi
+tmp=$(mktemp -d)
+trap 'rm -rf -- "$tmp"' EXIT
+if [ -f "$real" ]; then cp -- "$real" "$tmp/index"; fi
+export GIT_INDEX_FILE="$tmp/index" GIT_OPTIONAL_LOCKS=0
+fresh() { rm -f -- "$tmp/index"; git read-tree HEAD; }
+git ls-files -z -o --exclude-standard >"$tmp/untracked" 2>/dev/null || { fresh; git ls-files -z -o --exclude-standard >"$tmp/untracked"; }
+if [ -s "$tmp/untracked" ]; then
+  git --literal-pathspecs add -N --pathspec-from-file="$tmp/untracked" --pathspec-file-nul >/dev/null 2>&1 || { fresh; git add -A -N >/dev/null; }
 fi
 g() {
   git -c core.quotepath=false -c diff.noprefix=false -c diff.mnemonicprefix=false -c diff.relative=false \\

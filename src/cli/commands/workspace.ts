@@ -48,9 +48,10 @@ export async function checkPrepareFlags(path: string, o: PrepareFlags): Promise<
   await inspectRepo(prepareParams('check', path, o).hostPath);
 }
 
-/** Prepares a workspace through the daemon; prints one summary line. */
-export async function prepareWorkspace(name: string, path: string, o: PrepareFlags): Promise<void> {
+/** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
+export async function prepareWorkspace(name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
   const r = await api('workspace.prepare', prepareParams(name, path, o));
+  if (o.json) return void console.log(JSON.stringify(r, null, 2));
   const extra = r.preparedCommit !== r.workspace.headCommit ? ' (with the host\'s uncommitted changes)' : '';
   console.error(
     `${name}: ${r.fileCount} files (${formatBytes(r.bytes)}) in ${r.workspace.guestPath} at ${r.workspace.headCommit.slice(0, 12)}${extra} in ${formatElapsed(r.elapsedMs)}`,
@@ -79,7 +80,7 @@ export function workspaceCommands(vm: Command): void {
     .argument('<vm>', 'VM name')
     .argument('[path]', 'the host repo (any directory inside it)', '.')
     .option('--dry-run', 'print what would be copied; needs no VM')
-    .option('--json', 'with --dry-run: print the plan as JSON')
+    .option('--json', 'print the API result (or, with --dry-run, the plan) as JSON')
     .addHelpText(
       'after',
       [
@@ -97,10 +98,7 @@ export function workspaceCommands(vm: Command): void {
     )
     .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
       const p = prepareParams(name, path, o);
-      if (!o.dryRun) {
-        if (o.json) throw new BangerError('bad_request', '--json goes with --dry-run');
-        return prepareWorkspace(name, path, o);
-      }
+      if (!o.dryRun) return prepareWorkspace(name, path, o);
       const plan = await dryRunPlan(p);
       if (o.json) console.log(JSON.stringify(plan, null, 2));
       else printPlan(plan);
