@@ -2,8 +2,8 @@
  * Boots real VMs with the QEMU driver: cold boot to SSH, port forwards, pause/resume, save state and
  * restore into a second VM, ACPI power-off, kill, and a start that fails with QEMU's own reason.
  *
- * Needs the boot artifacts (see the guest boot contract): BANGER_TEST_VMLINUX, BANGER_TEST_INITRD and
- * BANGER_TEST_ROOTFS (a raw ext4 image with openssh-server and dbus). Skips, saying so, without them.
+ * Boots the golden default kernel and image (src/testing/fixture.ts), or the artifacts named by
+ * BANGER_TEST_VMLINUX, BANGER_TEST_INITRD and BANGER_TEST_ROOTFS when all three are set.
  * The SSH key is generated per run. Traffic goes only to 127.0.0.1 and the guests have no egress.
  */
 import { existsSync } from 'node:fs';
@@ -20,11 +20,15 @@ import type { VmHandles, VmSpec } from '../driver.js';
 import { createOverlay } from './disk.js';
 import { createQemuDriver } from './driver.js';
 import { withQmp } from './qmp.js';
+import { goldenState } from '../../testing/fixture.js';
+import { artifactsFromState } from '../conformance-rig.js';
 
+const fromEnv = process.env.BANGER_TEST_VMLINUX && process.env.BANGER_TEST_INITRD && process.env.BANGER_TEST_ROOTFS;
+const golden = fromEnv ? null : artifactsFromState(join(await goldenState(), 'state', 'banger'));
 const artifacts = {
-  kernel: process.env.BANGER_TEST_VMLINUX,
-  initrd: process.env.BANGER_TEST_INITRD,
-  rootfs: process.env.BANGER_TEST_ROOTFS,
+  kernel: process.env.BANGER_TEST_VMLINUX ?? golden?.kernelPath,
+  initrd: process.env.BANGER_TEST_INITRD ?? golden?.initrdPath,
+  rootfs: process.env.BANGER_TEST_ROOTFS ?? golden?.rootfsPath,
 };
 const missing = Object.entries({ BANGER_TEST_VMLINUX: artifacts.kernel, BANGER_TEST_INITRD: artifacts.initrd, BANGER_TEST_ROOTFS: artifacts.rootfs })
   .filter(([, v]) => !v || !existsSync(v))
