@@ -3,8 +3,9 @@
  * name reservation takes the global lock for milliseconds. Dependencies come in explicitly.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { BangerError, conflict, notFound } from '../api/errors.js';
+import { parseSize } from '../api/names.js';
 import type { Progress } from '../api/progress.js';
 import type { Vm, VmCreateParams, VmState, Workspace } from '../api/vm.js';
 import type { Config } from '../config/config.js';
@@ -283,6 +284,22 @@ export function createVmService(deps: VmServiceDeps) {
     publish();
   }
 
+  /** Removes every trace of a VM (process, tap/rules, files, sockets, host key, row). Caller holds vmLock. */
+  async function discard(rec: VmRecord, progress: Progress): Promise<void> {
+    const l = live(rec);
+    if (l.handles) {
+      progress('delete', 'stopping the VM');
+      await driver.kill(l.handles as unknown as VmHandles, 'SIGKILL').catch(() => undefined);
+    }
+    guest.drop(rec.id);
+    await net.release(rec);
+    rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
+    rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
+    await guest.forget(alias(rec.name)).catch(() => undefined);
+    store.remove(rec.id);
+    publish();
+  }
+
   async function waitExit(h: VmHandles, ms: number): Promise<boolean> {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -301,7 +318,7 @@ export function createVmService(deps: VmServiceDeps) {
       const resolved = await deps.artifacts.resolve(p.image, progress);
       const id = randomUUID().replace(/-/g, '').slice(0, 12);
       const defaults = deps.config.vmDefaults;
-      const requestedDisk = p.diskSize ? (await import('../api/names.js')).parseSize(p.diskSize)! : undefined;
+      const requestedDisk = p.diskSize ? parseSize(p.diskSize)! : undefined;
       const diskSizeBytes = requestedDisk ?? defaults.diskSizeBytes;
       // Warm start: restore the image's post-boot snapshot instead of booting, when it fits.
       const warm =
@@ -379,14 +396,7 @@ export function createVmService(deps: VmServiceDeps) {
           await deps.restore!.attach(rec.id, src, paths.vmFile(rec.id, 'disk'), src.diskSizeBytes);
           await boot(store.get(rec.id)!, progress, true, signal, src);
         } catch (err) {
-          const l = live(store.get(rec.id)!);
-          if (l.handles) await driver.kill(l.handles as unknown as VmHandles, 'SIGKILL').catch(() => undefined);
-          guest.drop(rec.id);
-          removeHandles(paths.vmFile(rec.id, 'handles'));
-          rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
-          rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
-          await guest.forget(alias(rec.name)).catch(() => undefined);
-          store.remove(rec.id);
+          await discard(store.get(rec.id)!, progress);
           throw err;
         }
         return view(store.get(rec.id)!);
@@ -439,20 +449,7 @@ export function createVmService(deps: VmServiceDeps) {
 
     async delete(name: string, progress: Progress): Promise<void> {
       const rec = lookup(name);
-      await locks.vm.with(rec.id, async () => {
-        const l = live(store.get(rec.id)!);
-        if (l.handles) {
-          progress('delete', 'stopping the VM');
-          guest.drop(rec.id);
-          await driver.kill(l.handles as unknown as VmHandles, 'SIGKILL');
-        }
-        await net.release(store.get(rec.id)!);
-        rmSync(paths.vmDir(rec.id), { recursive: true, force: true });
-        rmSync(paths.vmRuntimeDir(rec.id), { recursive: true, force: true });
-        await guest.forget(alias(rec.name));
-        store.remove(rec.id);
-        publish();
-      });
+      await locks.vm.with(rec.id, () => discard(store.get(rec.id)!, progress));
     },
 
     async set(name: string, p: { vcpu?: number; memoryMib?: number; diskSizeBytes?: number; nat?: boolean }): Promise<Vm> {
@@ -524,10 +521,6 @@ export function createVmService(deps: VmServiceDeps) {
         }
       }
       return { adopted, stopped };
-    },
-
-    vmDirExists(id: string): boolean {
-      return existsSync(paths.vmDir(id));
     },
   };
 }
