@@ -109,17 +109,22 @@ export async function freshInstall(): Promise<Install> {
   // Short root: unix socket paths must stay under 108 bytes.
   const root = mkdtempSync('/tmp/bt-');
   const inst = makeInstall(root);
-  mkdirSync(inst.stateDir, { recursive: true, mode: 0o700 });
-  const gState = join(golden, 'state', 'banger');
-  for (const d of ['kernels', 'images']) {
-    if (existsSync(join(gState, d))) await run(['cp', '-al', join(gState, d), join(inst.stateDir, d)]);
+  try {
+    mkdirSync(inst.stateDir, { recursive: true, mode: 0o700 });
+    const gState = join(golden, 'state', 'banger');
+    for (const d of ['kernels', 'images']) {
+      if (existsSync(join(gState, d))) await run(['cp', '-al', join(gState, d), join(inst.stateDir, d)]);
+    }
+    copyFileSync(join(gState, 'banger.db'), join(inst.stateDir, 'banger.db'));
+    mkdirSync(join(inst.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
+    if (existsSync(join(gState, 'ssh', 'id_ed25519'))) {
+      for (const f of ['id_ed25519', 'id_ed25519.pub']) copyFileSync(join(gState, 'ssh', f), join(inst.stateDir, 'ssh', f));
+    }
+    const r = await inst.cli(['daemon', 'status']);
+    if (r.code !== 0) throw new Error(`daemon did not start: ${r.stderr}`);
+  } catch (err) {
+    await inst.destroy(); // a fixture that fails half-way leaves nothing behind either
+    throw err;
   }
-  copyFileSync(join(gState, 'banger.db'), join(inst.stateDir, 'banger.db'));
-  mkdirSync(join(inst.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
-  if (existsSync(join(gState, 'ssh', 'id_ed25519'))) {
-    for (const f of ['id_ed25519', 'id_ed25519.pub']) copyFileSync(join(gState, 'ssh', f), join(inst.stateDir, 'ssh', f));
-  }
-  const r = await inst.cli(['daemon', 'status']);
-  if (r.code !== 0) throw new Error(`daemon did not start: ${r.stderr}`);
   return inst;
 }

@@ -19,7 +19,7 @@ import { makeExt4 } from './ext4.js';
 import { DEFAULT_PACKAGES, guestCustomisation, type GuestCustomisation } from './guestfiles.js';
 import { resolveInRoot } from './rootpath.js';
 import { debianArch, parseDpkgQuery } from './rootfsinfo.js';
-import { cleanStaleStaging, createStaging } from './staging.js';
+import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishImage, type PublishedImage } from './store.js';
 
 export interface DebianSource {

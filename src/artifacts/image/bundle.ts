@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../../host/logger.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
 import { newSha256, sha256File, verifySha256 } from '../digest.js';
 import { writeSparse } from './sparsewrite.js';
-import { cleanStaleStaging, createStaging } from './staging.js';
+import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishImage, readImageManifest, type PublishedImage } from './store.js';
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

@@ -17,7 +17,7 @@ import { silentLogger, type Logger } from '../../host/logger.js';
 import type { Paths } from '../../store/paths.js';
 import { importBundle } from './bundle.js';
 import { newSha256, verifySha256 } from '../digest.js';
-import { cleanStaleStaging, createStaging } from './staging.js';
+import { cleanStaleStaging, createStaging } from '../staging.js';
 import type { PublishedImage } from './store.js';
 
 /** The catalog shipped with banger (repo root; the same relative place from src/ and dist/). */

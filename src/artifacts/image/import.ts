@@ -21,7 +21,7 @@ import { sha256File } from '../digest.js';
 import { makeExt4, treeBytes } from './ext4.js';
 import { readFileInRoot, resolveInRoot } from './rootpath.js';
 import { debianArch, distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
-import { cleanStaleStaging, createStaging } from './staging.js';
+import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishImage, type PublishedImage } from './store.js';
 import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
 

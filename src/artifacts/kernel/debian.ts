@@ -3,14 +3,14 @@
  * package, download the .deb (cached, checked against the archive's sha256) and unpack it
  * without installing it. Parsers are pure; the rest runs apt-cache/apt-get/dpkg-deb.
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AvailableKernel } from '../../api/kernel.js';
 import { BangerError } from '../../api/errors.js';
 import { type Progress, noProgress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
 import { hashFile } from '../digest.js';
-import { makeStagingDir, removeStaleStaging } from './staging.js';
+import { cleanStaleStagingIn, createStagingIn } from '../staging.js';
 
 /** Kernel names `kernel pull` knows, and the Debian metapackage each follows. */
 export const KERNEL_SOURCES: Readonly<Record<string, { metaPackage: string; description: string }>> = {
@@ -107,7 +107,7 @@ async function matchesArchive(path: string, pkg: AptPackage): Promise<boolean> {
   }
 }
 
-const DOWNLOAD_PREFIX = '.download-';
+const DOWNLOAD_PREFIX = '.download';
 
 /**
  * The package's .deb in `cacheDir`: reused when a file of that name matches the archive's size and
@@ -117,8 +117,9 @@ export async function fetchDeb(pkg: AptPackage, cacheDir: string, progress: Prog
   const target = join(cacheDir, debFileName(pkg));
   if (await matchesArchive(target, pkg)) return { path: target, cached: true };
   await mkdir(cacheDir, { recursive: true });
-  await removeStaleStaging(cacheDir, DOWNLOAD_PREFIX);
-  const tmp = await makeStagingDir(cacheDir, DOWNLOAD_PREFIX);
+  await cleanStaleStagingIn(cacheDir, DOWNLOAD_PREFIX);
+  const staging = await createStagingIn(cacheDir, DOWNLOAD_PREFIX, 'deb');
+  const tmp = staging.dir;
   try {
     progress('download', `${pkg.package} ${pkg.version}${pkg.size ? ` (${Math.round(pkg.size / 1048576)} MB)` : ''}`);
     await run(['apt-get', 'download', `${pkg.package}=${pkg.version}`], { cwd: tmp }).catch((err) => {
@@ -133,7 +134,7 @@ export async function fetchDeb(pkg: AptPackage, cacheDir: string, progress: Prog
     await rename(got, target);
     return { path: target, cached: false };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await staging.remove();
   }
 }
 

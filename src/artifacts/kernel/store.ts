@@ -17,12 +17,11 @@ import { hashFile } from '../digest.js';
 import { buildInitramfs } from './initramfs.js';
 import { INITRD_BUILDER } from './initscript.js';
 import { kernelContentId, readKernelManifest, writeKernelManifest } from './manifest.js';
-import { makeStagingDir, removeStaleStaging } from './staging.js';
+import { cleanStaleStaging, createStaging, type Staging } from '../staging.js';
 import { checkVmlinux, extractVmlinux, parseBzImage, releaseFromBzImage, releaseFromVmlinux } from './vmlinux.js';
 
 export { readKernelManifest } from './manifest.js';
 
-const STAGING_PREFIX = 'kernel-';
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export interface KernelStoreResult {
@@ -77,13 +76,13 @@ export async function pullDebianKernel(opts: PullDebianKernelOptions): Promise<K
   try {
     const deb = await fetchDeb(pkg, paths.debCacheDir, progress);
     progress('extract', basename(deb.path));
-    const unpacked = join(staging, 'deb');
+    const unpacked = join(staging.dir, 'deb');
     await extractDeb(deb.path, unpacked);
     const release = await findRelease(unpacked, pkg.package);
     const modulesRoot = await firstExisting([join(unpacked, 'lib/modules', release), join(unpacked, 'usr/lib/modules', release)]);
     if (!modulesRoot) throw new BangerError('internal', `${pkg.package} has no /lib/modules/${release} tree`);
 
-    const out = join(staging, 'kernel');
+    const out = join(staging.dir, 'kernel');
     await mkdir(join(out, KERNEL_FILES.modules), { recursive: true });
     await rename(join(unpacked, 'boot', `vmlinuz-${release}`), join(out, KERNEL_FILES.vmlinuz));
     await rename(modulesRoot, join(out, KERNEL_FILES.modules, release));
@@ -109,7 +108,7 @@ export async function pullDebianKernel(opts: PullDebianKernelOptions): Promise<K
     opts.log?.info({ name, sha256: result.manifest.sha256, package: pkg.package, version: pkg.version, cachedDeb: deb.cached }, 'kernel pulled');
     return result;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await staging.remove();
   }
 }
 
@@ -139,7 +138,7 @@ export async function importKernel(opts: ImportKernelOptions): Promise<KernelSto
 
   const staging = await openStaging(paths);
   try {
-    const out = join(staging, 'kernel');
+    const out = join(staging.dir, 'kernel');
     await mkdir(out, { recursive: true });
     let release: string | undefined;
 
@@ -206,7 +205,7 @@ export async function importKernel(opts: ImportKernelOptions): Promise<KernelSto
     opts.log?.info({ name: opts.name, sha256: result.manifest.sha256, release }, 'kernel imported');
     return result;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await staging.remove();
   }
 }
 
@@ -235,19 +234,19 @@ export async function removeKernelDir(paths: Paths, sha: string): Promise<void> 
   if (!SHA256.test(sha)) throw new BangerError('bad_request', `not a kernel id: ${JSON.stringify(sha)}`);
   const staging = await openStaging(paths);
   try {
-    await rename(paths.kernelDir(sha), join(staging, 'removed'));
+    await rename(paths.kernelDir(sha), join(staging.dir, 'removed'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await staging.remove();
   }
 }
 
 // ---- helpers ----
 
-async function openStaging(paths: Paths): Promise<string> {
-  await removeStaleStaging(paths.stagingDir, STAGING_PREFIX);
-  return makeStagingDir(paths.stagingDir, STAGING_PREFIX);
+async function openStaging(paths: Paths): Promise<Staging> {
+  await cleanStaleStaging(paths, undefined, 'kernel');
+  return createStaging(paths, 'work', 'kernel');
 }
 
 type ManifestBase = Omit<KernelManifest, 'sha256' | 'files' | 'importedAt'>;

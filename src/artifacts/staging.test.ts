@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePaths, type Paths } from '../../store/paths.js';
+import { resolvePaths, type Paths } from '../store/paths.js';
 import { cleanStaleStaging, createStaging, parseMountPoints, parseProcStartTime } from './staging.js';
 
 let base: string;

@@ -1,5 +1,5 @@
 /**
- * Staging directories for half-made images. Each carries an owner file (pid + process start time);
+ * Staging directories for half-made kernels and images. Each carries an owner file (pid + process start time);
  * a directory whose owner is gone was left by an interrupted build and is removed at the next
  * attempt. Removal first detaches any mount left below the directory, so a crashed bootstrap can
  * never make `rm -r` walk into a bind-mounted /dev or /proc of the host.
@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BangerError } from '../../api/errors.js';
-import { run } from '../../host/exec.js';
-import type { Logger } from '../../host/logger.js';
-import type { Paths } from '../../store/paths.js';
+import { BangerError } from '../api/errors.js';
+import { run } from '../host/exec.js';
+import type { Logger } from '../host/logger.js';
+import type { Paths } from '../store/paths.js';
 
-const PREFIX = 'image-';
+/** Which artifact a staging directory belongs to: its name starts with `<family>-`. */
+export type StagingFamily = 'image' | 'kernel';
 const OWNER_FILE = 'owner';
 
 export interface Staging {
@@ -65,12 +66,13 @@ export async function removeTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-export async function createStaging(paths: Paths, kind: string): Promise<Staging> {
-  await mkdir(paths.stagingDir, { recursive: true });
+/** A staging directory `<prefix>-<kind>-<random>` in `parent`, with its owner recorded. */
+export async function createStagingIn(parent: string, prefix: string, kind: string): Promise<Staging> {
+  await mkdir(parent, { recursive: true });
   const id = `${kind}-${randomUUID().slice(0, 8)}`;
-  const dir = join(paths.stagingDir, `${PREFIX}${id}`);
+  const dir = join(parent, `${prefix}-${id}`);
   // Made under another name and renamed, so a concurrent cleanup never sees it without its owner.
-  const tmp = join(paths.stagingDir, `.new-${id}`);
+  const tmp = join(parent, `.new-${id}`);
   await mkdir(tmp, { mode: 0o700 });
   await writeFile(join(tmp, OWNER_FILE), `${(await ownerToken(process.pid)) ?? process.pid}\n`);
   await rename(tmp, dir);
@@ -85,23 +87,31 @@ export async function createStaging(paths: Paths, kind: string): Promise<Staging
   };
 }
 
-/** Removes image staging directories whose owning process is gone. Returns what was removed. */
-export async function cleanStaleStaging(paths: Paths, log?: Logger): Promise<string[]> {
+/** Removes `<prefix>-*` directories in `parent` whose owning process is gone. Returns what was removed. */
+export async function cleanStaleStagingIn(parent: string, prefix: string, log?: Logger): Promise<string[]> {
   let names: string[];
   try {
-    names = await readdir(paths.stagingDir);
+    names = await readdir(parent);
   } catch {
     return [];
   }
   const removed: string[] = [];
-  for (const name of names.filter((n) => n.startsWith(PREFIX))) {
-    const dir = join(paths.stagingDir, name);
+  for (const name of names.filter((n) => n.startsWith(`${prefix}-`))) {
+    const dir = join(parent, name);
     const owner = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
     const pid = Number(owner.split(' ')[0]);
     if (Number.isInteger(pid) && pid > 0 && owner !== '' && (await ownerToken(pid)) === owner) continue;
-    log?.info({ dir }, 'removing stale image staging');
+    log?.info({ dir }, 'removing stale staging');
     await removeTree(dir);
     removed.push(dir);
   }
   return removed;
 }
+
+/** A staging directory for one family's artifact under paths.stagingDir (same file system as the store). */
+export const createStaging = (paths: Paths, kind: string, family: StagingFamily = 'image'): Promise<Staging> =>
+  createStagingIn(paths.stagingDir, family, kind);
+
+/** Removes one family's staging directories whose owning process is gone. */
+export const cleanStaleStaging = (paths: Paths, log?: Logger, family: StagingFamily = 'image'): Promise<string[]> =>
+  cleanStaleStagingIn(paths.stagingDir, family, log);
