@@ -5,7 +5,7 @@
  * interrupted pull leaves only staging junk, which the next pull removes. The name -> sha256
  * registry lives in SQLite (the daemon's); these functions return manifests.
  */
-import { copyFile, cp, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, open, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { DEFAULT_KERNEL_NAME, type KernelFiles, type KernelManifest } from '../../api/kernel.js';
