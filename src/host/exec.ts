@@ -3,6 +3,7 @@
  * `run` waits and collects output; `spawnProcess` returns a handle for long-lived or streamed work.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { BangerError } from '../api/errors.js';
 
 export interface RunOptions {
@@ -132,12 +133,17 @@ export async function which(cmd: string): Promise<string | null> {
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
-/** Is a process with this pid alive? */
+/** Is a process with this pid alive? A zombie (exited, not yet reaped) is not. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }

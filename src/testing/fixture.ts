@@ -91,7 +91,10 @@ export async function goldenState(): Promise<string> {
       const r = await g.cli(args, { timeoutMs: 1_500_000 });
       if (r.code !== 0) throw new Error(`golden ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     }
+    const images = JSON.parse((await g.cli(['image', 'list', '--json'])).stdout) as { images: unknown[] };
+    if (images.images.length !== 1) throw new Error('golden state: the default image is not registered');
   } finally {
+    // Waits for the daemon to exit, so its database is closed (WAL checkpointed) before anyone copies it.
     await g.cli(['daemon', 'stop']);
   }
   writeFileSync(join(building, 'READY'), `built in ${Date.now() - t0} ms\n`);
@@ -115,7 +118,9 @@ export async function freshInstall(): Promise<Install> {
     for (const d of ['kernels', 'images']) {
       if (existsSync(join(gState, d))) await run(['cp', '-al', join(gState, d), join(inst.stateDir, d)]);
     }
-    copyFileSync(join(gState, 'banger.db'), join(inst.stateDir, 'banger.db'));
+    for (const f of ['banger.db', 'banger.db-wal']) {
+      if (existsSync(join(gState, f))) copyFileSync(join(gState, f), join(inst.stateDir, f));
+    }
     mkdirSync(join(inst.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
     if (existsSync(join(gState, 'ssh', 'id_ed25519'))) {
       for (const f of ['id_ed25519', 'id_ed25519.pub']) copyFileSync(join(gState, 'ssh', f), join(inst.stateDir, 'ssh', f));

@@ -1,6 +1,7 @@
 /** daemon status / stop. */
 import { Command } from 'commander';
 import { call } from '../../api/client.js';
+import { pidAlive } from '../../host/exec.js';
 import { BangerError } from '../../api/errors.js';
 import { api, paths } from '../connection.js';
 
@@ -20,7 +21,12 @@ export function daemonCommands(program: Command): void {
     .description('stop bangerd (running VMs keep running and are adopted at the next start)')
     .action(async () => {
       try {
+        const { pid } = await call(paths.daemonSocket, 'daemon.status', {});
         await call(paths.daemonSocket, 'daemon.stop', {});
+        // "stopped" means exited: its database is closed and its files are safe to copy.
+        const deadline = Date.now() + 15_000;
+        while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        if (pidAlive(pid)) throw new BangerError('unavailable', `bangerd (pid ${pid}) did not exit within 15s; see ${paths.daemonLog}`);
         console.log('bangerd stopped');
       } catch (err) {
         if (err instanceof BangerError && err.code === 'unavailable') return void console.log('bangerd is not running');
