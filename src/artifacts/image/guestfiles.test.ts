@@ -11,11 +11,13 @@ describe('guest customisation', () => {
     );
   });
 
-  it('generates the host key on first boot, before sshd, only if missing, and enables that', () => {
+  it('generates the host key at boot before sshd unless a readable one exists (a torn key from a crash is replaced), and enables that', () => {
     const unit = file(`etc/systemd/system/${HOSTKEY_UNIT}`)!.content;
     expect(unit).toMatch(/^Before=ssh\.service$/m);
-    expect(unit).toMatch(/^ConditionPathExists=!\/etc\/ssh\/ssh_host_ed25519_key$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/ssh-keygen -q -t ed25519 -N "" -f \/etc\/ssh\/ssh_host_ed25519_key$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/local\/sbin\/banger-hostkey$/m);
+    const script = file('usr/local/sbin/banger-hostkey')!;
+    expect(script.mode).toBe(0o755);
+    expect(script.content).toMatch(/ssh-keygen -y -f "\$k" >\/dev\/null 2>&1 && exit 0\nrm -f "\$k" "\$k.pub"\nssh-keygen -q -t ed25519 -N "" -f "\$k"\nsync/);
     expect(plan.links).toContainEqual({ path: `etc/systemd/system/multi-user.target.wants/${HOSTKEY_UNIT}`, target: `/etc/systemd/system/${HOSTKEY_UNIT}` });
   });
 

@@ -65,14 +65,25 @@ export interface GuestCustomisation {
 
 export const HOSTKEY_UNIT = 'banger-hostkeys.service';
 
+export const HOSTKEY_SCRIPT = 'usr/local/sbin/banger-hostkey';
+
+// A VM killed right after its first boot can leave an empty or torn key (ext4 delayed allocation);
+// sshd then refuses to start. So: keep the key only if it reads back, and flush a new one at once.
+const hostKeyScript = `#!/bin/sh
+k=/etc/ssh/ssh_host_ed25519_key
+ssh-keygen -y -f "$k" >/dev/null 2>&1 && exit 0
+rm -f "$k" "$k.pub"
+ssh-keygen -q -t ed25519 -N "" -f "$k"
+sync
+`;
+
 const hostKeysUnit = `[Unit]
 Description=Generate this VM's SSH host key (banger)
 Before=ssh.service
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/${HOSTKEY_SCRIPT}
 
 [Install]
 WantedBy=multi-user.target
@@ -103,6 +114,7 @@ export function guestCustomisation(): GuestCustomisation {
   return {
     files: [
       { path: `etc/systemd/system/${HOSTKEY_UNIT}`, content: hostKeysUnit, mode: 0o644 },
+      { path: HOSTKEY_SCRIPT, content: hostKeyScript, mode: 0o755 },
       { path: 'etc/ssh/sshd_config.d/banger.conf', content: sshdDropIn, mode: 0o644 },
       { path: 'etc/systemd/system/serial-getty@ttyS0.service.d/banger-autologin.conf', content: serialAutologin, mode: 0o644 },
       // Empty: each VM gets its own id on first boot (machine-id(5)). Never the builder's.
