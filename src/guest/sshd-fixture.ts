@@ -4,9 +4,9 @@
  * a real sshd without booting a VM. Not imported by production code.
  */
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { generateEd25519 } from './keys.js';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -73,7 +73,7 @@ export async function startTestSshd(opts: { dir: string; authorizedKeys: string 
   const state = { hostKey: '' };
 
   const writeHostKey = async () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', {});
+    const pair = generateEd25519('test-sshd');
     await writeFile(hostKeyPath, pair.private, { mode: 0o600 });
     state.hostKey = pair.public.split(' ')[1];
   };

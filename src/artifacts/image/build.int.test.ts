@@ -98,7 +98,8 @@ describe.skipIf(reason !== null)('buildImage: the real default image', () => {
     expect(ssh).toContain('sshd_config.d');
     expect(ssh).not.toMatch(/ssh_host_/);
     expect((await debugfs(img, 'cat /etc/ssh/sshd_config.d/banger.conf')).out).toMatch(/PasswordAuthentication no/);
-    expect((await debugfs(img, 'cat /etc/systemd/system/banger-hostkeys.service')).out).toMatch(/ssh-keygen -q -t ed25519/);
+    expect((await debugfs(img, 'cat /etc/systemd/system/banger-hostkeys.service')).out).toMatch(/ExecStart=\/usr\/local\/sbin\/banger-hostkey/);
+    expect((await debugfs(img, 'cat /usr/local/sbin/banger-hostkey')).out).toMatch(/ssh-keygen -q -t ed25519/);
     expect((await debugfs(img, 'stat /etc/systemd/system/multi-user.target.wants/banger-hostkeys.service')).out).toMatch(/Type: symlink/);
   });
 
