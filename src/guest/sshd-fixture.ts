@@ -5,9 +5,10 @@
  */
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { generateEd25519 } from './keys.js';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
+import { freePort } from '../host/freeport.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -136,16 +137,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Does sshd answer with its banner? (A bare TCP accept is not enough.) */
 function listening(port: number): Promise<boolean> {

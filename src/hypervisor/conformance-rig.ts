@@ -16,6 +16,7 @@ import { USER_NET } from '../vms/bootargs.js';
 import type { VmSpec } from './driver.js';
 import { prepareRawDisk } from './firecracker/disk.js';
 import { createOverlay } from './qemu/disk.js';
+import { freePort } from '../host/freeport.js';
 
 export interface GuestArtifacts {
   kernelPath: string;
@@ -70,16 +71,6 @@ export interface GuestNetwork {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** User-mode networking: the hypervisor forwards a free 127.0.0.1 port to the guest's port 22; no egress. */
 export async function userNetwork(): Promise<GuestNetwork> {

@@ -2,18 +2,7 @@
 import { createServer } from 'node:net';
 import { BangerError } from '../api/errors.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../host/freeport.js';
 
 /** Is a TCP port on 127.0.0.1 free right now? (It may be taken a moment later; callers handle that.) */
 export function portFree(port: number): Promise<boolean> {

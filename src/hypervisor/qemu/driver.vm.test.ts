@@ -22,6 +22,7 @@ import { createQemuDriver } from './driver.js';
 import { withQmp } from './qmp.js';
 import { goldenState } from '../../testing/fixture.js';
 import { artifactsFromState } from '../conformance-rig.js';
+import { freePort } from '../../host/freeport.js';
 
 const fromEnv = process.env.BANGER_TEST_VMLINUX && process.env.BANGER_TEST_INITRD && process.env.BANGER_TEST_ROOTFS;
 const golden = fromEnv ? null : artifactsFromState(join(await goldenState(), 'state', 'banger'));
@@ -37,16 +38,6 @@ if (missing.length) console.warn(`[driver.vm.test] skipped: set ${missing.join('
 
 const timings: Record<string, number> = {};
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One SSH exec over a fresh ssh2 connection; rejects on any failure. */
 function sshExec(port: number, privateKey: Buffer, command: string, timeoutMs = 5000): Promise<{ code: number; stdout: string }> {
