@@ -7,20 +7,18 @@
 import { lstat, mkdir, readdir, rm, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageManifest, ImageName, PackageName } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageName, PackageName } from '../../api/image.js';
 import { parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { run, spawnProcess, which } from '../../host/exec.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
-import { IMAGE_FILES, type Paths } from '../../store/paths.js';
+import type { Paths } from '../../store/paths.js';
 import { harvestAptArchives, seedAptArchives } from './aptcache.js';
-import { sha256File } from '../digest.js';
-import { makeExt4 } from './ext4.js';
 import { DEFAULT_PACKAGES, guestCustomisation, type GuestCustomisation } from './guestfiles.js';
 import { resolveInRoot } from './rootpath.js';
-import { debianArch, parseDpkgQuery } from './rootfsinfo.js';
+import { parseDpkgQuery } from './rootfsinfo.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
-import { publishImage, type PublishedImage } from './store.js';
+import { publishRootTree, type PublishedImage } from './store.js';
 
 export interface DebianSource {
   /** Debian release codename. @default 'bookworm' */
@@ -235,28 +233,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
     const q = await run(['chroot', root, 'dpkg-query', '-W', '-f', '${Package}\t${Version}\t${db:Status-Status}\n']);
     const installed = parseDpkgQuery(q.stdout);
 
-    progress('mkfs', `mkfs.ext4 -d (${sizeText}, sparse)`);
-    const rootfs = join(out, IMAGE_FILES.rootfs);
-    await makeExt4({ sourceDir: root, output: rootfs, sizeBytes });
-    // The tree is no longer needed; drop it before hashing to free the space early.
-    await rm(root, { recursive: true, force: true });
-
-    progress('hash', 'sha256 of rootfs.ext4');
-    const sha256 = await sha256File(rootfs);
-    const manifest = ImageManifest.parse({
-      name,
-      distro: `debian-${src.suite}`,
-      arch: debianArch(),
-      kernelRef,
-      sha256,
+    const published = await publishRootTree({
+      paths: opts.paths,
+      root,
+      out,
       sizeBytes,
-      packages: installed,
-      builtAt: new Date().toISOString(),
-      source: 'build',
+      sizeText,
+      manifest: { name, distro: `debian-${src.suite}`, kernelRef, packages: installed, source: 'build' },
+      progress,
     });
-    progress('publish', `images/${sha256.slice(0, 12)}`);
-    const published = await publishImage(opts.paths, out, manifest);
-    log.info({ sha256, release, packages: installed.length, bootstrapMs, totalMs: Date.now() - started, cache }, 'image built');
+    log.info({ sha256: published.manifest.sha256, release, packages: installed.length, bootstrapMs, totalMs: Date.now() - started, cache }, 'image built');
     return published;
   } finally {
     await staging.remove();

@@ -16,13 +16,12 @@ import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
-import { IMAGE_FILES, type Paths } from '../../store/paths.js';
-import { sha256File } from '../digest.js';
-import { makeExt4, treeBytes } from './ext4.js';
+import type { Paths } from '../../store/paths.js';
+import { treeBytes } from './ext4.js';
 import { readFileInRoot, resolveInRoot } from './rootpath.js';
-import { debianArch, distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
+import { distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
-import { publishImage, type PublishedImage } from './store.js';
+import { publishRootTree, type PublishedImage } from './store.js';
 import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
 
 export interface ImportRootfsOptions {
@@ -173,26 +172,15 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
 
     const content = await treeBytes(root);
     const sizeBytes = requestedSize ?? Math.max(parseSize(DEFAULT_IMAGE_SIZE)!, Math.ceil((content * 2) / 1048576) * 1048576);
-    progress('mkfs', `mkfs.ext4 -d (${formatBytes(sizeBytes)}, sparse)`);
-    const rootfs = join(out, IMAGE_FILES.rootfs);
-    await makeExt4({ sourceDir: root, output: rootfs, sizeBytes });
-    await rm(root, { recursive: true, force: true });
-
-    progress('hash', 'sha256 of rootfs.ext4');
-    const sha256 = await sha256File(rootfs);
-    const manifest = ImageManifest.parse({
-      name,
-      distro,
-      arch: debianArch(),
-      kernelRef: null,
-      sha256,
+    return await publishRootTree({
+      paths: opts.paths,
+      root,
+      out,
       sizeBytes,
-      packages,
-      builtAt: new Date().toISOString(),
-      source: 'import',
+      sizeText: formatBytes(sizeBytes),
+      manifest: { name, distro, kernelRef: null, packages, source: 'import' },
+      progress,
     });
-    progress('publish', `images/${sha256.slice(0, 12)}`);
-    return await publishImage(opts.paths, out, manifest);
   } finally {
     await staging.remove();
   }

@@ -8,7 +8,11 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { ImageManifest } from '../../api/image.js';
+import type { Progress } from '../../api/progress.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
+import { sha256File } from '../digest.js';
+import { makeExt4 } from './ext4.js';
+import { debianArch } from './rootfsinfo.js';
 
 const SHA_RE = /^[0-9a-f]{64}$/;
 
@@ -126,4 +130,31 @@ export async function removeImageDir(paths: Paths, sha: string): Promise<void> {
     throw err;
   }
   await rm(doomed, { recursive: true, force: true });
+}
+
+export interface PublishRootTreeOptions {
+  paths: Paths;
+  /** The finished root file system tree; removed once the ext4 holds it. */
+  root: string;
+  /** The staged image directory rootfs.ext4 and manifest.json are written into. */
+  out: string;
+  sizeBytes: number;
+  /** How the size is shown in progress (as the user gave it, or computed). */
+  sizeText: string;
+  manifest: Omit<ImageManifest, 'arch' | 'sha256' | 'sizeBytes' | 'builtAt'>;
+  progress: Progress;
+}
+
+/** The common end of `image build` and `image import`: tree → sparse ext4 → sha256 → manifest → published. */
+export async function publishRootTree(opts: PublishRootTreeOptions): Promise<PublishedImage> {
+  opts.progress('mkfs', `mkfs.ext4 -d (${opts.sizeText}, sparse)`);
+  const rootfs = join(opts.out, IMAGE_FILES.rootfs);
+  await makeExt4({ sourceDir: opts.root, output: rootfs, sizeBytes: opts.sizeBytes });
+  // The tree is no longer needed; drop it before hashing to free the space early.
+  await rm(opts.root, { recursive: true, force: true });
+  opts.progress('hash', 'sha256 of rootfs.ext4');
+  const sha256 = await sha256File(rootfs);
+  const manifest = ImageManifest.parse({ ...opts.manifest, arch: debianArch(), sha256, sizeBytes: opts.sizeBytes, builtAt: new Date().toISOString() });
+  opts.progress('publish', `images/${sha256.slice(0, 12)}`);
+  return publishImage(opts.paths, opts.out, manifest);
 }
