@@ -170,6 +170,24 @@ export function resolvePaths(env: Env = process.env): Paths {
   };
 }
 
+/**
+ * Host-wide paths of a system install (`banger system install`), under `root` (default `/`).
+ * BANGER_SYSTEM_ROOT moves the whole tree (tests only: install/uninstall against a temporary root).
+ */
+export function systemPaths(env: Env = process.env, root = env.BANGER_SYSTEM_ROOT || '/') {
+  return {
+    root,
+    /** InstallRecord (src/system/record.ts) as JSON */
+    installRecord: join(root, 'etc', 'banger', 'install.json'),
+    unitDir: join(root, 'etc', 'systemd', 'system'),
+    /** RuntimeDirectory=banger of bangerd.service (owned by the owner, 0700) */
+    daemonSocket: join(root, 'run', 'banger', 'bangerd.sock'),
+    /** RuntimeDirectory=banger-root of bangerd-root.service; the socket is chowned to the owner, 0600 */
+    helperSocket: join(root, 'run', 'banger-root', 'helper.sock'),
+  };
+}
+export type SystemPaths = ReturnType<typeof systemPaths>;
+
 export function checkSocketPath(path: string): string {
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
     throw new BangerError(
