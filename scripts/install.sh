@@ -17,7 +17,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Host packages: QEMU, image/kernel tooling, networking, and what better-sqlite3 needs to build.
-PKGS=(qemu-system-x86 qemu-utils mmdebstrap busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
+PKGS=(qemu-system-x86 qemu-utils mmdebstrap uidmap debian-archive-keyring busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
       openssh-client openssh-server git ca-certificates python3 make g++ dnsutils
       zsh fish)  # zsh and fish: the completion tests run the generated scripts in them
 missing=()
@@ -28,6 +28,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing host packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rootless use (a non-root user): image builds run mmdebstrap in a user namespace, which needs a
+# subordinate uid/gid range; /dev/kvm needs the kvm group. Both are granted once, with sudo, and said.
+if [ "$(id -u)" -ne 0 ]; then
+  me="$(id -un)"
+  # The next free 65536-wide range after every range already handed out (at least 100000).
+  start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'BEGIN{m=100000} {e=$2+$3; if (e>m) m=e} END{print m}')
+  for kind in uid gid; do
+    file="/etc/sub$kind"
+    if ! grep -q "^$me:" "$file" 2>/dev/null; then
+      echo "==> granting $me subordinate ${kind}s $start-$((start + 65535)) in $file (rootless image builds)"
+      $SUDO usermod "--add-sub${kind}s" "$start-$((start + 65535))" "$me"
+    fi
+  done
+  if [ -c /dev/kvm ] && ! id -nG "$me" | tr ' ' '\n' | grep -qx kvm && getent group kvm >/dev/null; then
+    echo "==> adding $me to the kvm group (takes effect at your next login; until then VMs run under software emulation)"
+    $SUDO usermod -aG kvm "$me"
+  fi
 fi
 
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then

@@ -68,9 +68,11 @@ export const VmCreateParams = z
     memoryMib: z.number().int().min(128).max(1024 * 1024).optional(),
     diskSize: Size.optional(),
     start: z.boolean().default(true),
-    network: NetworkMode.default('user'),
+    /** Absent: the host's default (user mode with QEMU; bridge + NAT where only Firecracker runs). */
+    network: NetworkMode.optional(),
     egress: z.boolean().default(true),
-    nat: z.boolean().default(false),
+    /** Absent: off, or on with the default bridge network. */
+    nat: z.boolean().optional(),
     /** Wait until SSH answers before returning (when starting). */
     waitForSsh: z.boolean().default(true),
     /** Boot from scratch even when a warm snapshot of the image could be restored. */

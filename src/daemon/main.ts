@@ -9,8 +9,9 @@ import { loadConfig } from '../config/load.js';
 import { setCommandLogger } from '../host/exec.js';
 import { createLogger } from '../host/logger.js';
 import { buildInfo } from '../host/version.js';
-import { detectAccel } from '../hypervisor/accel.js';
-import { selectDriver } from '../hypervisor/registry.js';
+import { probeHost } from '../hypervisor/accel.js';
+import { chooseHypervisor } from '../hypervisor/choice.js';
+import { defaultRegistry, locateDrivers } from '../hypervisor/registry.js';
 import { openDb } from '../store/db.js';
 import { resolvePaths } from '../store/paths.js';
 import { createVmStore } from '../store/vms.js';
@@ -52,8 +53,19 @@ export async function main(): Promise<void> {
   const config = loadConfig(paths);
   const db = openDb(paths.db);
   const locks = createLocks();
-  const accel = await detectAccel(config.accel);
-  const { driver, name: driverName } = await selectDriver({ requested: config.hypervisor, accel: accel.accel, config, log });
+  const registry = defaultRegistry(config);
+  const hv = chooseHypervisor({
+    hypervisor: config.hypervisor,
+    accel: config.accel,
+    kvm: await probeHost(),
+    drivers: await locateDrivers(registry),
+    root: process.getuid?.() === 0,
+    helper: false,
+  });
+  const accel = { accel: hv.accel, reason: hv.accelReason };
+  const driverName = hv.driver;
+  const driver = registry.get(driverName)!.create(log);
+  log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
   const guest = await createGuestAccess(paths, config.sshKeyPath);
   const artifacts = createArtifactService({ paths, db, config, locks, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
@@ -94,6 +106,7 @@ export async function main(): Promise<void> {
     driver,
     driverName,
     accel: accel.accel,
+    hypervisor: hv,
     locks,
     guest,
     artifacts: artifacts.access,

@@ -1,25 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { silentLogger } from '../host/logger.js';
-import type { Driver } from './driver.js';
-import { decideDriver, defaultRegistry, DriverRegistry, selectDriver, type DriverFacts } from './registry.js';
+import { bridgeAvailability, decideDriver, defaultRegistry, locateDrivers, type DriverFacts } from './registry.js';
 
 const both = (qemu: string | null, fc: string | null): DriverFacts['drivers'] => [
-  { name: 'qemu', requiresKvm: false, binary: qemu },
-  { name: 'firecracker', requiresKvm: true, binary: fc },
+  { name: 'qemu', requiresKvm: false, userNetworking: true, binary: qemu },
+  { name: 'firecracker', requiresKvm: true, userNetworking: false, binary: fc },
 ];
+const root = bridgeAvailability({ root: true, helper: false });
 
 describe('decideDriver', () => {
   it.each([
-    ['auto, firecracker present, kvm', 'auto', 'kvm', both('/q', '/fc'), 'firecracker', /installed and KVM is usable/],
+    ['auto, firecracker present, kvm', 'auto', 'kvm', both('/q', '/fc'), 'firecracker', /installed, KVM is usable and bangerd runs as root/],
     ['auto, firecracker present, tcg (this host)', 'auto', 'tcg', both('/q', '/fc'), 'qemu', /firecracker needs KVM/],
     ['auto, no firecracker, kvm', 'auto', 'kvm', both('/q', null), 'qemu', /firecracker is not installed/],
-    ['auto, firecracker not registered', 'auto', 'kvm', [{ name: 'qemu', requiresKvm: false, binary: '/q' }], 'qemu', /not built into/],
+    ['auto, firecracker not registered', 'auto', 'kvm', [{ name: 'qemu', requiresKvm: false, userNetworking: true, binary: '/q' }], 'qemu', /not built into/],
     ['qemu requested, kvm', 'qemu', 'kvm', both('/q', '/fc'), 'qemu', /hypervisor=qemu requested/],
     ['qemu requested, tcg', 'qemu', 'tcg', both('/q', null), 'qemu', /requested/],
     ['firecracker requested, kvm', 'firecracker', 'kvm', both(null, '/fc'), 'firecracker', /requested/],
   ] as const)('%s', (_l, requested, accel, drivers, name, reason) => {
-    const d = decideDriver({ requested, accel, drivers: [...drivers] });
+    const d = decideDriver({ requested, accel, drivers: [...drivers], bridge: root });
     expect(d.name).toBe(name);
     expect(d.reason).toMatch(reason);
   });
@@ -32,7 +32,7 @@ describe('decideDriver', () => {
   ] as const)('refuses %s', (_l, requested, accel, drivers, message) => {
     let caught: unknown;
     try {
-      decideDriver({ requested, accel, drivers: [...drivers] });
+      decideDriver({ requested, accel, drivers: [...drivers], bridge: root });
     } catch (err) {
       caught = err;
     }
@@ -42,31 +42,17 @@ describe('decideDriver', () => {
   });
 });
 
-describe('selectDriver', () => {
-  // The factory map is the seam: entries whose drivers are never started.
-  const stub = (label: string) => ({ label }) as unknown as Driver;
-  const registry = () =>
-    new DriverRegistry()
-      .register({ name: 'qemu', requiresKvm: false, locate: async () => '/usr/bin/qemu', create: () => stub('qemu') })
-      .register({ name: 'firecracker', requiresKvm: true, locate: async () => '/usr/bin/firecracker', create: () => stub('fc') });
-
-  it('creates the chosen entry', async () => {
-    const kvm = await selectDriver({ requested: 'auto', accel: 'kvm', log: silentLogger, registry: registry() });
-    expect(kvm.name).toBe('firecracker');
-    expect(kvm.driver).toEqual({ label: 'fc' });
-    const tcg = await selectDriver({ requested: 'auto', accel: 'tcg', log: silentLogger, registry: registry() });
-    expect(tcg.name).toBe('qemu');
-    expect(tcg.driver).toEqual({ label: 'qemu' });
-  });
-
+describe('locateDrivers', () => {
   it('the default registry has both drivers and finds QEMU on this host', async () => {
     const reg = defaultRegistry();
     expect(reg.names().sort()).toEqual(['firecracker', 'qemu']);
     expect(await reg.get('qemu')!.locate()).toMatch(/qemu-system-x86_64$/);
-    expect(await defaultRegistry({ firecrackerBin: '/nonexistent/firecracker' }).get('firecracker')!.locate()).toBeNull();
-    const picked = await selectDriver({ requested: 'auto', accel: 'tcg', log: silentLogger, config: { firecrackerBin: '/nonexistent/firecracker' } });
+    const facts = await locateDrivers(defaultRegistry({ firecrackerBin: '/nonexistent/firecracker' }));
+    expect(facts.find((d) => d.name === 'firecracker')).toEqual({ name: 'firecracker', requiresKvm: true, userNetworking: false, binary: null });
+    expect(facts.find((d) => d.name === 'qemu')?.binary).toMatch(/qemu-system-x86_64$/);
+    const picked = decideDriver({ requested: 'auto', accel: 'tcg', drivers: facts, bridge: root });
     expect(picked.name).toBe('qemu');
-    expect(typeof picked.driver.start).toBe('function');
-    expect((await picked.driver.info()).name).toBe('qemu');
+    const driver = reg.get(picked.name)!.create(silentLogger);
+    expect((await driver.info()).name).toBe('qemu');
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The driver registry: drivers register by name, and the rest of banger asks for one by name or
- * lets `auto` choose. `decideDriver` is the pure rule (table-tested); `selectDriver` gathers the facts.
+ * lets `auto` choose. `decideDriver` is the pure rule (table-tested); `locateDrivers` gathers the facts; hypervisor/choice.ts composes it with the accelerator.
  *
- * auto: Firecracker when its binary is present and KVM is usable (it has no TCG), else QEMU.
+ * auto: Firecracker when its binary is present, KVM is usable (it has no TCG) and the VMs it would run
+ * can have a network (it has no user-mode networking: each VM needs a tap, made by root or by the root
+ * helper); else QEMU, with the reason said.
  */
 import { BangerError } from '../api/errors.js';
 import { which } from '../host/exec.js';
@@ -19,6 +21,8 @@ export interface DriverEntry {
   name: DriverName;
   /** Runs only with KVM (no software emulation). */
   requiresKvm: boolean;
+  /** Can give a VM a network without a tap (QEMU user mode); false: every VM needs bridge networking. */
+  userNetworking: boolean;
   /** Where the driver's binary is, or null when it is not installed. */
   locate(): Promise<string | null>;
   create(log: Logger): Driver;
@@ -61,12 +65,14 @@ export function defaultRegistry(bins: DriverBins = {}): DriverRegistry {
     .register({
       name: 'qemu',
       requiresKvm: false,
+      userNetworking: true,
       locate: () => locateBinary(qemuBin),
       create: (log) => createQemuDriver({ bin: qemuBin, log }),
     })
     .register({
       name: 'firecracker',
       requiresKvm: true,
+      userNetworking: false,
       locate: () => locateBinary(firecrackerBin),
       create: (log) => createFirecrackerDriver({ bin: firecrackerBin, jailer: bins.jailer, log }),
     });
@@ -77,7 +83,22 @@ export interface DriverFacts {
   requested: DriverRequest;
   /** The accelerator already chosen for this host (see accel.ts). */
   accel: Accel;
-  drivers: Array<{ name: DriverName; requiresKvm: boolean; binary: string | null }>;
+  drivers: Array<{ name: DriverName; requiresKvm: boolean; userNetworking: boolean; binary: string | null }>;
+  /** Can VMs here get a tap (bridge networking)? Root, or the root helper installed. */
+  bridge: BridgeAvailability;
+}
+
+export interface BridgeAvailability {
+  available: boolean;
+  /** Why (not): "running as root", "the root helper answers", "not root and no root helper: ...". */
+  reason: string;
+}
+
+/** Where bridge networking can come from, as one fact for the driver choice and `doctor`. Pure. */
+export function bridgeAvailability(host: { root: boolean; helper: boolean }): BridgeAvailability {
+  if (host.root) return { available: true, reason: 'bangerd runs as root' };
+  if (host.helper) return { available: true, reason: 'the root helper (bangerd-root) answers' };
+  return { available: false, reason: 'bangerd is not root and no root helper is installed (sudo banger system install)' };
 }
 
 export interface DriverDecision {
@@ -93,6 +114,7 @@ export function decideDriver(facts: DriverFacts): DriverDecision {
     if (!d) return `the ${name} driver is not built into this banger`;
     if (!d.binary) return `${name} is not installed (not found on PATH)`;
     if (d.requiresKvm && facts.accel !== 'kvm') return `${name} needs KVM and this host runs VMs under TCG`;
+    if (!d.userNetworking && !facts.bridge.available) return `${name} VMs need a tap and ${facts.bridge.reason}`;
     return null;
   };
   if (facts.requested !== 'auto') {
@@ -103,32 +125,18 @@ export function decideDriver(facts: DriverFacts): DriverDecision {
     return { name: facts.requested, reason: `hypervisor=${facts.requested} requested` };
   }
   const fc = blocker('firecracker');
-  if (!fc) return { name: 'firecracker', reason: 'firecracker is installed and KVM is usable' };
+  if (!fc) return { name: 'firecracker', reason: `firecracker is installed, KVM is usable and ${facts.bridge.reason}` };
   const qemu = blocker('qemu');
   if (!qemu) return { name: 'qemu', reason: `using qemu: ${fc}` };
   throw new BangerError('unavailable', `no hypervisor can run here: ${qemu}; ${fc}. Install QEMU (apt-get install qemu-system-x86) and run \`banger doctor\`.`);
 }
 
-export interface SelectDriverOptions {
-  requested: DriverRequest;
-  accel: Accel;
-  log: Logger;
-  /** Binaries for the default registry (banger's Config fits). */
-  config?: DriverBins;
-  /** Defaults to `defaultRegistry(config)`. */
-  registry?: DriverRegistry;
-}
-
-/** Chooses and creates the driver for this host. */
-export async function selectDriver(opts: SelectDriverOptions): Promise<{ driver: Driver; name: DriverName; reason: string }> {
-  const registry = opts.registry ?? defaultRegistry(opts.config);
-  const drivers = await Promise.all(
+/** Where each registered driver's binary is on this host (null: not installed): the drivers part of the facts. */
+export async function locateDrivers(registry: DriverRegistry): Promise<DriverFacts['drivers']> {
+  return Promise.all(
     registry.names().map(async (name) => {
       const entry = registry.get(name)!;
-      return { name, requiresKvm: entry.requiresKvm, binary: await entry.locate() };
+      return { name, requiresKvm: entry.requiresKvm, userNetworking: entry.userNetworking, binary: await entry.locate() };
     }),
   );
-  const decision = decideDriver({ requested: opts.requested, accel: opts.accel, drivers });
-  opts.log.info({ driver: decision.name, reason: decision.reason }, 'hypervisor driver selected');
-  return { driver: registry.get(decision.name)!.create(opts.log), ...decision };
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import type { Locks } from '../host/locks.js';
 import type { GuestConnection } from '../guest/ssh.js';
+import { vmNetworkFor, type HypervisorChoice } from '../hypervisor/choice.js';
 import { createVmNetworking, type VmNetworking } from '../network/vmnet.js';
 import { readHandles, removeHandles, writeHandles, type Handles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';
@@ -99,6 +100,8 @@ export interface VmServiceDeps {
   driver: Driver;
   driverName: string;
   accel: 'kvm' | 'tcg';
+  /** What the host can give VMs (hypervisor/choice.ts): default network, bridge availability. */
+  hypervisor: Pick<HypervisorChoice, 'driver' | 'driverReason' | 'bridge' | 'defaultNetwork'>;
   locks: Locks;
   guest: GuestAccess;
   artifacts: ArtifactAccess;
@@ -315,6 +318,9 @@ export function createVmService(deps: VmServiceDeps) {
     requireRunning,
 
     async create(p: VmCreateParams & { start: boolean; waitForSsh: boolean }, progress: Progress, signal?: AbortSignal): Promise<Vm> {
+      // Checked before anything is built or stored: a network this host cannot give fails at once.
+      const asked = vmNetworkFor(deps.hypervisor, { mode: p.network, nat: p.nat });
+      progress('hypervisor', `${deps.hypervisor.driver}: ${deps.hypervisor.driverReason}`);
       const resolved = await deps.artifacts.resolve(p.image, progress);
       const id = randomUUID().replace(/-/g, '').slice(0, 12);
       const defaults = deps.config.vmDefaults;
@@ -324,7 +330,7 @@ export function createVmService(deps: VmServiceDeps) {
       const warm =
         p.start !== false && deps.restore
           ? await deps.restore.warmFor(
-              { image: p.image, cold: p.cold ?? false, vcpu: p.vcpu, memoryMib: p.memoryMib, diskSizeBytes: requestedDisk, network: p.network ?? 'user', resolved },
+              { image: p.image, cold: p.cold ?? false, vcpu: p.vcpu, memoryMib: p.memoryMib, diskSizeBytes: requestedDisk, network: asked.mode, resolved },
               progress,
               signal,
             )
@@ -341,7 +347,7 @@ export function createVmService(deps: VmServiceDeps) {
           vcpu: warm?.vcpu ?? p.vcpu ?? defaults.vcpu,
           memoryMib: warm?.memoryMib ?? p.memoryMib ?? defaults.memoryMib,
           diskSizeBytes: warm?.diskSizeBytes ?? diskSizeBytes,
-          network: net.assign({ id, mode: p.network ?? 'user', egress: p.egress ?? true, nat: p.nat ?? false }, store.list().map((r) => r.network)),
+          network: net.assign({ id, mode: asked.mode, egress: p.egress ?? true, nat: asked.nat }, store.list().map((r) => r.network)),
           state: 'stopped',
           workspace: null,
         });

@@ -13,7 +13,7 @@ interface CreateFlags {
   vcpu?: number;
   memory?: number;
   diskSize?: string;
-  network: 'user' | 'bridge';
+  network?: 'user' | 'bridge';
   egress: boolean;
   nat?: boolean;
   cold?: boolean;
@@ -26,7 +26,7 @@ function withCreateFlags(c: Command): Command {
     .option('--vcpu <n>', 'virtual CPUs', Number)
     .option('--memory <mib>', 'memory in MiB', Number)
     .option('--disk-size <size>', 'disk size, e.g. 8G')
-    .addOption(new Option('--network <mode>', 'network mode').choices(['user', 'bridge']).default('user'))
+    .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(['user', 'bridge']))
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
     .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
@@ -43,7 +43,7 @@ function createParams(o: CreateFlags, start: boolean) {
     start,
     network: o.network,
     egress: o.egress,
-    nat: o.nat ?? false,
+    nat: o.nat,
     cold: o.cold ?? false,
   };
 }
