@@ -13,6 +13,10 @@ export const DaemonStatus = z
     hypervisor: z.string(),
     accel: z.string(),
     accelReason: z.string(),
+    /** Why this hypervisor (hypervisor/choice.ts). */
+    hypervisorReason: z.string().optional(),
+    /** Where bridge networking comes from here (root, the root helper), or why there is none. */
+    bridge: z.object({ available: z.boolean(), reason: z.string() }).strict().optional(),
   })
   .strict();
 export type DaemonStatus = z.infer<typeof DaemonStatus>;

@@ -150,6 +150,8 @@ export async function main(): Promise<void> {
       hypervisor: driverName,
       accel: accel.accel,
       accelReason: accel.reason,
+      hypervisorReason: hv.driverReason,
+      bridge: hv.bridge,
     }),
     'daemon.stop': () => {
       setTimeout(() => shutdown(), 50);
