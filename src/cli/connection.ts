@@ -1,6 +1,7 @@
 /**
  * How the CLI reaches bangerd: connect to the socket, starting the daemon (detached, logging to
- * the state dir) on first use and waiting until it answers.
+ * the state dir) on first use and waiting until it answers. On a system install owned by this user
+ * (`sudo banger system install`) it talks to the system daemon's socket and never starts one.
  */
 import { openSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,10 +10,31 @@ import { call, type CallOpts } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
-import { resolvePaths, type Paths } from '../store/paths.js';
+import { resolvePaths, systemPaths, type Paths } from '../store/paths.js';
+import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
 
 export const paths: Paths = resolvePaths();
+
+/**
+ * The system install this CLI uses: the install record when its owner is this user, unless
+ * BANGER_NO_SYSTEM is set (then the private, autostarted daemon as without an install).
+ */
+export function systemInstall(env = process.env): InstallRecord | null {
+  if (env.BANGER_NO_SYSTEM) return null;
+  const r = readInstallRecord(systemPaths(env).installRecord);
+  return r && r.uid === process.getuid?.() ? r : null;
+}
+
+let target: { socket: string; system: InstallRecord | null } | undefined;
+/** Where bangerd listens for this CLI (resolved once). */
+export function daemonTarget(): { socket: string; system: InstallRecord | null } {
+  if (!target) {
+    const system = systemInstall();
+    target = { socket: system ? system.daemonSocket : paths.daemonSocket, system };
+  }
+  return target;
+}
 
 const DAEMON_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
 
@@ -22,11 +44,15 @@ function unreachable(err: unknown): boolean {
 }
 
 export async function ensureDaemon(): Promise<void> {
+  const { socket, system } = daemonTarget();
   try {
-    await call(paths.daemonSocket, 'daemon.status', {});
+    await call(socket, 'daemon.status', {});
     return;
   } catch (err) {
     if (!unreachable(err)) throw err;
+    if (system) {
+      throw new BangerError('unavailable', `the system bangerd (bangerd.service, owner ${system.owner}) does not answer on ${socket}; run \`sudo banger system restart\` and see \`banger system status\` (or set BANGER_NO_SYSTEM=1 for a private daemon)`, { cause: err });
+    }
   }
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   const out = openSync(join(paths.stateDir, 'bangerd.out'), 'a');
@@ -59,7 +85,7 @@ export async function api<M extends MethodName>(method: M, params: ParamsOf<M>, 
   const t0 = Date.now();
   const view = createProgressView(process.stderr, opts.progress === false);
   try {
-    const result = await call(paths.daemonSocket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
+    const result = await call(daemonTarget().socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
     view.done(opts.doneLine?.(Date.now() - t0));
     return result;
   } catch (err) {

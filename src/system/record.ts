@@ -28,6 +28,8 @@ export const InstallRecord = z
     helperSocket: z.string().startsWith('/'),
     /** Every file install wrote, absolute (under the install root). */
     files: z.array(z.string().startsWith('/')),
+    /** Directories install created (parents of `files`), removed by uninstall when left empty, deepest first. */
+    dirs: z.array(z.string().startsWith('/')).optional(),
     installedAt: z.string(),
   })
   .strict();

@@ -6,6 +6,7 @@ import { imageCommands } from './image.js';
 import { kernelCommands } from './kernel.js';
 import { networkCommands } from './network.js';
 import { snapshotCommands } from './snapshot.js';
+import { systemCommands } from './system.js';
 import { workspaceCommands } from './workspace.js';
 
 export function registerExtraCommands(program: Command, vm: Command): void {
@@ -14,6 +15,7 @@ export function registerExtraCommands(program: Command, vm: Command): void {
   imageCommands(program);
   snapshotCommands(program, vm);
   networkCommands(program, vm);
+  systemCommands(program);
   doctorCommand(program);
   completionCommands(program);
 }

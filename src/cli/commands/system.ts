@@ -1,0 +1,88 @@
+/** banger system install|status|restart|uninstall: the systemd install of bangerd + bangerd-root (src/system/). */
+import { Command } from 'commander';
+import { BangerError } from '../../api/errors.js';
+import { systemPaths } from '../../store/paths.js';
+import { install, restart, uninstall, type SystemDeps } from '../../system/install.js';
+import { bangerBinaries } from '../../system/plan.js';
+import { probeSocket } from '../../system/probe.js';
+import { gatherStatus, renderStatus } from '../../system/status.js';
+import { noSystemctl, realSystemctl, systemdRunning } from '../../system/systemctl.js';
+import { lookupUser, ownerName } from '../../system/users.js';
+import { ReportedFailure } from '../targets.js';
+
+interface RootOpt {
+  root?: string;
+}
+
+/** --root DIR (or BANGER_SYSTEM_ROOT) writes under DIR and never runs systemctl: for tests. */
+function deps(o: RootOpt, mustManage: boolean): SystemDeps {
+  const filesOnly = o.root !== undefined || !!process.env.BANGER_SYSTEM_ROOT;
+  const sys = systemPaths(process.env, o.root);
+  let systemctl = filesOnly ? noSystemctl('--root') : systemdRunning() ? realSystemctl() : noSystemctl('systemd is not running');
+  if (mustManage && !systemctl.live && !filesOnly) {
+    throw new BangerError('unavailable', 'systemd is not running on this host (no /run/systemd/system); banger system needs systemd as PID 1. Without it, run bangerd yourself (any banger command starts it)');
+  }
+  return { sys, systemctl, probe: probeSocket, binaries: bangerBinaries(), out: (l) => console.log(l) };
+}
+
+function needRoot(cmd: string): void {
+  if (process.getuid?.() !== 0) throw new BangerError('bad_request', `this needs root: run \`sudo banger system ${cmd}\``);
+}
+
+const ROOT_HELP = 'write under DIR instead of / and do not run systemctl (tests)';
+
+export function systemCommands(program: Command): void {
+  const s = program
+    .command('system')
+    .description('install bangerd (as a user) and its root helper bangerd-root as systemd services')
+    .addHelpText('after', '\nExamples:\n  sudo banger system install            # for the user who ran sudo\n  banger system status\n  sudo banger system restart\n  sudo banger system uninstall');
+
+  s.command('install')
+    .summary('write, enable and start bangerd.service and bangerd-root.service')
+    .description('write and enable bangerd.service (as the owner) and bangerd-root.service (root, bounded capabilities), record the install in /etc/banger/install.json and wait until both answer; running it again updates the units and keeps the install ID')
+    .option('--owner <user>', 'the user bangerd runs as (default: SUDO_USER)')
+    .option('--root <dir>', ROOT_HELP)
+    .addHelpText('after', '\nExamples:\n  sudo banger system install\n  sudo banger system install --owner alice')
+    .action(async (o: RootOpt & { owner?: string }) => {
+      needRoot('install');
+      const d = deps(o, true);
+      const owner = await lookupUser(ownerName(o.owner, process.env.SUDO_USER));
+      const r = await install(owner, d);
+      console.log(`installed for ${r.owner} (install ID ${r.installId})`);
+    });
+
+  s.command('status')
+    .summary('owner, install ID, units and whether both sockets answer')
+    .description('whether banger is installed system-wide: owner, install ID, unit files, unit states, whether both sockets answer')
+    .option('--json', 'print the status as JSON')
+    .option('--root <dir>', ROOT_HELP)
+    .addHelpText('after', '\nExamples:\n  banger system status\n  banger system status --json')
+    .action(async (o: RootOpt & { json?: boolean }) => {
+      const st = await gatherStatus(deps(o, false));
+      if (o.json) console.log(JSON.stringify(st, null, 2));
+      else console.log(renderStatus(st).join('\n'));
+      if (st.record && !(st.daemon?.answering && st.helper?.answering) && !o.json) throw new ReportedFailure(1);
+    });
+
+  s.command('restart')
+    .summary('restart both units (VMs keep running)')
+    .description('restart bangerd-root and bangerd and wait until both answer; running VMs keep running and are adopted')
+    .option('--root <dir>', ROOT_HELP)
+    .addHelpText('after', '\nExamples:\n  sudo banger system restart')
+    .action(async (o: RootOpt) => {
+      needRoot('restart');
+      await restart(deps(o, true));
+    });
+
+  s.command('uninstall')
+    .summary('stop, disable and remove exactly what install added')
+    .description('stop and disable both units and remove exactly the files install wrote; the owner\'s images, kernels and VMs stay unless --purge. Refuses while VMs run unless --force (which stops them first)')
+    .option('--purge', "also delete the owner's banger state dir (images, kernels, VM disks)")
+    .option('--force', 'stop running VMs instead of refusing (with --purge: also when bangerd does not answer)')
+    .option('--root <dir>', ROOT_HELP)
+    .addHelpText('after', '\nExamples:\n  sudo banger system uninstall\n  sudo banger system uninstall --purge --force   # stop VMs, delete everything')
+    .action(async (o: RootOpt & { purge?: boolean; force?: boolean }) => {
+      needRoot('uninstall');
+      await uninstall({ purge: !!o.purge, force: !!o.force }, deps(o, false));
+    });
+}
