@@ -13,7 +13,7 @@ import { methods } from '../api/methods.js';
 import type { SystemPaths } from '../store/paths.js';
 import { missingDirs, ownerStateDir, planInstall, planUninstall, withCreatedDirs, type Binaries } from './plan.js';
 import { HelperStatusSeen, type Probe } from './probe.js';
-import { readInstallRecord, type InstallRecord } from './record.js';
+import { InstallRecord, readInstallRecord } from './record.js';
 import type { Systemctl } from './systemctl.js';
 import { DAEMON_UNIT, HELPER_UNIT } from './units.js';
 import type { Owner } from './users.js';
@@ -56,7 +56,7 @@ export async function install(owner: Owner, deps: SystemDeps): Promise<InstallRe
   // Write units, then the record (it lists them); a failure while writing removes what this run created.
   const created: string[] = [];
   const dirs = missingDirs([...plan.units.map((u) => u.path), sys.installRecord], sys.root, existsSync);
-  const record = withCreatedDirs(plan.record, dirs);
+  const record = InstallRecord.parse(withCreatedDirs(plan.record, dirs));
   try {
     for (const d of dirs) {
       mkdirSync(d, { mode: 0o755 });
