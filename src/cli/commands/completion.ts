@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { call } from '../../api/client.js';
 import { BangerError } from '../../api/errors.js';
 import { quote } from '../../guest/quote.js';
-import { paths } from '../connection.js';
+import { daemonTarget } from '../connection.js';
 
 export const NAME_KINDS = ['vms', 'images', 'kernels'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
@@ -245,8 +245,9 @@ export function completionScript(shell: Shell, program: Command): string {
  * Names for the hidden `__complete`. It never starts the daemon: a Tab press must not spawn bangerd or
  * wait for it, so with no daemon running there is nothing to offer.
  */
-export async function listNames(kind: NameKind, socket: string = paths.daemonSocket): Promise<string[]> {
+export async function listNames(kind: NameKind, socket?: string): Promise<string[]> {
   try {
+    socket ??= daemonTarget().socket;
     switch (kind) {
       case 'vms':
         return (await call(socket, 'vm.list', {})).map((v) => v.name);
