@@ -122,7 +122,8 @@ export function daemonDirectives(i: UnitInputs): { unit: Directive[]; service: D
       ...(stateDir.startsWith(`${home}/`) ? [] : [{ key: 'ReadWritePaths', value: stateDir, why: 'the state dir lies outside the home' }]),
       { key: 'PrivateTmp', value: 'yes', why: 'bangerd\'s temp files (workspace bundles) are invisible to other users' },
       { key: 'ProtectControlGroups', value: 'yes', why: 'bangerd never writes cgroups' },
-      { key: 'UMask', value: '0077', why: 'state, keys and disks are the owner\'s alone' },
+      // Not PrivateDevices=/DeviceAllow=: QEMU needs /dev/kvm and /dev/net/tun. Not UMask=0077: git
+      // (workspace export --apply) would create files in the owner's repos without group/other bits.
     ],
   };
 }
@@ -157,9 +158,14 @@ export function helperDirectives(i: UnitInputs): { unit: Directive[]; service: D
       { key: 'BindPaths', value: `-${stateDir}`, why: 'the jailer\'s chroot base and the images/kernels it links live in the owner\'s state dir' },
       { key: 'PrivateTmp', value: 'yes', why: 'the helper has no business in the host /tmp' },
       { key: 'ProtectKernelLogs', value: 'yes', why: 'no access to the kernel log' },
-      { key: 'ProtectClock', value: 'yes', why: 'the helper never sets the clock' },
+      { key: 'ProtectKernelModules', value: 'yes', why: 'no module loading by the helper (the kernel still autoloads bridge/tun itself)' },
+      { key: 'ProtectHostname', value: 'yes', why: 'the helper never changes the hostname' },
+      { key: 'RestrictSUIDSGID', value: 'yes', why: 'nothing the helper makes is setuid/setgid' },
+      { key: 'SystemCallArchitectures', value: 'native', why: 'node, ip, iptables and the jailer are native x86_64' },
       { key: 'LockPersonality', value: 'yes', why: 'no execution-domain changes' },
       { key: 'RestrictRealtime', value: 'yes', why: 'no realtime scheduling' },
+      // Not ProtectClock=: it adds a DeviceAllow= rule, which closes the device policy and would deny
+      // /dev/net/tun (taps) and /dev/kvm to the helper and the jailer.
     ],
   };
 }
