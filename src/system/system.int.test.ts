@@ -192,6 +192,9 @@ describe.skipIf(!asRoot)('banger system (temporary root, real user)', () => {
     expect(existsSync(join(home, 'run', 'banger'))).toBe(false); // no private runtime dir: no private daemon
     const stop = await bangerAsUser(['daemon', 'stop'], { BANGER_SYSTEM_ROOT: root });
     expect(stop.stderr).toContain('sudo banger system restart');
+    // BANGER_NO_SYSTEM: back to the private daemon (not running here, and `daemon stop` starts none)
+    const own = await bangerAsUser(['daemon', 'stop'], { BANGER_SYSTEM_ROOT: root, BANGER_NO_SYSTEM: '1' });
+    expect(own.stdout).toContain('bangerd is not running');
     const doctor = await bangerAsUser(['doctor', '--json'], { BANGER_SYSTEM_ROOT: root });
     const rows = JSON.parse(doctor.stdout) as Array<{ name: string; verdict: string }>;
     expect(rows.filter((c) => c.name.startsWith('bangerd') || c.name === 'system install' || c.name === 'root helper').map((c) => `${c.verdict} ${c.name}`)).toEqual([
