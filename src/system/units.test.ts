@@ -43,7 +43,6 @@ describe('unit renderers', () => {
         'ProtectHome=tmpfs',
         'BindPaths=-/home/alice/.local/state/banger',
         'PrivateTmp=yes',
-        'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_MKNOD CAP_SYS_ADMIN',
         'Before=bangerd.service',
       ],
     ],
@@ -51,6 +50,12 @@ describe('unit renderers', () => {
   it.each(cases)('%s', (_name, unit, expected) => {
     const lines = unitLines(renderUnit(inputs, unit));
     for (const l of expected) expect(lines).toContain(l);
+  });
+
+  it('the helper keeps exactly ten capabilities, one CapabilityBoundingSet= line each', () => {
+    const caps = unitLines(renderUnit(inputs, HELPER_UNIT)).filter((l) => l.startsWith('CapabilityBoundingSet='));
+    expect(caps).toEqual(['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_SYS_ADMIN'].map((c) => `CapabilityBoundingSet=${c}`));
+    expect(unitLines(renderUnit(inputs, DAEMON_UNIT)).some((l) => l.startsWith('CapabilityBoundingSet='))).toBe(false);
   });
 
   it('the daemon never runs as root and has no User= in the helper', () => {

@@ -147,11 +147,8 @@ export function helperDirectives(i: UnitInputs): { unit: Directive[]; service: D
       { key: 'Restart', value: 'on-failure' },
       { key: 'RestartSec', value: '2' },
       { key: 'NoNewPrivileges', value: 'yes', why: 'nothing the helper runs may gain privileges through setuid/file caps' },
-      {
-        key: 'CapabilityBoundingSet',
-        value: HELPER_CAPABILITIES.map((c) => c.cap).join(' '),
-        why: HELPER_CAPABILITIES.map((c) => `${c.cap}: ${c.why}`).join('; '),
-      },
+      // One line per capability (systemd ORs repeated CapabilityBoundingSet= lines), each with its job.
+      ...HELPER_CAPABILITIES.map((c) => ({ key: 'CapabilityBoundingSet', value: c.cap, why: c.why })),
       { key: 'ProtectSystem', value: 'strict', why: 'the helper changes network state, never host files' },
       { key: 'ReadWritePaths', value: '/run', why: 'iptables takes /run/xtables.lock' },
       { key: 'ProtectHome', value: 'tmpfs', why: 'homes are hidden from root here; only the owner\'s state dir is bound back (below)' },
