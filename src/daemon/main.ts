@@ -13,7 +13,9 @@ import { probeHost } from '../hypervisor/accel.js';
 import { chooseHypervisor } from '../hypervisor/choice.js';
 import { defaultRegistry, locateDrivers } from '../hypervisor/registry.js';
 import { openDb } from '../store/db.js';
-import { resolvePaths } from '../store/paths.js';
+import { resolvePaths, systemPaths } from '../store/paths.js';
+import { systemInstallClash } from '../system/guard.js';
+import { readInstallRecord } from '../system/record.js';
 import { createVmStore } from '../store/vms.js';
 import { createVmService, type VmService } from '../vms/service.js';
 import { createSnapshotService } from '../snapshots/service.js';
@@ -48,6 +50,20 @@ export async function main(): Promise<void> {
     return;
   } catch {
     // not running: take over the socket
+  }
+
+  // A running bangerd.service (system install) owns this user's state dir: no second daemon on it.
+  let record = null;
+  try {
+    record = readInstallRecord(systemPaths().installRecord);
+  } catch {
+    // an unreadable record is `banger doctor`'s business, not a reason to stay down
+  }
+  const clash = systemInstallClash(record, process.getuid?.() ?? -1, paths.daemonSocket, paths.stateDir);
+  if (clash && (await call(record!.daemonSocket, 'daemon.status', {}).then(() => true, () => false))) {
+    process.stderr.write(`${clash}\n`);
+    process.exitCode = 1;
+    return;
   }
 
   const config = loadConfig(paths);

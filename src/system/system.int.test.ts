@@ -9,7 +9,9 @@
  */
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { createServer } from 'node:net';
+import { dirname, join, relative } from 'node:path';
+import { encodeFrame } from '../api/wire.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
 import { InstallRecord } from './record.js';
@@ -73,6 +75,12 @@ describe.skipIf(!asRoot)('banger system (temporary root, real user)', () => {
   /** As the test user, through setpriv (no PAM, no shell). */
   const bangerAsUser = (args: string[], extra: Record<string, string> = {}) =>
     run(['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', process.execPath, bin, ...args], {
+      check: false,
+      env: { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), ...extra },
+      timeoutMs: 60_000,
+    });
+  const bangerdAsUser = (extra: Record<string, string>) =>
+    run(['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', process.execPath, join(dirname(bin), '..', 'dist', 'daemon', 'main.js')], {
       check: false,
       env: { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), ...extra },
       timeoutMs: 60_000,
@@ -206,5 +214,29 @@ describe.skipIf(!asRoot)('banger system (temporary root, real user)', () => {
       'fail root helper',
     ]);
     expect((await banger(['system', 'uninstall', '--root', root])).code).toBe(0);
+  });
+
+  it('a second bangerd on the owner\'s state dir is refused while the system daemon answers', async () => {
+    const root = join(work, 'r5');
+    mkdirSync(root);
+    expect((await banger(['system', 'install', '--root', root, '--owner', user])).code).toBe(0);
+    // stand-in for bangerd.service: answers daemon.status on the record's socket
+    const sock = join(root, 'run', 'banger', 'bangerd.sock');
+    mkdirSync(dirname(sock), { recursive: true });
+    chmodSync(join(root, 'run'), 0o755);
+    chmodSync(dirname(sock), 0o755);
+    const server = createServer((c) => c.once('data', () => c.end(encodeFrame({ result: { pid: 1 } }))));
+    await new Promise<void>((r) => server.listen(sock, r));
+    chmodSync(sock, 0o666);
+    try {
+      const r = await bangerdAsUser({ BANGER_SYSTEM_ROOT: root });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('a second bangerd on the same state dir is refused');
+      expect(existsSync(join(home, 'run', 'banger', 'bangerd.sock'))).toBe(false);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect((await banger(['system', 'uninstall', '--root', root, '--force'])).code).toBe(0);
+    rmSync(join(root, 'run'), { recursive: true, force: true });
   });
 });
