@@ -95,6 +95,16 @@ describe('unit renderers', () => {
     expect(sys.helperSocket.startsWith(`/run/${HELPER_RUNTIME_DIR}/`)).toBe(true);
   });
 
+  it.each([
+    ['a checkout and node outside homes', '/usr/bin/node', '/opt/banger/dist/rootd/main.js', []],
+    ['a checkout in the owner\'s home', '/usr/bin/node', '/home/alice/src/banger/dist/rootd/main.js', ['/home/alice/src/banger']],
+    ['nvm node in root\'s home', '/root/.nvm/versions/node/v20.1.0/bin/node', '/opt/banger/dist/rootd/main.js', ['/root/.nvm/versions/node/v20.1.0']],
+    ['node inside the checkout', '/home/alice/banger/node/bin/node', '/home/alice/banger/dist/rootd/main.js', ['/home/alice/banger']],
+  ])('the helper binds back what ProtectHome hides: %s', (_n, node, helperEntry, want) => {
+    const lines = unitLines(renderUnit({ ...inputs, node, helperEntry }, HELPER_UNIT));
+    expect(lines.filter((l) => l.startsWith('BindReadOnlyPaths=')).map((l) => l.slice('BindReadOnlyPaths='.length))).toEqual(want);
+  });
+
   it('a state dir outside the home gets its own ReadWritePaths', () => {
     const lines = unitLines(renderUnit({ ...inputs, record: { ...inputs.record, stateDir: '/srv/banger' } }, DAEMON_UNIT));
     expect(lines).toContain('ReadWritePaths=/srv/banger');

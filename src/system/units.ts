@@ -63,6 +63,21 @@ export const HELPER_CAPABILITIES: ReadonlyArray<{ cap: string; why: string }> = 
   { cap: 'CAP_SYS_ADMIN', why: 'jailer: mount namespace, bind mounts and cgroup setup' },
 ];
 
+/** The directories ProtectHome= hides. */
+const HOME_TREES = ['/home', '/root', '/run/user'];
+const underHomeTree = (p: string) => HOME_TREES.some((t) => p === t || p.startsWith(`${t}/`));
+
+/**
+ * What the helper must still see under ProtectHome=tmpfs to start at all: the checkout
+ * (<checkout>/dist/rootd/main.js and its node_modules) and node's prefix (<prefix>/bin/node, e.g. nvm),
+ * when they live in a home directory. Read-only, deduplicated, outermost first.
+ */
+export function helperBinds(i: Pick<UnitInputs, 'node' | 'helperEntry'>): string[] {
+  const up = (p: string, n: number): string => (n === 0 ? p : up(p.slice(0, p.lastIndexOf('/')) || '/', n - 1));
+  const wanted = [up(i.helperEntry, 3), up(i.node, 2)].filter(underHomeTree).sort();
+  return wanted.filter((p, k) => !wanted.slice(0, k).some((q) => p === q || p.startsWith(`${q}/`)));
+}
+
 const SAFE_PATH = /^\/[A-Za-z0-9._/+@-]*$/;
 const SAFE_NAME = /^[a-z_][a-z0-9_-]*[$]?$/;
 
@@ -153,6 +168,7 @@ export function helperDirectives(i: UnitInputs): { unit: Directive[]; service: D
       { key: 'ReadWritePaths', value: '/run', why: 'iptables takes /run/xtables.lock' },
       { key: 'ProtectHome', value: 'tmpfs', why: 'homes are hidden from root here; only the owner\'s state dir is bound back (below)' },
       { key: 'BindPaths', value: `-${stateDir}`, why: 'the jailer\'s chroot base and the images/kernels it links live in the owner\'s state dir' },
+      ...helperBinds(i).map((p) => ({ key: 'BindReadOnlyPaths', value: p, why: 'banger (or node) is installed under a home directory, which ProtectHome= hides' })),
       { key: 'PrivateTmp', value: 'yes', why: 'the helper has no business in the host /tmp' },
       { key: 'ProtectKernelLogs', value: 'yes', why: 'no access to the kernel log' },
       { key: 'ProtectKernelModules', value: 'yes', why: 'no module loading by the helper (the kernel still autoloads bridge/tun itself)' },
