@@ -53,7 +53,7 @@ export function systemCommands(program: Command): void {
 
   s.command('status')
     .summary('owner, install ID, units and whether both sockets answer')
-    .description('whether banger is installed system-wide: owner, install ID, unit files, unit states, whether both sockets answer')
+    .description('whether banger is installed system-wide: owner, install ID, unit files (current? hardening kept?), unit states (systemctl is-active; "unknown" under --root or without systemd), whether both sockets answer. Exits 1 when installed but a socket does not answer (not with --json)')
     .option('--json', 'print the status as JSON')
     .option('--root <dir>', ROOT_HELP)
     .addHelpText('after', '\nExamples:\n  banger system status\n  banger system status --json')
