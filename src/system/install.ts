@@ -7,12 +7,11 @@ import { chownSync, existsSync, lstatSync, mkdirSync, rmdirSync, rmSync, unlinkS
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { call } from '../api/client.js';
-import { DaemonStatus } from '../api/daemon.js';
 import { BangerError } from '../api/errors.js';
 import { methods } from '../api/methods.js';
 import type { SystemPaths } from '../store/paths.js';
 import { missingDirs, ownerStateDir, planInstall, planUninstall, withCreatedDirs, type Binaries } from './plan.js';
-import { HelperStatusSeen, type Probe } from './probe.js';
+import { DaemonStatusSeen, HelperStatusSeen, type Probe } from './probe.js';
 import { InstallRecord, readInstallRecord } from './record.js';
 import type { Systemctl } from './systemctl.js';
 import { DAEMON_UNIT, HELPER_UNIT } from './units.js';
@@ -143,7 +142,7 @@ function describeAnswer(method: string, result: unknown, record: InstallRecord):
     }
     return ` (version ${h.data.version}, install ID ${h.data.installId})`;
   }
-  const d = DaemonStatus.safeParse(result);
+  const d = DaemonStatusSeen.safeParse(result);
   return d.success ? ` (pid ${d.data.pid}, ${d.data.vmsRunning} VMs running)` : '';
 }
 
@@ -208,7 +207,7 @@ export async function uninstall(opts: UninstallOpts, deps: SystemDeps): Promise<
  */
 async function stopRunningVms(record: InstallRecord, opts: UninstallOpts, deps: SystemDeps): Promise<void> {
   const r = await deps.probe(record.daemonSocket, 'daemon.status');
-  const status = r.ok ? DaemonStatus.safeParse(r.result) : null;
+  const status = r.ok ? DaemonStatusSeen.safeParse(r.result) : null;
   if (!status?.success) {
     const why = r.ok ? 'an unexpected daemon.status answer' : r.error;
     if (opts.purge && !opts.force) {

@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:net';
 import { z } from 'zod';
+import { DaemonStatus } from '../api/daemon.js';
 import { API_VERSION, LineDecoder, ServerFrame, encodeFrame } from '../api/wire.js';
 
 export type ProbeResult = { ok: true; result: unknown } | { ok: false; error: string };
@@ -45,3 +46,5 @@ export const probeSocket: Probe = (socket, method, timeoutMs = 2000) =>
 
 /** The part of bangerd-root's `helper.status` answer install and doctor rely on (its own schema may carry more). */
 export const HelperStatusSeen = z.object({ version: z.string(), installId: z.string(), ownerUid: z.number().int() }).passthrough();
+/** The part of bangerd's `daemon.status` answer install, status and uninstall read (tolerant of newer fields). */
+export const DaemonStatusSeen = DaemonStatus.pick({ pid: true, version: true, vmsRunning: true }).passthrough();

@@ -5,10 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DaemonStatus } from '../api/daemon.js';
 import type { SystemPaths } from '../store/paths.js';
 import { unitInputs, unitPath, type Binaries } from './plan.js';
-import { HelperStatusSeen, type Probe } from './probe.js';
+import { DaemonStatusSeen, HelperStatusSeen, type Probe } from './probe.js';
 import { InstallRecord, readInstallRecord } from './record.js';
 import type { Systemctl } from './systemctl.js';
 import { hardeningOf, renderUnit, UNITS, unitLines } from './units.js';
@@ -85,7 +84,7 @@ export async function gatherStatus(deps: StatusDeps): Promise<SystemStatus> {
   let helper = null;
   if (record) {
     const d = await deps.probe(record.daemonSocket, 'daemon.status');
-    const ds = d.ok ? DaemonStatus.safeParse(d.result) : null;
+    const ds = d.ok ? DaemonStatusSeen.safeParse(d.result) : null;
     daemon = { socket: record.daemonSocket, answering: !!ds?.success, detail: ds?.success ? `pid ${ds.data.pid}, version ${ds.data.version}, ${ds.data.vmsRunning} VMs running` : d.ok ? 'unexpected answer' : d.error };
     const h = await deps.probe(record.helperSocket, 'helper.status');
     const hs = h.ok ? HelperStatusSeen.safeParse(h.result) : null;
