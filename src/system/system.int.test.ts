@@ -14,6 +14,7 @@ import { dirname, join, relative } from 'node:path';
 import { encodeFrame } from '../api/wire.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
+import { createTempUser, type TempUser } from '../testing/tempuser.js';
 import { InstallRecord } from './record.js';
 import { SystemStatus } from './status.js';
 
@@ -37,6 +38,7 @@ describe.skipIf(!asRoot)('banger system (temporary root, real user)', () => {
   let work: string;
   let staged: string | null = null;
   let bin: string;
+  let tu: TempUser;
   let user: string;
   let uid: number;
   let gid: number;
@@ -56,35 +58,31 @@ describe.skipIf(!asRoot)('banger system (temporary root, real user)', () => {
       writeFileSync(join(staged, 'dist', 'rootd', 'main.js'), '// stand-in: bangerd-root is built on the helper branch\n');
       bin = join(staged, 'bin', 'banger');
     }
-    user = `bgsys${process.pid % 100000}`;
-    home = join(work, 'home');
-    await run(['useradd', '--create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', user]);
-    const ids = (await run(['id', '-u', user])).stdout.trim();
-    uid = Number(ids);
-    gid = Number((await run(['id', '-g', user])).stdout.trim());
+    tu = await createTempUser('bgsys');
+    ({ name: user, uid, gid, home } = tu);
   });
 
   afterAll(async () => {
-    if (user) await run(['userdel', '--remove', user], { check: false });
+    if (tu) await tu.remove();
     if (work) rmSync(work, { recursive: true, force: true });
     if (staged) rmSync(staged, { recursive: true, force: true });
   });
 
   const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH!, HOME: '/root', ...extra });
   const banger = (args: string[], extra: Record<string, string> = {}) => run([process.execPath, bin, ...args], { check: false, env: env(extra), timeoutMs: 60_000 });
-  /** As the test user, through setpriv (no PAM, no shell). */
-  const bangerAsUser = (args: string[], extra: Record<string, string> = {}) =>
-    run(['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', process.execPath, bin, ...args], {
-      check: false,
-      env: { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), ...extra },
-      timeoutMs: 60_000,
-    });
+  /**
+   * As the test user with XDG defaults under its home: the layout bangerd.service gives the owner
+   * (the fixture's own XDG_STATE_HOME etc. are overridden), and a private runtime dir in the home.
+   */
+  const ownerEnv = (extra: Record<string, string>) => ({
+    XDG_STATE_HOME: join(home, '.local', 'state'),
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_CACHE_HOME: join(home, '.cache'),
+    ...extra,
+  });
+  const bangerAsUser = (args: string[], extra: Record<string, string> = {}) => tu.run([process.execPath, bin, ...args], { env: ownerEnv(extra), timeoutMs: 60_000 });
   const bangerdAsUser = (extra: Record<string, string>) =>
-    run(['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', process.execPath, join(dirname(bin), '..', 'dist', 'daemon', 'main.js')], {
-      check: false,
-      env: { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), ...extra },
-      timeoutMs: 60_000,
-    });
+    tu.run([process.execPath, join(dirname(bin), '..', 'dist', 'daemon', 'main.js')], { env: ownerEnv(extra), timeoutMs: 60_000 });
   const freshRoot = (name: string) => {
     const r = join(work, name);
     mkdirSync(join(r, 'etc', 'systemd', 'system'), { recursive: true });
