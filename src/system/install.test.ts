@@ -96,6 +96,12 @@ describe('system install executor', () => {
     expect(existsSync(deps.sys.installRecord)).toBe(true);
   });
 
+  it('a unit that fails to start is reported with systemctl/journalctl hints', async () => {
+    const failing = { ...recordingSystemctl([]), restart: async () => Promise.reject(new Error('systemctl restart failed with exit 1: Job for bangerd.service failed')) };
+    const { deps, owner } = setup(failing);
+    await expect(install(owner, deps)).rejects.toThrow(/Job for bangerd.service failed; the units stay installed: see `systemctl status bangerd-root.service bangerd.service`/);
+  });
+
   it('refuses a helper that answers for another install', async () => {
     const { deps, owner } = setup(recordingSystemctl([], () => serve(deps.sys.helperSocket, () => ({ version: '0.1.0', installId: 'ffffffff', ownerUid: owner.uid }))), 3000);
     await expect(install(owner, deps)).rejects.toThrow(/answers for install ffffffff/);

@@ -80,7 +80,7 @@ export async function install(owner: Owner, deps: SystemDeps): Promise<InstallRe
   await deps.systemctl.daemonReload();
   await deps.systemctl.enable([HELPER_UNIT, DAEMON_UNIT]);
   // restart, not start: a re-install must run the units it just rewrote (VMs survive: KillMode=process).
-  await deps.systemctl.restart([HELPER_UNIT, DAEMON_UNIT]);
+  await restartUnits(deps);
   out(`enabled and started ${HELPER_UNIT} and ${DAEMON_UNIT}`);
   await waitForSockets(record, deps);
   return record;
@@ -98,6 +98,15 @@ function ensureOwnerStateDir(owner: Owner, stateDir: string, out: (l: string) =>
     chownSync(d, owner.uid, owner.gid);
   }
   out(`created ${stateDir} (${owner.name}'s banger state; uninstall keeps it, --purge removes it)`);
+}
+
+/** systemctl restart of both units; a unit that fails to start is reported with where to look. */
+async function restartUnits(deps: SystemDeps): Promise<void> {
+  try {
+    await deps.systemctl.restart([HELPER_UNIT, DAEMON_UNIT]);
+  } catch (err) {
+    throw new BangerError('unavailable', `${(err as Error).message}; the units stay installed: ${HINTS}, then \`sudo banger system restart\``, { cause: err });
+  }
 }
 
 /** Polls both sockets until they answer, printing what it waits for; a bounded wait with hints on timeout. */
@@ -150,7 +159,7 @@ export async function restart(deps: SystemDeps): Promise<void> {
   const record = readInstallRecord(deps.sys.installRecord);
   if (!record) throw new BangerError('not_found', `no system install (${deps.sys.installRecord} is missing); run \`sudo banger system install\``);
   if (!deps.systemctl.live) return void deps.out(NOT_LIVE(deps.systemctl, 'restarting'));
-  await deps.systemctl.restart([HELPER_UNIT, DAEMON_UNIT]);
+  await restartUnits(deps);
   deps.out(`restarted ${HELPER_UNIT} and ${DAEMON_UNIT} (running VMs keep running and are adopted)`);
   await waitForSockets(record, deps);
 }
