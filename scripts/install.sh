@@ -17,7 +17,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Host packages: QEMU, image/kernel tooling, networking, and what better-sqlite3 needs to build.
-PKGS=(qemu-system-x86 qemu-utils mmdebstrap uidmap debian-archive-keyring busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
+PKGS=(qemu-system-x86 qemu-utils mmdebstrap uidmap debian-archive-keyring systemd busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
       openssh-client openssh-server git ca-certificates python3 make g++ dnsutils
       zsh fish)  # zsh and fish: the completion tests run the generated scripts in them
 missing=()
