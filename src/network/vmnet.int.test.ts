@@ -18,7 +18,7 @@ import { createVmNetworking, pickResolver, type VmNetworking } from './vmnet.js'
 
 const NS = `bt-vmnet-${process.pid}`;
 const inNs = (argv: string[]) => run(argv, { netns: NS, check: false });
-const config = parseConfig('[network]\ncidr = "172.30.5.0/24"\nbridge = "br-test"\nguest_dns = "192.0.2.53"\n', 'config.toml', { cores: 2, memoryMib: 2048 });
+const config = parseConfig('[network]\ncidr = "172.30.5.0/24"\nbridge = "br-test"\nguest_dns = "192.0.2.53"\n', 'config.toml', { cores: 2, memoryMib: 2048, home: '/root', jailerChrootBase: '/tmp/jailer' });
 const dir = mkdtempSync(join(tmpdir(), 'bt-vmnet-'));
 const sshConfigPath = join(dir, 'ssh', 'config');
 let dns: DnsServer;
