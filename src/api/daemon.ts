@@ -13,6 +13,8 @@ export const DaemonStatus = z
     hypervisor: z.string(),
     accel: z.string(),
     accelReason: z.string(),
+    /** config.toml keys that were ignored or are not honoured yet. */
+    configWarnings: z.array(z.string()).optional(),
   })
   .strict();
 export type DaemonStatus = z.infer<typeof DaemonStatus>;
