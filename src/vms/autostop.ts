@@ -42,6 +42,8 @@ export interface Activity {
   hold(id: string): () => void;
   /** For `vm show`: when it was last used and when it will be stopped. */
   describe(rec: Pick<VmRecord, 'id' | 'updatedAt'>, running: boolean): { lastActiveAt: string | null; autoStopAt: string | null };
+  /** Stale now (cheap: no guest check)? */
+  due(rec: Pick<VmRecord, 'id' | 'updatedAt'>): boolean;
   /** Under the VM lock, right before stopping: still stale? (a terminal open in the guest counts as use) */
   stillIdle(rec: VmRecord, session: GuestSession | null): Promise<boolean>;
 }
@@ -66,6 +68,7 @@ export function createActivity(deps: { store: ActivityStore; staleMs: number; no
         deps.store.touch(id);
       };
     },
+    due: stale,
     describe(rec, running) {
       const lastActiveAt = deps.store.get(rec.id);
       return { lastActiveAt, autoStopAt: autoStopAt({ lastUseMs: lastUse(lastActiveAt, rec.updatedAt), staleMs: deps.staleMs, running }) };
@@ -96,8 +99,7 @@ export interface AutoStopVms {
 export async function checkOnce(vms: AutoStopVms, activity: Activity, log: Logger): Promise<string[]> {
   const stopped: string[] = [];
   for (const v of vms.list()) {
-    if (v.state !== 'running' || activity.describe(v, true).autoStopAt === null) continue;
-    if (Date.parse(activity.describe(v, true).autoStopAt!) > Date.now()) continue;
+    if (v.state !== 'running' || !activity.due(v)) continue;
     try {
       if (await vms.stopIfIdle(v.name, activity.stillIdle, 30_000)) {
         log.info({ vm: v.name }, 'auto-stop: stopped a VM unused for auto_stop_stale_after');
