@@ -1,6 +1,5 @@
 /** file_sync's host side: what is collected, and that the stream extracts as root:root with the right modes (real GNU tar). */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { buffer } from 'node:stream/consumers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,7 +45,7 @@ describe('file_sync host side', () => {
     mkdirSync(root);
     const argv = [...GUEST_EXTRACT];
     argv[argv.indexOf('/')] = root;
-    await run(argv, { input: await buffer(packItems(items)) });
+    await run(argv, { input: await packItems(items) });
     const st = (p: string) => statSync(join(root, p));
     expect(st('root/.gitconfig').mode & 0o7777).toBe(0o600); // the default mode, not the host's 0664
     expect(st('root/copies/g').mode & 0o7777).toBe(0o640);
@@ -57,7 +56,7 @@ describe('file_sync host side', () => {
     expect(readFileSync(join(root, 'root/.gitconfig'), 'utf8')).toContain('name = u');
     for (const p of ['root/.gitconfig', 'root/.config/tool', 'root/.config/tool/sub/run.sh']) expect([st(p).uid, st(p).gid]).toEqual([0, 0]);
     // the listing says root:root too, whoever runs the test
-    const list = await run(['tar', '-t', '-v', '--numeric-owner', '-f', '-'], { input: await buffer(packItems(items)) });
+    const list = await run(['tar', '-t', '-v', '--numeric-owner', '-f', '-'], { input: await packItems(items) });
     for (const line of list.stdout.trim().split('\n')) expect(line).toMatch(/^\S+ 0\/0 /);
   });
 

@@ -8,7 +8,7 @@
  */
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import tar from 'tar-stream';
 import { BangerError } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
@@ -74,8 +74,8 @@ async function walk(hostDir: string, guestDir: string, mode: number, out: SyncIt
   }
 }
 
-/** The tar stream of `items`: names relative to /, owner root:root, modes as given. */
-export function packItems(items: readonly SyncItem[]): Readable {
+/** The tar archive of `items`: names relative to /, owner root:root, modes as given. In memory (bounded by MAX_SYNC_BYTES). */
+export function packItems(items: readonly SyncItem[]): Promise<Buffer> {
   const pack = tar.pack();
   const owner = { uid: 0, gid: 0, uname: 'root', gname: 'root' };
   for (const it of items) {
@@ -85,7 +85,8 @@ export function packItems(items: readonly SyncItem[]): Readable {
     else pack.entry({ ...owner, name, type: 'file', mode: it.mode, size: it.body.length }, it.body);
   }
   pack.finalize();
-  return pack as unknown as Readable;
+  return buffer(pack); // tar-stream's streams are streamx ones: collect rather than pipe into ssh2
+
 }
 
 /** The guest side: extract at /, keeping the stream's owners and modes exactly. */
@@ -98,7 +99,7 @@ export async function syncFiles(session: GuestSession, entries: readonly FileSyn
   for (const w of warnings) progress('file-sync', `warning: ${w}`);
   if (items.length === 0) return { copied: 0, warnings };
   progress('file-sync', `copying ${entries.length - warnings.length} file_sync entr${entries.length - warnings.length === 1 ? 'y' : 'ies'} into the guest`);
-  const r = await session.run(GUEST_EXTRACT, { stdin: packItems(items), timeoutMs: 120_000 });
+  const r = await session.run(GUEST_EXTRACT, { stdin: await packItems(items), timeoutMs: 120_000 });
   if (r.code !== 0) {
     throw new BangerError('internal', `VM "${vm}" is running but file_sync failed: tar in the guest exited ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join('; ')}`);
   }

@@ -253,6 +253,7 @@ export function createVmService(deps: VmServiceDeps) {
     }
     // [config: file_sync] every start (boot, restart, restore) ends here with the guest reachable.
     await syncFiles(session, fileSync, rec.name, progress);
+    deps.activity?.touch(rec.id); // [config: auto_stop] ready now: the idle time counts from here
   }
 
   async function halt(rec: VmRecord, timeoutMs: number, progress: Progress): Promise<void> {
