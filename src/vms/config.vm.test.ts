@@ -2,7 +2,7 @@
  * config.toml's file_sync and auto_stop_stale_after on one real guest, through the real CLI and
  * daemon: files land root:root with their modes at a warm-restore create and again at a cold
  * restart; a missing host file is a warning; an unused VM is stopped (not deleted) once the
- * setting passes, never under a running exec; `vm show` says when.
+ * setting passes, never under a running exec or with a terminal open in the guest; `vm show` says when.
  */
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,7 +58,7 @@ const statOf = async (name: string, paths: string[]) =>
   (await inst.cli(['vm', 'exec', name, '--', 'stat', '-c', '%a %u:%g %n', ...paths])).stdout.trim().split('\n');
 
 describe('config.toml on a real guest', () => {
-  it('file_sync at every start; auto-stop of an unused VM, never under a running exec', async () => {
+  it('file_sync at every start; auto-stop of an unused VM, never under a running exec or an open terminal', async () => {
     const create = await inst.cli(['vm', 'create', '--name', 'cfg']);
     expect(create.code, create.stderr).toBe(0);
     expect(create.stderr).toContain(`file_sync[2]: ${join(home, 'nope')} does not exist on the host; skipped`);
@@ -96,15 +96,25 @@ describe('config.toml on a real guest', () => {
     const due = Date.parse(after.autoStopAt!);
     expect(due - Date.now()).toBeGreaterThan(15_000); // counted from the end of the exec
 
+    // an open terminal in the guest (someone in `vm ssh`) counts as use when the time comes
+    const term = await inst.cli(['vm', 'exec', 'cfg', '--', 'sh', '-c', 'setsid script -q -c "sleep 30" /dev/null </dev/null >/dev/null 2>&1 &']);
+    expect(term.code, term.stderr).toBe(0);
+    const before = await show('cfg');
+    await new Promise((r) => setTimeout(r, Date.parse(before.autoStopAt!) + 8000 - Date.now()));
+    const held = await show('cfg');
+    expect(held.state).toBe('running');
+    expect(Date.parse(held.lastActiveAt!)).toBeGreaterThan(Date.parse(before.lastActiveAt!));
+
     // then, unused: stopped (gracefully, kept) shortly after autoStopAt
-    let shown = after;
-    const deadline = due + 60_000;
+    let shown = held;
+    const due2 = Date.parse(held.autoStopAt!);
+    const deadline = due2 + 60_000;
     while (shown.state !== 'stopped' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
       shown = await show('cfg');
     }
     expect(shown.state).toBe('stopped');
-    expect(Date.now()).toBeGreaterThanOrEqual(due);
+    expect(Date.now()).toBeGreaterThanOrEqual(due2);
     expect(shown.autoStopAt).toBeNull();
     const list = json<Array<{ name: string }>>((await inst.cli(['vm', 'list', '--json'])).stdout);
     expect(list.map((v) => v.name)).toContain('cfg');
