@@ -77,6 +77,11 @@ guest = "/root/certs"
     ]);
   });
 
+  it('expands ~/ in path keys against the host home', () => {
+    const c = parseConfig('ssh_key_path = "~/.ssh/id_ed25519"\nfirecracker_bin = "~/bin/firecracker"\njailer_bin = "jailer"\njailer_chroot_base = "~/jail"\n', 'f', host);
+    expect(c).toMatchObject({ sshKeyPath: '/home/u/.ssh/id_ed25519', firecrackerBin: '/home/u/bin/firecracker', jailer: { bin: 'jailer', chrootBaseDir: '/home/u/jail' } });
+  });
+
   it('warns about unknown keys, at any depth, and still parses the rest', () => {
     const c = parseConfig('colour = "red"\nhypervisor = "qemu"\n[network]\nnope = 1\n[vm_defaults]\nbig = true\n[[file_sync]]\nhost = "/a"\nguest = "~/a"\nowner = "me"\n', '/c.toml', host);
     expect(c.hypervisor).toBe('qemu');
@@ -104,6 +109,10 @@ guest = "/root/certs"
     ['tap_pool_size = -1', 'tap_pool_size'],
     ['jailer_enabled = "yes"', 'jailer_enabled'],
     ['jailer_chroot_base = "jail"', 'jailer_chroot_base'],
+    ['ssh_key_path = "~bob/.ssh/id"', 'ssh_key_path'],
+    ['ssh_key_path = "keys/id"', 'ssh_key_path'],
+    ['firecracker_bin = "bin/fc"', 'firecracker_bin'],
+    ['jailer_bin = ""', 'jailer_bin'],
     ['bridge_ip = "10.0.0.300"', 'bridge_ip'],
     ['bridge_ip = "10.9.0.1"', 'bridge_ip'], // outside the default cidr
     ['cidr = "172.30.0.0/24"\nbridge_ip = "172.30.0.255"', 'bridge_ip'], // broadcast

@@ -50,7 +50,10 @@ const Cidr = z.string().refine(
   },
   { message: 'an IPv4 CIDR like 172.30.0.0/24 (prefix /16 to /29, no host bits)' },
 );
-const AbsPath = z.string().regex(/^\//, 'an absolute path');
+/** A path key: absolute, or `~/…` (expanded against the host user's home in parseConfig). */
+const PathKey = z.string().regex(/^(\/|~\/)/, 'an absolute path or ~/…');
+/** A binary: a name looked up on PATH, an absolute path, or `~/…`. */
+const BinKey = z.string().regex(/^(\/|~\/|[^~/][^/]*$)/, 'a command name, an absolute path or ~/…');
 
 export const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 export type LogLevel = z.infer<typeof LogLevel>;
@@ -60,13 +63,13 @@ export const ConfigFile = z.object({
   default_image_name: Name.optional(),
   hypervisor: z.enum(['auto', 'qemu', 'firecracker']).optional(),
   accel: z.enum(['auto', 'kvm', 'tcg']).optional(),
-  ssh_key_path: z.string().optional(),
+  ssh_key_path: PathKey.optional(),
   catalog: z.string().optional(),
   jailer_enabled: z.boolean().optional(),
-  jailer_bin: z.string().min(1).optional(),
-  jailer_chroot_base: AbsPath.optional(),
-  firecracker_bin: z.string().min(1).optional(),
-  qemu_bin: z.string().min(1).optional(),
+  jailer_bin: BinKey.optional(),
+  jailer_chroot_base: PathKey.optional(),
+  firecracker_bin: BinKey.optional(),
+  qemu_bin: BinKey.optional(),
   auto_stop_stale_after: Duration.optional(),
   stats_poll_interval: Duration.refine((ms) => ms >= 1000, 'at least 1s').optional(),
   tap_pool_size: z.number().int().min(0).max(256).optional(),
@@ -210,17 +213,18 @@ export function parseConfig(text: string, file: string, host: HostFacts): Config
   }
 
   const d = derivedDefaults(host);
+  const home = <T extends string | undefined>(p: T): T => (p?.startsWith('~/') ? `${host.home}${p.slice(1)}` : p) as T;
   return {
     logLevel: c.log_level ?? null,
     defaultImageName: c.default_image_name ?? 'debian-bookworm',
     defaultKernelName: 'debian-cloud',
     hypervisor: c.hypervisor ?? 'auto',
     accel: c.accel ?? 'auto',
-    sshKeyPath: c.ssh_key_path ?? null,
+    sshKeyPath: home(c.ssh_key_path) ?? null,
     catalog: c.catalog ?? null,
-    jailer: { enabled: c.jailer_enabled ?? true, bin: c.jailer_bin ?? '/usr/bin/jailer', chrootBaseDir: c.jailer_chroot_base ?? host.jailerChrootBase },
-    firecrackerBin: c.firecracker_bin ?? 'firecracker',
-    qemuBin: c.qemu_bin ?? 'qemu-system-x86_64',
+    jailer: { enabled: c.jailer_enabled ?? true, bin: home(c.jailer_bin) ?? '/usr/bin/jailer', chrootBaseDir: home(c.jailer_chroot_base) ?? host.jailerChrootBase },
+    firecrackerBin: home(c.firecracker_bin) ?? 'firecracker',
+    qemuBin: home(c.qemu_bin) ?? 'qemu-system-x86_64',
     autoStopStaleAfterMs: c.auto_stop_stale_after ?? 0,
     statsPollIntervalMs: c.stats_poll_interval ?? DEFAULT_STATS_POLL_MS,
     tapPoolSize: c.tap_pool_size ?? 0,
