@@ -7,7 +7,7 @@ export const Name = z.string().regex(NAME_PATTERN, {
   message: "names are 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-' (e.g. web-1)",
 });
 
-/** Sizes like 512M, 4G, 8GiB or a byte count. */
+/** Sizes like 512M, 4G, 8GiB or a byte count; null when not one (or not a safe integer). */
 export const SIZE_PATTERN = /^(\d+)\s*([kmgt]i?b?|b)?$/i;
 export function parseSize(text: string): number | null {
   const m = SIZE_PATTERN.exec(text.trim());
@@ -15,7 +15,8 @@ export function parseSize(text: string): number | null {
   const n = Number(m[1]);
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit as 'b'];
-  return n * mult;
+  const bytes = n * mult;
+  return Number.isSafeInteger(bytes) ? bytes : null; // "99999999999T" or 400 digits: not a size
 }
 export const Size = z.string().refine((s) => parseSize(s) !== null, { message: 'sizes look like 512M, 4G or 8GiB' });
 

@@ -54,6 +54,10 @@ export const Vm = z
     workspace: Workspace.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    /** Last start, exec, ssh or workspace operation (config auto_stop_stale_after counts from it). */
+    lastActiveAt: z.string().nullable().optional(),
+    /** When the daemon will stop this VM for being unused; null: auto-stop is off or it is not running. */
+    autoStopAt: z.string().nullable().optional(),
   })
   .strict();
 export type Vm = z.infer<typeof Vm>;

@@ -3,7 +3,7 @@
  * the state dir) on first use and waiting until it answers. On a system install owned by this user
  * (`sudo banger system install`) it talks to the system daemon's socket and never starts one.
  */
-import { openSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, type CallOpts } from '../api/client.js';
@@ -55,12 +55,27 @@ export async function ensureDaemon(): Promise<void> {
     }
   }
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  const out = openSync(join(paths.stateDir, 'bangerd.out'), 'a');
-  spawnProcess([process.execPath, DAEMON_ENTRY], { detached: true, stdio: ['ignore', out, out] });
+  const outPath = join(paths.stateDir, 'bangerd.out');
+  const out = openSync(outPath, 'a');
+  const from = fstatSync(out).size; // what this start writes comes after
+  const daemon = spawnProcess([process.execPath, DAEMON_ENTRY], { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  let exited: number | null = null;
+  void daemon.exit.then((code) => (exited = code), () => (exited = -1));
   const deadline = Date.now() + 20_000;
   let last: unknown;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 150));
+    // It exited instead of answering (a bad config.toml, say): say why, now, in its own words.
+    // (Exiting because another bangerd just took the socket is fine: the next call reaches that one.)
+    if (exited !== null) {
+      try {
+        await call(paths.daemonSocket, 'daemon.status', {});
+        return;
+      } catch {
+        throw new BangerError('unavailable', `bangerd could not start (exit ${exited}): ${startupError(outPath, from)}`);
+      }
+    }
     try {
       await call(paths.daemonSocket, 'daemon.status', {});
       return;
@@ -70,6 +85,27 @@ export async function ensureDaemon(): Promise<void> {
     }
   }
   throw new BangerError('unavailable', `bangerd did not start within 20s; see ${paths.daemonLog} and ${join(paths.stateDir, 'bangerd.out')}`, { cause: last });
+}
+
+/** What bangerd wrote to bangerd.out from byte `from` on: its `bangerd: <message>` line, else the last lines. */
+function startupError(outPath: string, from: number): string {
+  let text = '';
+  try {
+    const fd = openSync(outPath, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(64 * 1024, Math.max(0, fstatSync(fd).size - from)));
+      readSync(fd, buf, 0, buf.length, from);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // fall through to the pointer below
+  }
+  const lines = text.trim().split('\n').filter(Boolean);
+  const own = lines.findIndex((l) => l.startsWith('bangerd: '));
+  if (own >= 0) return lines.slice(own, own + 12).join('\n').slice('bangerd: '.length);
+  return lines.length ? `${lines.slice(-12).join('\n')}\n(see ${outPath})` : `no message; see ${outPath} and ${paths.daemonLog}`;
 }
 
 export interface ApiOpts extends CallOpts {

@@ -34,14 +34,14 @@ import { systemResolved } from '../network/resolved.js';
 import { createVmNetworking } from '../network/vmnet.js';
 import { readHandles } from '../store/handles.js';
 import { workspaceHandlers } from './workspace-handlers.js';
+import { createActivityStore } from '../store/activity.js';
+import { createActivity, startAutoStop } from '../vms/autostop.js';
+import { createStatsSampler } from '../vms/stats.js';
 import { createWorkspaceService } from '../workspace/service.js';
 
 export async function main(): Promise<void> {
   const paths = resolvePaths();
   for (const d of [paths.stateDir, paths.vmsDir, paths.runtimeDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  const log = createLogger({ file: paths.daemonLog });
-  setCommandLogger((argv) => log.debug({ argv }, 'run'));
-
   // One daemon per install: if the socket answers, another bangerd owns it.
   try {
     await call(paths.daemonSocket, 'daemon.status', {});
@@ -67,9 +67,14 @@ export async function main(): Promise<void> {
   }
 
   const config = loadConfig(paths);
+  const log = createLogger({ file: paths.daemonLog, level: config.logLevel });
+  setCommandLogger((argv) => log.debug({ argv }, 'run'));
+  for (const w of config.warnings) log.warn({ config: paths.configFile }, w);
   const db = openDb(paths.db);
   const locks = createLocks();
-  const registry = defaultRegistry(config);
+  // [config: jailer_*] the jailer runs only where it can (as root, for now); the root helper extends this.
+  const jailer = { ...config.jailer, enabled: config.jailer.enabled && process.getuid?.() === 0 };
+  const registry = defaultRegistry({ ...config, jailer });
   const hv = chooseHypervisor({
     hypervisor: config.hypervisor,
     accel: config.accel,
@@ -99,6 +104,7 @@ export async function main(): Promise<void> {
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
   const vmStore = createVmStore(db);
+  const activity = createActivity({ store: createActivityStore(db), staleMs: config.autoStopStaleAfterMs, log: log.child({ svc: 'auto-stop' }) });
   // The two services call each other (fork creates VMs; a VM start may restore a snapshot).
   let vmService: VmService | undefined;
   const snapshots = createSnapshotService({
@@ -129,6 +135,7 @@ export async function main(): Promise<void> {
     log,
     restore: snapshots.hooks,
     network: networking,
+    activity, // [config: auto_stop_stale_after]
   });
   vmService = vms;
   const rec = vms.reconcile();
@@ -149,6 +156,13 @@ export async function main(): Promise<void> {
   });
   const resolved = systemResolved();
   log.info(await snapshots.recover(), 'snapshots recovered');
+  // [config] auto_stop_stale_after and stats_poll_interval timers (both unref'd).
+  startAutoStop(vms, activity, config.autoStopStaleAfterMs, log.child({ svc: 'auto-stop' }));
+  const stats = createStatsSampler({
+    intervalMs: config.statsPollIntervalMs,
+    running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
+  });
+  stats.start();
 
   const startedAt = new Date().toISOString();
   const info = buildInfo();
@@ -168,13 +182,18 @@ export async function main(): Promise<void> {
       accelReason: accel.reason,
       hypervisorReason: hv.driverReason,
       bridge: hv.bridge,
+      configWarnings: config.warnings,
     }),
     'daemon.stop': () => {
       setTimeout(() => shutdown(), 50);
       return { ok: true as const };
     },
-    'daemon.doctor': async () => [...(await artifacts.doctor()), ...(await networkDoctor({ config, dns, resolved }))],
-    ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
+    'daemon.doctor': async () => [
+      ...config.warnings.map((w) => ({ name: 'config', verdict: 'warn' as const, detail: w, fix: 'check the spelling, or remove the key' })),
+      ...(await artifacts.doctor()),
+      ...(await networkDoctor({ config, dns, resolved })),
+    ],
+    ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
     ...artifacts.handlers,
     ...networkHandlers({ vms, forwarding, config, dns, resolved, sshConfigPath: paths.sshConfig }),
     ...guardArtifactDeletes(snapshots, artifacts.handlers),

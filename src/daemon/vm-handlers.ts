@@ -2,6 +2,7 @@
 import { inDirectory, shellCommand } from '../guest/quote.js';
 import { sampleProcess } from '../host/procstat.js';
 import type { VmService } from '../vms/service.js';
+import type { StatsSampler } from '../vms/stats.js';
 import type { DiskManager } from '../hypervisor/driver.js';
 import type { Paths } from '../store/paths.js';
 import type { Handlers } from './dispatch.js';
@@ -12,7 +13,7 @@ type VmHandlers = Pick<
   'vm.create' | 'vm.start' | 'vm.stop' | 'vm.restart' | 'vm.kill' | 'vm.delete' | 'vm.prune' | 'vm.set' | 'vm.list' | 'vm.show' | 'vm.exec' | 'vm.logs' | 'vm.sshInfo' | 'vm.stats'
 >;
 
-export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskManager; keyPath: () => string; knownHostsPath: () => string }): VmHandlers {
+export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskManager; keyPath: () => string; knownHostsPath: () => string; stats?: StatsSampler }): VmHandlers {
   return {
     'vm.create': (p, ctx) => vms.create(p, ctx.progress, ctx.signal),
     'vm.start': (p, ctx) => vms.start(p.name, p.waitForSsh, ctx.progress, ctx.signal),
@@ -47,11 +48,13 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskMana
       });
       const onAbort = () => h.kill('KILL');
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const release = vms.hold(rec.id); // [config: auto_stop] a running exec keeps the VM in use
       try {
         const r = await h.exit;
         const signum = r.signal ? ((constants.signals as Record<string, number>)[r.signal] ?? 0) : 0;
         return { exitCode: r.code ?? (r.signal ? 128 + signum : 255), signal: r.signal ?? null };
       } finally {
+        release();
         ctx.signal.removeEventListener('abort', onAbort);
       }
     },
@@ -62,6 +65,7 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskMana
     'vm.sshInfo': async (p) => {
       const v = vms.view(vms.lookup(p.name));
       vms.requireRunning(vms.lookup(p.name));
+      vms.touch(v.id); // [config: auto_stop] `vm ssh` is a use
       return {
         name: v.name,
         host: v.ssh!.host,
@@ -76,7 +80,9 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskMana
     'vm.stats': async () =>
       Promise.all(
         vms.list().map(async (v) => {
-          const s = v.pid ? await sampleProcess(v.pid) : { cpuPercent: null, rssBytes: null };
+          // [config: stats_poll_interval] the daemon's latest sample, else one taken now
+          const polled = v.pid ? deps.stats?.latest(v.id, v.pid) : null;
+          const s = polled ? { cpuPercent: polled.cpuPercent, rssBytes: polled.rssBytes } : v.pid ? await sampleProcess(v.pid) : { cpuPercent: null, rssBytes: null };
           const used = await deps.disks.usedBytes(deps.paths.vmFile(v.id, 'disk'));
           return { name: v.name, state: v.state, ...s, diskUsedBytes: used, diskSizeBytes: v.diskSizeBytes };
         }),

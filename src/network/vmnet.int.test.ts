@@ -18,7 +18,7 @@ import { createVmNetworking, pickResolver, type VmNetworking } from './vmnet.js'
 
 const NS = `bt-vmnet-${process.pid}`;
 const inNs = (argv: string[]) => run(argv, { netns: NS, check: false });
-const config = parseConfig('[network]\ncidr = "172.30.5.0/24"\nbridge = "br-test"\nguest_dns = "192.0.2.53"\n', 'config.toml', { cores: 2, memoryMib: 2048 });
+const config = parseConfig('[network]\ncidr = "172.30.5.0/24"\nbridge = "br-test"\nguest_dns = "192.0.2.53"\n', 'config.toml', { cores: 2, memoryMib: 2048, home: '/root', jailerChrootBase: '/tmp/jailer' });
 const dir = mkdtempSync(join(tmpdir(), 'bt-vmnet-'));
 const sshConfigPath = join(dir, 'ssh', 'config');
 let dns: DnsServer;
@@ -161,4 +161,30 @@ describe('pickResolver', () => {
     [['nameserver ::1\nnameserver 127.0.0.1\n'], null],
     [[''], null],
   ])('%j → %s', (texts, want) => expect(pickResolver(texts)).toBe(want));
+});
+
+describe.skipIf(!root)("the original's flat keys: bridge_name, cidr, bridge_ip, default_dns (root)", () => {
+  const flat = parseConfig('bridge_name = "br-flat"\ncidr = "172.30.6.0/29"\nbridge_ip = "172.30.6.6"\ndefault_dns = "192.0.2.54"\n', 'config.toml', {
+    cores: 2,
+    memoryMib: 2048,
+    home: '/root',
+    jailerChrootBase: '/tmp/jailer',
+  });
+  const fnet = () => createVmNetworking({ config: flat, log: silentLogger, bridge: createBridgeOps({ netns: NS }), isRoot: () => true });
+
+  it('never hands out bridge_ip; the bridge carries it and guests use it as their gateway', async () => {
+    const n = fnet();
+    const taken: VmRecord['network'][] = [];
+    for (let i = 0; i < 4; i++) taken.push(n.assign({ id: `vm${i}`, mode: 'bridge', egress: false, nat: false }, taken));
+    expect(taken.map((t) => t.ip).sort()).toEqual(['172.30.6.2', '172.30.6.3', '172.30.6.4', '172.30.6.5']);
+    expect(() => n.assign({ id: 'vm4', mode: 'bridge', egress: false, nat: false }, taken)).toThrow(/every address/);
+
+    const vm = rec('333333333333', 'flat', taken[0]);
+    const p = await n.prepare(vm, noProgress);
+    expect(p.boot).toEqual({ ip: taken[0].ip, prefix: 29, gateway: '172.30.6.6', dns: '192.0.2.54' });
+    const addrs = JSON.parse((await inNs(['ip', '-j', 'addr', 'show', 'br-flat'])).stdout) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
+    expect(addrs[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toContain('172.30.6.6/29');
+    await n.release(vm);
+    expect(await links()).not.toContain('br-flat');
+  });
 });

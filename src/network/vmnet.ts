@@ -112,7 +112,8 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     return next;
   };
 
-  const subnet = () => parseCidr(config.network.cidr);
+  // The bridge's own address is config's bridge_ip (default: the first host address). [config: bridge_ip]
+  const subnet = () => ({ ...parseCidr(config.network.cidr), gateway: config.network.bridgeIp });
   const rulesOf = (rec: Pick<VmRecord, 'id' | 'network'>) => natRules({ bridge, ip: rec.network.ip!, vmId: rec.id });
 
   async function userMode(rec: VmRecord, progress: Progress): Promise<PreparedNetwork> {
@@ -149,7 +150,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     const { ip, mac, nat } = rec.network;
     if (!ip || !mac) throw new BangerError('internal', `bridge-mode VM "${rec.name}" has no address recorded; delete and recreate it`);
     const s = subnet();
-    if (!isGuestAddress(s, ip)) {
+    if (!isGuestAddress(s, ip) || ip === s.gateway) {
       throw new BangerError('conflict', `VM "${rec.name}" has address ${ip}, outside the configured [network] cidr ${config.network.cidr}; restore the old cidr or recreate the VM`);
     }
     const tap = tapName(rec.id);
@@ -183,7 +184,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
         throw new BangerError('unavailable', 'bridge networking needs root (it creates a bridge, taps and iptables rules): run bangerd as root, or use --network user');
       }
       if (p.nat && !p.egress) throw new BangerError('bad_request', '--nat and --no-egress contradict each other; bridge-mode VMs have no egress unless --nat');
-      const taken = others.filter((n) => n.mode === 'bridge' && n.ip).map((n) => n.ip!);
+      const taken = [config.network.bridgeIp, ...others.filter((n) => n.mode === 'bridge' && n.ip).map((n) => n.ip!)];
       return { mode: 'bridge', egress: p.nat, nat: p.nat, ip: allocateIp(subnet(), p.id, taken), mac: macFor(p.id) };
     },
 

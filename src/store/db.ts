@@ -58,6 +58,8 @@ export const MIGRATIONS: readonly string[] = [
      resume INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX vm_snapshot_refs_snapshot ON vm_snapshot_refs(snapshot_id);`,
+  // When a VM was last used (start, exec, ssh, workspace): auto_stop_stale_after counts from here.
+  `ALTER TABLE vms ADD COLUMN last_active_at TEXT;`,
 ];
 
 export function openDb(path: string): Db {

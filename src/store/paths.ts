@@ -14,6 +14,7 @@
  *     vms/<id>/                               one VM (see VM_FILES)
  *     snapshots/<id>/                         one snapshot: saved state + frozen disk layer (see SNAPSHOT_FILES)
  *     staging/                                half-built artifacts; renamed into place when complete
+ *     jailer/                                 default jailer chroot base (same file system as images: hard links)
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
@@ -111,6 +112,10 @@ export interface Paths {
   stagingDir: string;
   debCacheDir: string;
   aptArchiveCacheDir: string;
+  /** Default `jailer_chroot_base`: under the state dir, so jails can hard-link images and disks. */
+  jailerDir: string;
+  /** The user's home (`~` in config.toml's file_sync). */
+  home: string;
   vmDir(id: string): string;
   vmFile(id: string, file: keyof typeof VM_FILES): string;
   vmRuntimeDir(id: string): string;
@@ -157,6 +162,8 @@ export function resolvePaths(env: Env = process.env): Paths {
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
+    jailerDir: join(stateDir, 'jailer'),
+    home,
     vmDir: (id) => join(vmsDir, id),
     vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
     vmRuntimeDir,

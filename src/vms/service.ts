@@ -18,7 +18,10 @@ import { createVmNetworking, type VmNetworking } from '../network/vmnet.js';
 import { readHandles, removeHandles, writeHandles, type Handles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
+import type { Activity } from './autostop.js';
 import { buildBootArgs } from './bootargs.js';
+import type { FileSyncEntry } from '../config/filesync.js';
+import { syncFiles } from './filesync.js';
 import { deriveState } from './inspect.js';
 import { generateName } from './names.js';
 
@@ -112,6 +115,10 @@ export interface VmServiceDeps {
   restore?: RestoreHooks;
   /** Host networking (bridge/tap/NAT, DNS records, ssh_config); absent: user mode, nothing published. */
   network?: VmNetworking;
+  /** [config] Last use of each VM, for auto_stop_stale_after (vms/autostop.ts); absent: not recorded. */
+  activity?: Activity;
+  /** [config] `[[file_sync]]` entries copied into the guest at every start (vms/filesync.ts). @default config.fileSync */
+  fileSync?: readonly FileSyncEntry[];
 }
 
 const alias = (name: string) => `${name}.vm`;
@@ -120,6 +127,7 @@ export function createVmService(deps: VmServiceDeps) {
   const { paths, store, driver, locks, guest, log } = deps;
   const sshTimeoutMs = deps.sshTimeoutMs ?? 180_000;
   const net = deps.network ?? createVmNetworking({ config: deps.config, log });
+  const fileSync = deps.fileSync ?? deps.config.fileSync ?? [];
   /** DNS records and ssh_config follow every lifecycle change. */
   const publish = (): Promise<void> => {
     try {
@@ -156,6 +164,7 @@ export function createVmService(deps: VmServiceDeps) {
       pid: l.handles?.pid ?? null,
       accel: l.handles?.accel ?? null,
       ssh: l.handles ? l.handles.ssh : null,
+      ...(deps.activity ? deps.activity.describe(rec, l.state === 'running') : {}), // [config: auto_stop]
     };
   }
 
@@ -171,8 +180,8 @@ export function createVmService(deps: VmServiceDeps) {
     const l = live(rec);
     if (l.state === 'running') return;
     const restore = from ?? deps.restore?.resumeFor(rec, progress) ?? undefined;
-    // A restored guest gets its identity refreshed over SSH before anyone uses it.
-    if (restore) waitForSsh = true;
+    // A restored guest gets its identity refreshed over SSH before anyone uses it; file_sync needs SSH too.
+    if (restore || fileSync.length > 0) waitForSsh = true;
     const boot = deps.artifacts.pathsFor(rec.image, rec.kernel);
     const prepared = await net.prepare(rec, progress);
     if (prepared.network !== rec.network) store.update(rec.id, { network: prepared.network });
@@ -216,6 +225,7 @@ export function createVmService(deps: VmServiceDeps) {
     const handles: Handles = { ...h, driver: deps.driverName, ssh: prepared.ssh, forwards: prepared.forwards };
     writeHandles(paths.vmFile(rec.id, 'handles'), handles);
     store.update(rec.id, { state: 'running' });
+    deps.activity?.touch(rec.id); // [config: auto_stop] a start is a use
     publish();
     if (!waitForSsh) return;
     progress('ssh', 'waiting for SSH');
@@ -244,6 +254,9 @@ export function createVmService(deps: VmServiceDeps) {
         );
       }
     }
+    // [config: file_sync] every start (boot, restart, restore) ends here with the guest reachable.
+    await syncFiles(session, fileSync, rec.name, progress);
+    deps.activity?.touch(rec.id); // [config: auto_stop] ready now: the idle time counts from here
   }
 
   async function halt(rec: VmRecord, timeoutMs: number, progress: Progress): Promise<void> {
@@ -489,12 +502,34 @@ export function createVmService(deps: VmServiceDeps) {
     /** Opens (or reuses) the pooled guest session of a running VM; holds vmLock only to copy fields. */
     async session(name: string, signal?: AbortSignal): Promise<{ rec: VmRecord; session: GuestSession; handles: Handles }> {
       const rec = lookup(name);
-      const { handles, fresh } = await locks.vm.with(rec.id, async () => ({ handles: requireRunning(store.get(rec.id)!), fresh: store.get(rec.id)! }));
+      const { handles, fresh } = await locks.vm.with(rec.id, async () => {
+        const h = requireRunning(store.get(rec.id)!);
+        deps.activity?.touch(rec.id); // [config: auto_stop] under the lock, so a pending auto-stop sees it
+        return { handles: h, fresh: store.get(rec.id)! };
+      });
       const session = await guest.open(
         { vmId: rec.id, alias: alias(rec.name), host: handles.ssh.host, port: handles.ssh.port },
         { timeoutMs: 20_000, signal },
       );
       return { rec: fresh, session, handles };
+    },
+
+    /** [config: auto_stop] Records a use (`vm ssh`), or an operation in flight (a running exec) until the returned function is called. */
+    touch: (id: string): void => deps.activity?.touch(id),
+    hold: (id: string): (() => void) => deps.activity?.hold(id) ?? (() => {}),
+
+    /** [config: auto_stop] Stops the VM gracefully when `stillIdle` (asked under its lock, with its session when SSH answers) holds. */
+    async stopIfIdle(name: string, stillIdle: (rec: VmRecord, session: GuestSession | null) => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+      const rec = lookup(name);
+      return locks.vm.with(rec.id, async () => {
+        const cur = store.get(rec.id);
+        const l = cur ? live(cur) : null;
+        if (!cur || !l || l.state !== 'running' || !l.handles) return false;
+        const session = await guest.open({ vmId: cur.id, alias: alias(cur.name), ...l.handles.ssh }, { timeoutMs: 5000 }).catch(() => null);
+        if (!(await stillIdle(cur, session))) return false;
+        await halt(cur, timeoutMs, (stage, msg) => log.info({ vm: cur.name, stage, msg }, 'auto-stop'));
+        return true;
+      });
     },
 
     /** Republishes DNS records and ssh_config (daemon start, and a periodic catch-up for VMs that exit on their own). */

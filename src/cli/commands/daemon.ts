@@ -14,7 +14,18 @@ export function daemonCommands(program: Command): void {
       const s = await api('daemon.status', {}, { progress: false });
       if (o.json) return void console.log(JSON.stringify(s, null, 2));
       console.log(
-        [`pid:         ${s.pid}`, `socket:      ${s.socket}`, `log:         ${s.logPath}`, `version:     ${s.version} (${s.commit})`, `started:     ${s.startedAt}`, `hypervisor:  ${s.hypervisor} (${s.accel}: ${s.accelReason})`, ...(s.hypervisorReason ? [`             ${s.hypervisorReason}`] : []), ...(s.bridge ? [`bridge:      ${s.bridge.available ? 'available' : 'unavailable'} (${s.bridge.reason})`] : []), `vms running: ${s.vmsRunning}`].join('\n'),
+        [
+          `pid:         ${s.pid}`,
+          `socket:      ${s.socket}`,
+          `log:         ${s.logPath}`,
+          `version:     ${s.version} (${s.commit})`,
+          `started:     ${s.startedAt}`,
+          `hypervisor:  ${s.hypervisor} (${s.accel}: ${s.accelReason})`,
+          ...(s.hypervisorReason ? [`             ${s.hypervisorReason}`] : []),
+          ...(s.bridge ? [`bridge:      ${s.bridge.available ? 'available' : 'unavailable'} (${s.bridge.reason})`] : []),
+          `vms running: ${s.vmsRunning}`,
+          ...(s.configWarnings ?? []).map((w) => `warning:     ${w}`),
+        ].join('\n'),
       );
     });
   d.command('stop')

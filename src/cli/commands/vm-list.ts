@@ -37,7 +37,7 @@ export function listCommands(vm: Command): void {
     });
 
   vm.command('show')
-    .description('show one VM in full (JSON)')
+    .description('show one VM in full (JSON; lastActiveAt and autoStopAt say when auto_stop_stale_after stops it)')
     .argument('<name>')
     .action(async (name: string) => console.log(JSON.stringify(await api('vm.show', { name }, { progress: false }), null, 2)));
 
