@@ -43,7 +43,9 @@ describe('dispatch', () => {
   it('passes parsed params with defaults applied to the handler', async () => {
     seen.length = 0;
     await dispatch('vm.create', { name: 'ok-1' }, ctx());
-    expect(seen[0]).toMatchObject({ name: 'vm.create', params: { name: 'ok-1', start: true, network: 'user', egress: true } });
+    expect(seen[0]).toMatchObject({ name: 'vm.create', params: { name: 'ok-1', start: true, egress: true, waitForSsh: true } });
+    // network and nat stay absent: the VM service resolves them from the host (hypervisor/choice.ts vmNetworkFor).
+    expect((seen[0] as { params: Record<string, unknown> }).params.network).toBeUndefined();
   });
   it('has a schema for every method name it routes', () => {
     for (const [name, m] of Object.entries(methods)) {
