@@ -10,6 +10,7 @@ import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
 import { buildImage } from '../artifacts/image/build.js';
 import { removeImageDir } from '../artifacts/image/store.js';
+import { privateApt } from '../artifacts/apt/apt.js';
 import { listAvailable } from '../artifacts/kernel/debian.js';
 import { importKernel, pullDebianKernel, removeKernelDir } from '../artifacts/kernel/store.js';
 import type { Config } from '../config/config.js';
@@ -132,7 +133,7 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     'kernel.pull': (p, ctx) => pullKernel(p.name, ctx.progress),
     'kernel.list': async (p) => ({
       kernels: kernels.list().map((r) => r.manifest),
-      ...(p.available ? { available: await listAvailable() } : {}),
+      ...(p.available ? { available: await listAvailable(privateApt({ dir: paths.aptDir })) } : {}),
     }),
     'kernel.show': (p) => {
       const r = kernels.get(p.name);

@@ -16,6 +16,7 @@
  *     staging/                                half-built artifacts; renamed into place when complete
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
+ *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  */
 import { homedir, userInfo } from 'node:os';
@@ -111,6 +112,8 @@ export interface Paths {
   stagingDir: string;
   debCacheDir: string;
   aptArchiveCacheDir: string;
+  /** banger's own apt configuration and Debian package lists (artifacts/apt/config.ts lays it out). */
+  aptDir: string;
   vmDir(id: string): string;
   vmFile(id: string, file: keyof typeof VM_FILES): string;
   vmRuntimeDir(id: string): string;
@@ -157,6 +160,7 @@ export function resolvePaths(env: Env = process.env): Paths {
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
+    aptDir: join(cacheDir, 'apt'),
     vmDir: (id) => join(vmsDir, id),
     vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
     vmRuntimeDir,

@@ -19,21 +19,9 @@ import { resolveInRoot } from './rootpath.js';
 import { parseDpkgQuery } from './rootfsinfo.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishRootTree, type PublishedImage } from './store.js';
+import { aptSourceLines, DEBIAN_ARCHIVE_KEYRING, DEFAULT_DEBIAN_SOURCE, type DebianSource } from '../apt/sources.js';
 
-export interface DebianSource {
-  /** Debian release codename. @default 'bookworm' */
-  suite: string;
-  /** @default 'http://deb.debian.org/debian' */
-  mirror: string;
-  /** @default 'http://deb.debian.org/debian-security' */
-  securityMirror: string;
-}
-
-export const DEFAULT_DEBIAN_SOURCE: DebianSource = {
-  suite: 'bookworm',
-  mirror: 'http://deb.debian.org/debian',
-  securityMirror: 'http://deb.debian.org/debian-security',
-};
+export { aptSourceLines, DEFAULT_DEBIAN_SOURCE, type DebianSource } from '../apt/sources.js';
 
 export interface BuildImageOptions {
   paths: Paths;
@@ -50,15 +38,6 @@ export interface BuildImageOptions {
   source?: Partial<DebianSource>;
   progress?: Progress;
   log?: Logger;
-}
-
-/** The apt sources the image is built from (and keeps in /etc/apt/sources.list). */
-export function aptSourceLines(src: DebianSource): string[] {
-  return [
-    `deb ${src.mirror} ${src.suite} main`,
-    `deb ${src.mirror} ${src.suite}-updates main`,
-    `deb ${src.securityMirror} ${src.suite}-security main`,
-  ];
 }
 
 /** mmdebstrap's argv (pure; run inside a private mount namespace so no mount outlives a crash). */
@@ -79,6 +58,8 @@ export function mmdebstrapArgv(root: string, packages: readonly string[], src: D
     '--skip=essential/unlink',
     '--skip=cleanup/apt/cache',
     '--aptopt=Acquire::Languages "none"',
+    // The Debian archive's keys, also on hosts whose default keyring is another vendor's (Ubuntu).
+    `--keyring=${DEBIAN_ARCHIVE_KEYRING}`,
     src.suite,
     root,
     ...aptSourceLines(src),
