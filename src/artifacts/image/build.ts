@@ -25,7 +25,8 @@ import { BangerError } from '../../api/errors.js';
 import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageName, PackageName } from '../../api/image.js';
 import { parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
-import { spawnProcess, which } from '../../host/exec.js';
+import { spawnProcess } from '../../host/exec.js';
+import { findTool } from '../tools.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { quote } from '../../guest/quote.js';
 import type { Paths } from '../../store/paths.js';
@@ -34,7 +35,7 @@ import { runLines } from '../runlines.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import { harvestAptArchives } from './aptcache.js';
 import { DEFAULT_PACKAGES, guestCustomisation } from './guestfiles.js';
-import { extractTarArgv, ownershipKeeper, type OwnershipKeeper } from './keeper.js';
+import { extractTarArgv, makeReadable, ownershipKeeper, type OwnershipKeeper } from './keeper.js';
 import { planCustomisation, patchTarStream, type TarPlan } from './retar.js';
 import { checkRootless } from './rootless.js';
 import { readFileInRoot, resolveInRoot } from './rootpath.js';
@@ -136,7 +137,7 @@ async function preflight(rootless: boolean): Promise<void> {
   ];
   if (!rootless) needs.push(['unshare', 'util-linux']);
   for (const [cmd, pkg] of needs) {
-    if ((await which(cmd)) === null) throw new BangerError('unavailable', `image build needs ${cmd}; install it with \`sudo apt-get install ${pkg}\``);
+    if ((await findTool(cmd)) === null) throw new BangerError('unavailable', `image build needs ${cmd}; install it with \`sudo apt-get install ${pkg}\``);
   }
   if (rootless) await checkRootless('build');
 }
@@ -156,6 +157,7 @@ export async function extractPatched(tarFile: string, root: string, plan: TarPla
   const [err, code] = await Promise.all([patched, proc.exit]);
   if (code !== 0) throw new BangerError('internal', `extracting the root file system failed (tar exit ${code}): ${stderr.trim().split('\n').slice(-3).join('; ')}`);
   if (err) throw err;
+  await makeReadable(keeper, root);
 }
 
 /** Builds the image and publishes it into the store. Returns its directory and manifest. */

@@ -16,8 +16,7 @@ import { BangerError } from '../../api/errors.js';
 import { DEFAULT_IMAGE_SIZE, ImageManifest, ImageName } from '../../api/image.js';
 import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
-import { run } from '../../host/exec.js';
-import { extractTarArgv, ownershipKeeper } from './keeper.js';
+import { extractKept, ownershipKeeper } from './keeper.js';
 import { checkRootless } from './rootless.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import type { Paths } from '../../store/paths.js';
@@ -27,6 +26,7 @@ import { distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishRootTree, type PublishedImage } from './store.js';
 import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
+import { packMode } from './retar.js';
 
 export interface ImportRootfsOptions {
   paths: Paths;
@@ -73,7 +73,7 @@ function cleanHeader(h: tar.Header, path: string, linkTarget: string | undefined
   return {
     name: path === '' ? '.' : path,
     type,
-    mode: h.mode,
+    mode: packMode(h.mode),
     uid: h.uid,
     gid: h.gid,
     mtime: h.mtime,
@@ -166,7 +166,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
     // Safe only because this archive is sanitizeTar's output: no entry can land or link outside `root`.
     const keeper = ownershipKeeper(join(staging.dir, 'ownership.db'));
     await keeper.init();
-    await run(keeper.wrap(extractTarArgv(root, tarFile)));
+    await extractKept(keeper, root, tarFile);
     await rm(tarFile, { force: true });
 
     const { distro, packages } = await describeRoot(root);

@@ -3,7 +3,7 @@ import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { buildTarPlan } from './build.js';
 import { guestCustomisation } from './guestfiles.js';
-import { missingParents, patchTarStream, planCustomisation } from './retar.js';
+import { missingParents, packMode, patchTarStream, planCustomisation } from './retar.js';
 
 type Spec = Partial<tar.Header> & { name: string; body?: string };
 
@@ -62,6 +62,7 @@ const bootstrap: Spec[] = [
   { name: './var/cache/apt/archives/partial/', type: 'directory', mode: 0o700, uid: 42 },
   { name: './var/cache/apt/archives/curl_1_amd64.deb', body: 'deb' },
   { name: './var/cache/apt/pkgcache.bin', body: 'bin' },
+  { name: './etc/locked', mode: packMode(0), body: 'x' },
 ];
 
 describe('patchTarStream with the image customisation', () => {
@@ -96,6 +97,7 @@ describe('patchTarStream with the image customisation', () => {
     expect(out.get('usr/bin/su')).toMatchObject({ mode: 0o4755, uid: 0 });
     expect(out.get('usr/bin/su2')).toMatchObject({ type: 'link', linkname: 'usr/bin/su' });
     expect(out.get('dev/null')).toMatchObject({ type: 'character-device', devmajor: 1 });
+    expect(out.get('etc/locked')).toMatchObject({ type: 'file', mode: 0 });
   });
 
   it('gives the synced-in apt archive directory back to root', async () => {
@@ -137,4 +139,13 @@ describe('missingParents', () => {
     ['a/b/c', ['', 'a', 'a/b'], []],
     ['top', [''], []],
   ])('%s with %j seen -> %j', (path, seen, expected) => expect(missingParents(path, new Set(seen))).toEqual(expected));
+});
+
+describe('packMode', () => {
+  it.each([
+    [0o644, 0o644],
+    [0o4755, 0o4755],
+    [0, 0o100000],
+    [undefined, undefined],
+  ])('%o -> %o', (mode, expected) => expect(packMode(mode)).toBe(expected));
 });

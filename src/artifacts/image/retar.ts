@@ -51,6 +51,14 @@ export function planCustomisation(plan: GuestCustomisation, overrides: ReadonlyM
   };
 }
 
+/**
+ * The mode to hand tar-stream's packer: it replaces a falsy mode with 0644/0755, so a file of mode
+ * 0000 would gain permissions. A bit above the 12 it encodes keeps the value truthy and is dropped.
+ */
+export function packMode(mode: number | undefined): number | undefined {
+  return mode !== undefined && (mode & 0o7777) === 0 ? mode | 0o100000 : mode;
+}
+
 /** Parent directories of `path` not in `seen`, outermost first. Pure. */
 export function missingParents(path: string, seen: ReadonlySet<string>): string[] {
   const parts = path.split('/').slice(0, -1);
@@ -108,7 +116,7 @@ export async function patchTarStream(input: Readable, output: Writable, plan: Ta
       const header: Partial<tar.Header> & { name: string } = {
         name: path === '' ? '.' : path,
         type: h.type,
-        mode: o?.mode ?? h.mode,
+        mode: packMode(o?.mode ?? h.mode),
         uid: o?.uid ?? h.uid,
         gid: o?.gid ?? h.gid,
         mtime: h.mtime,
@@ -126,7 +134,7 @@ export async function patchTarStream(input: Readable, output: Writable, plan: Ta
         seen.add(dir);
       }
       const body = Buffer.from(a.type === 'file' ? (a.content ?? '') : '', 'utf8');
-      pack.entry({ name: a.path, type: a.type, mode: a.mode, uid: 0, gid: 0, mtime: now, linkname: a.linkname, size: body.length }, body);
+      pack.entry({ name: a.path, type: a.type, mode: packMode(a.mode), uid: 0, gid: 0, mtime: now, linkname: a.linkname, size: body.length }, body);
       seen.add(a.path);
       stats.added++;
     }

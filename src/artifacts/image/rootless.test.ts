@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractTarArgv, ownershipKeeper } from './keeper.js';
 import { parseSubIds, rootlessProblems, type RootlessFacts } from './rootless.js';
+import { toolSearchPath } from '../tools.js';
 
 describe('parseSubIds', () => {
   const text = 'alice:100000:65536\n1001:300000:1000\nbob:165536:65536\n# comment\nbad:x:1\nzero:1:0\n';
@@ -53,7 +54,20 @@ describe('ownershipKeeper', () => {
     expect(k.faked).toBe(true);
     expect(k.wrap(['tar', '-x'])).toEqual(['fakeroot', '-i', '/s/own.db', '-s', '/s/own.db', '--', 'tar', '-x']);
   });
+  it('makes unreadable files readable on disk (outside fakeroot) only when faked', () => {
+    expect(ownershipKeeper('/s/own.db', 0).readableArgv('/r')).toBeNull();
+    expect(ownershipKeeper('/s/own.db', 1000).readableArgv('/r')).toEqual(['find', '/r', '!', '-type', 'l', '!', '-perm', '-u=r', '-exec', 'chmod', 'u+rX', '{}', '+']);
+  });
   it('extracts keeping numeric owners and all mode bits', () => {
     expect(extractTarArgv('/r', '/t.tar')).toEqual(['tar', '--extract', '--file', '/t.tar', '--directory', '/r', '--numeric-owner', '--same-owner', '--same-permissions']);
   });
+});
+
+describe('toolSearchPath', () => {
+  it.each([
+    ['/usr/local/bin:/usr/bin:/bin', ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin']],
+    ['/usr/sbin:/usr/bin', ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/sbin']],
+    [undefined, ['/usr/local/sbin', '/usr/sbin', '/sbin']],
+    ['relative:/bin', ['/bin', '/usr/local/sbin', '/usr/sbin', '/sbin']],
+  ])('%s', (pathVar, expected) => expect(toolSearchPath(pathVar)).toEqual(expected));
 });
