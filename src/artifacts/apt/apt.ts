@@ -3,7 +3,7 @@
  * lists fresh (`apt-get update` when they are older than `maxAgeMs`, or on demand when a package is
  * not found), and runs apt-cache / apt-get with APT_CONFIG pointing at them. Works as any user:
  * every lock and list lives under banger's cache directory. Updates of one directory are
- * serialised within the process (the daemon is the only user of its cache).
+ * shared within the process and take turns (flock) across processes sharing a cache.
  */
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { BangerError } from '../../api/errors.js';
@@ -81,7 +81,8 @@ export function privateApt(opts: PrivateAptOptions): PrivateApt {
     progress('apt-update', `refreshing banger's Debian package lists (${source.mirror} ${source.suite})`);
     const problems: string[] = [];
     const failed = await runLines(
-      ['apt-get', 'update', '-q'],
+      // apt's own lists lock fails at once when held; flock waits for the other update instead.
+      ['flock', '--wait', '600', layout.updateLock, 'apt-get', 'update', '-q'],
       (line) => {
         const l = line.trim();
         if (/^(Get|Hit|Ign):/.test(l)) progress('apt-update', l);

@@ -27,6 +27,8 @@ export interface PrivateAptLayout {
   cacheDir: string;
   /** Written after each successful `apt-get update`; its mtime is the lists' age. */
   updatedStamp: string;
+  /** flock(1)ed around `apt-get update`, so daemons sharing a cache directory take turns. */
+  updateLock: string;
 }
 
 export function privateAptLayout(dir: string): PrivateAptLayout {
@@ -43,6 +45,7 @@ export function privateAptLayout(dir: string): PrivateAptLayout {
     listsDir: join(stateDir, 'lists'),
     cacheDir: join(dir, 'cache'),
     updatedStamp: join(stateDir, 'updated'),
+    updateLock: join(stateDir, 'update.lock'),
   };
 }
 
