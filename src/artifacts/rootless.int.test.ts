@@ -212,6 +212,17 @@ describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)',
   }, 1_200_000);
 
   it('image import --rootfs-tar keeps the tar owners, setuid/setgid bits and modes', async () => {
+    // Left by a build that was killed: a staging directory whose bootstrap root (linked, in /tmp)
+    // holds files owned by the user's subordinate ids. The next import's cleanup must remove both.
+    const staleTmp = `/tmp/banger-mmdebstrap-stale${suffix}`;
+    const stale = join(base, 'state/banger/staging', 'image-build-dead0000');
+    await run(['runuser', '-u', user.name, '--', 'mkdir', '-p', stale, staleTmp]);
+    await run(['chmod', '1777', staleTmp]);
+    await run(['runuser', '-u', user.name, '--', 'sh', '-c', 'printf "999999999 1\n" > "$1/owner"; printf "%s\n" "$2" > "$1/linked"', 'sh', stale, staleTmp]);
+    await run(['runuser', '-u', user.name, '--', 'env', 'PATH=/usr/bin:/bin:/usr/sbin:/sbin', 'mmdebstrap', '--unshare-helper', 'mkdir', '-p', `${staleTmp}/mmdebstrap.dead/etc`]);
+    const [sub] = await ranges('/etc/subuid', user);
+    expect((await stat(`${staleTmp}/mmdebstrap.dead/etc`)).uid).toBe(sub.start);
+
     const file = join(base, 'rootfs.tar');
     await writeFile(file, await rootfsTar());
     await run(['chown', `${user.uid}:${user.uid}`, file]);
@@ -232,6 +243,8 @@ describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)',
     expect(await inode(img, '/tmp')).toMatchObject({ uid: 0, mode: 0o1777 });
     expect(await inode(img, '/home/dev')).toMatchObject({ uid: 1000, gid: 1000, mode: 0o750 });
     expect(await inode(img, '/home/dev/notes')).toMatchObject({ uid: 1000, gid: 1000, mode: 0o640 });
+    await expect(stat(stale)).rejects.toThrow(/ENOENT/);
+    await expect(stat(staleTmp)).rejects.toThrow(/ENOENT/);
   }, 300_000);
 
   it('leaves no staging and no temporary bootstrap root behind', async () => {
