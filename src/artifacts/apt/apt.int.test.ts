@@ -105,6 +105,20 @@ describe.skipIf(reason !== null)('private apt (real Debian archive)', () => {
     expect(await apt.listsUpdatedAt()).toBeNull();
   }, 300_000);
 
+  it('keeps using stale lists when a refresh fails, with a warning', async () => {
+    const dir = join(base, 'apt');
+    const stale = privateApt({ dir, maxAgeMs: 0, source: { mirror: 'http://127.0.0.1:9/debian', securityMirror: 'http://127.0.0.1:9/debian-security' } });
+    const before = await stale.listsUpdatedAt();
+    const warnings: string[] = [];
+    await stale.ensureFresh((stage, m) => void (stage === 'apt-update' && m?.startsWith('warning:') && warnings.push(m)));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot refresh/);
+    expect(await stale.listsUpdatedAt()).toBe(before);
+    // And with no lists at all, the failure is the error.
+    const none = privateApt({ dir: join(base, 'apt-offline'), source: { mirror: 'http://127.0.0.1:9/debian', securityMirror: 'http://127.0.0.1:9/debian-security' } });
+    await expect(none.ensureFresh()).rejects.toThrow(/cannot refresh banger's Debian package lists from http:\/\/127.0.0.1:9\/debian/);
+  }, 120_000);
+
   it('says how to get the keyring when it is missing', async () => {
     const apt = privateApt({ dir: join(base, 'apt-nokey'), keyring: join(base, 'no-such-keyring.gpg') });
     await expect(apt.ensureFresh()).rejects.toThrow(/apt-get install debian-archive-keyring/);

@@ -32,7 +32,7 @@ export interface PrivateApt {
   env(): NodeJS.ProcessEnv;
   /** `apt-get update` of the private lists, progress per line. */
   update(progress?: Progress): Promise<void>;
-  /** Updates when the lists are missing or stale. */
+  /** Updates when the lists are missing or stale; stale lists are kept (with a warning) when the update fails. */
   ensureFresh(progress?: Progress): Promise<void>;
   /** When the lists were last updated (ms since the epoch), or null when never. */
   listsUpdatedAt(): Promise<number | null>;
@@ -123,7 +123,14 @@ export function privateApt(opts: PrivateAptOptions): PrivateApt {
   async function ensureFresh(progress: Progress = noProgress): Promise<void> {
     await prepare();
     const at = await listsUpdatedAt();
-    if (at === null || Date.now() - at > maxAgeMs) await update(progress);
+    if (at !== null && Date.now() - at <= maxAgeMs) return;
+    try {
+      await update(progress);
+    } catch (err) {
+      // Offline with lists already there: stale lists still name real packages (downloads are hash-checked).
+      if (at === null) throw err;
+      progress('apt-update', `warning: ${(err as Error).message}; using the lists from ${new Date(at).toISOString()}`);
+    }
   }
 
   async function runApt(argv: string[], runOpts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> {
