@@ -17,7 +17,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Host packages: QEMU, image/kernel tooling, networking, and what better-sqlite3 needs to build.
-PKGS=(qemu-system-x86 qemu-utils mmdebstrap uidmap debian-archive-keyring systemd busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
+# uidmap + fakeroot: rootless image builds/imports; debian-archive-keyring + gpgv: banger's own apt
+# verifies Debian's signatures (also on Ubuntu); systemd: systemctl/systemd-analyze for `system install`.
+PKGS=(qemu-system-x86 qemu-utils mmdebstrap busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
+      uidmap fakeroot debian-archive-keyring gpgv systemd
       openssh-client openssh-server git ca-certificates python3 make g++ dnsutils
       zsh fish)  # zsh and fish: the completion tests run the generated scripts in them
 missing=()

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
-import { run } from '../host/exec.js';
+import { run, which } from '../host/exec.js';
 import type { Logger } from '../host/logger.js';
 import type { Paths } from '../store/paths.js';
 
@@ -19,9 +19,13 @@ const OWNER_FILE = 'owner';
 export interface Staging {
   /** The staging directory (under paths.stagingDir, so a rename into images/ is atomic). */
   readonly dir: string;
-  /** Removes the directory and everything in it (idempotent). */
+  /** Removes the directory and everything in it, and the linked directories (idempotent). */
   remove(): Promise<void>;
+  /** Records a directory outside staging that lives and dies with it (removed with it, also by a later stale cleanup). */
+  link(outside: string): Promise<void>;
 }
+
+const LINKED_FILE = 'linked';
 
 /** The start time (clock ticks since boot) from /proc/PID/stat; null if unreadable. */
 export function parseProcStartTime(stat: string): string | null {
@@ -63,7 +67,19 @@ export async function removeTree(dir: string): Promise<void> {
       throw new BangerError('internal', `cannot remove ${dir}: ${left[0]} is still mounted; unmount it and retry`);
     }
   }
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true }).catch(async (err: NodeJS.ErrnoException) => {
+    if ((err.code !== 'EACCES' && err.code !== 'EPERM') || process.getuid?.() === 0 || (await which('mmdebstrap')) === null) throw err;
+    // Files a rootless bootstrap left owned by the user's subordinate ids: remove them from inside
+    // the same user namespace mapping (mmdebstrap's own helper), then what is left as ourselves.
+    await run(['mmdebstrap', '--unshare-helper', 'rm', '-rf', '--', dir], { check: false });
+    await rm(dir, { recursive: true, force: true });
+  });
+}
+
+/** Removes the directories a staging directory linked (see Staging.link). */
+async function removeLinked(dir: string): Promise<void> {
+  const text = await readFile(join(dir, LINKED_FILE), 'utf8').catch(() => '');
+  for (const p of text.split('\n').filter((l) => l.startsWith('/'))) await removeTree(p);
 }
 
 /** A staging directory `<prefix>-<kind>-<random>` in `parent`, with its owner recorded. */
@@ -81,8 +97,12 @@ export async function createStagingIn(parent: string, prefix: string, kind: stri
     dir,
     async remove() {
       if (removed) return;
+      await removeLinked(dir);
       await removeTree(dir);
       removed = true;
+    },
+    async link(outside) {
+      await writeFile(join(dir, LINKED_FILE), `${outside}\n`, { flag: 'a' });
     },
   };
 }
@@ -102,6 +122,7 @@ export async function cleanStaleStagingIn(parent: string, prefix: string, log?: 
     const pid = Number(owner.split(' ')[0]);
     if (Number.isInteger(pid) && pid > 0 && owner !== '' && (await ownerToken(pid)) === owner) continue;
     log?.info({ dir }, 'removing stale staging');
+    await removeLinked(dir);
     await removeTree(dir);
     removed.push(dir);
   }

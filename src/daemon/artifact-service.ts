@@ -9,7 +9,9 @@ import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
 import { buildImage } from '../artifacts/image/build.js';
+import { checkRootless } from '../artifacts/image/rootless.js';
 import { removeImageDir } from '../artifacts/image/store.js';
+import { privateApt } from '../artifacts/apt/apt.js';
 import { listAvailable } from '../artifacts/kernel/debian.js';
 import { importKernel, pullDebianKernel, removeKernelDir } from '../artifacts/kernel/store.js';
 import type { Config } from '../config/config.js';
@@ -65,6 +67,8 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
 
   function build(name: string, include: string[], size: string, progress: Progress): Promise<ImageManifest> {
     return flights.run(`image:${name}`, async () => {
+      // Before the kernel pull: a user without subordinate ids learns the fix at once.
+      if (process.getuid?.() !== 0) await checkRootless('build');
       const kernelName = config.defaultKernelName;
       const kernel = kernels.get(kernelName)?.manifest ?? (await pullKernel(kernelName, progress));
       const modulesDir = kernel.modulesDir ? `${paths.kernelDir(kernel.sha256)}/${kernel.modulesDir}` : null;
@@ -132,7 +136,7 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     'kernel.pull': (p, ctx) => pullKernel(p.name, ctx.progress),
     'kernel.list': async (p) => ({
       kernels: kernels.list().map((r) => r.manifest),
-      ...(p.available ? { available: await listAvailable() } : {}),
+      ...(p.available ? { available: await listAvailable(privateApt({ dir: paths.aptDir })) } : {}),
     }),
     'kernel.show': (p) => {
       const r = kernels.get(p.name);

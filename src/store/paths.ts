@@ -17,6 +17,7 @@
  *     jailer/                                 default jailer chroot base (same file system as images: hard links)
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
+ *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  */
 import { homedir, userInfo } from 'node:os';
@@ -116,6 +117,8 @@ export interface Paths {
   jailerDir: string;
   /** The user's home (`~` in config.toml's file_sync). */
   home: string;
+  /** banger's own apt configuration and Debian package lists (artifacts/apt/config.ts lays it out). */
+  aptDir: string;
   vmDir(id: string): string;
   vmFile(id: string, file: keyof typeof VM_FILES): string;
   vmRuntimeDir(id: string): string;
@@ -164,6 +167,7 @@ export function resolvePaths(env: Env = process.env): Paths {
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
     jailerDir: join(stateDir, 'jailer'),
     home,
+    aptDir: join(cacheDir, 'apt'),
     vmDir: (id) => join(vmsDir, id),
     vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
     vmRuntimeDir,

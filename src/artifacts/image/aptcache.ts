@@ -1,7 +1,8 @@
 /**
  * Keeps the .debs of the last image build so the next build downloads only what changed. apt
  * trusts a file already in /var/cache/apt/archives when its hash matches the index, so seeding
- * the bootstrap's archive directory with the previous build's .debs is all it takes.
+ * the bootstrap's archive directory with the previous build's .debs is all it takes (build.ts
+ * does it with mmdebstrap's sync-in/sync-out hooks, then `harvestAptArchives`).
  */
 import { copyFile, link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which } from '../../host/exec.js';
 import { resolvePaths, type Paths } from '../../store/paths.js';
+import { privateApt } from '../apt/apt.js';
+import { extractDeb, fetchDeb, resolveKernelPackage } from '../kernel/debian.js';
 import { buildImage } from './build.js';
 import { sha256File } from '../digest.js';
 import type { PublishedImage } from './store.js';
@@ -21,23 +23,12 @@ async function skipReason(): Promise<string | null> {
 const reason = await skipReason();
 if (reason) console.log(`build.int.test skipped: ${reason}`);
 
-/** `linux-image-cloud-amd64` -> the versioned package it depends on right now. */
-async function cloudKernelPackage(): Promise<string | null> {
-  const r = await run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], { check: false });
-  return /Depends:\s+(linux-image-\S+-cloud-amd64)/.exec(r.stdout)?.[1] ?? null;
-}
-
-/** Downloads and unpacks the Debian cloud kernel package; returns its /lib/modules/<release>. */
+/** Downloads (banger's private apt) and unpacks the Debian cloud kernel package; returns its /lib/modules/<release>. */
 async function kernelModules(dir: string): Promise<string> {
-  let pkg = await cloudKernelPackage();
-  if (pkg === null) {
-    await run(['apt-get', 'update', '-qq']);
-    pkg = await cloudKernelPackage();
-  }
-  if (pkg === null) throw new Error('cannot resolve linux-image-cloud-amd64 with apt-cache');
-  await run(['apt-get', 'download', '-qq', pkg], { cwd: dir });
-  const deb = (await readdir(dir)).find((n) => n.endsWith('.deb'))!;
-  await run(['dpkg-deb', '-x', join(dir, deb), join(dir, 'x')]);
+  const apt = privateApt({ dir: join(dir, 'apt') });
+  const pkg = await resolveKernelPackage(apt, 'linux-image-cloud-amd64');
+  const deb = await fetchDeb(apt, pkg, join(dir, 'debs'));
+  await extractDeb(deb.path, join(dir, 'x'));
   const releases = await readdir(join(dir, 'x/lib/modules'));
   expect(releases).toHaveLength(1);
   return join(dir, 'x/lib/modules', releases[0]);

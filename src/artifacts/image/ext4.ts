@@ -3,12 +3,15 @@ import { open } from 'node:fs/promises';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
 import { run } from '../../host/exec.js';
+import { findTool } from '../tools.js';
 
 export interface MakeExt4Options {
   sourceDir: string;
   output: string;
   sizeBytes: number;
   label?: string;
+  /** Wraps the mkfs command (the ownership keeper's fakeroot for non-root builds). */
+  wrap?: (argv: readonly string[]) => string[];
 }
 
 /**
@@ -22,7 +25,10 @@ export async function makeExt4(opts: MakeExt4Options): Promise<void> {
   } finally {
     await fh.close();
   }
-  const r = await run(['mkfs.ext4', '-q', '-F', '-L', opts.label ?? 'rootfs', '-E', 'root_owner=0:0', '-d', opts.sourceDir, opts.output], { check: false });
+  const mkfs = await findTool('mkfs.ext4');
+  if (mkfs === null) throw new BangerError('unavailable', 'mkfs.ext4 is not installed: `sudo apt-get install e2fsprogs`');
+  const argv = [mkfs, '-q', '-F', '-L', opts.label ?? 'rootfs', '-E', 'root_owner=0:0', '-d', opts.sourceDir, opts.output];
+  const r = await run(opts.wrap ? opts.wrap(argv) : argv, { check: false });
   if (r.code === 0) return;
   const tail = r.stderr.trim().split('\n').slice(-3).join('; ');
   if (/allocate|No space left|too small|Could not/i.test(r.stderr)) {

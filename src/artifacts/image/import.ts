@@ -1,8 +1,10 @@
 /**
  * `image import NAME --rootfs-tar FILE|-`: a `docker export`-style tar becomes an image. The tar is
  * untrusted: it is streamed once through tarsafety.ts and re-packed to disk with only validated
- * names, and the host `tar -x` runs on that copy. Owners and modes are kept (numeric ids);
- * extended attributes are not. Nothing from the archive is ever executed on the host.
+ * names, and the host `tar -x` runs on that copy. Owners and modes are kept (numeric ids), by
+ * root for real or, for any other user, recorded by fakeroot (keeper.ts) and written by
+ * `mkfs.ext4 -d` under the same keeper: the same tail as `image build`. Extended attributes are
+ * not kept. Nothing from the archive is ever executed on the host.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -14,7 +16,8 @@ import { BangerError } from '../../api/errors.js';
 import { DEFAULT_IMAGE_SIZE, ImageManifest, ImageName } from '../../api/image.js';
 import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
-import { run } from '../../host/exec.js';
+import { extractKept, ownershipKeeper } from './keeper.js';
+import { checkRootless } from './rootless.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import type { Paths } from '../../store/paths.js';
 import { treeBytes } from './ext4.js';
@@ -23,6 +26,7 @@ import { distroName, parseDpkgStatus, parseOsRelease } from './rootfsinfo.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishRootTree, type PublishedImage } from './store.js';
 import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
+import { packMode } from './retar.js';
 
 export interface ImportRootfsOptions {
   paths: Paths;
@@ -69,7 +73,7 @@ function cleanHeader(h: tar.Header, path: string, linkTarget: string | undefined
   return {
     name: path === '' ? '.' : path,
     type,
-    mode: h.mode,
+    mode: packMode(h.mode),
     uid: h.uid,
     gid: h.gid,
     mtime: h.mtime,
@@ -143,9 +147,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
   if (opts.size !== undefined && (requestedSize === null || requestedSize < 16 * 1024 * 1024)) {
     throw new BangerError('bad_request', `--size ${opts.size}: expected a size of at least 16M, like 4G`);
   }
-  if (process.getuid?.() !== 0) {
-    throw new BangerError('unavailable', 'image import needs root to keep the owners of the files in the tar; run the banger daemon as root');
-  }
+  if (process.getuid?.() !== 0) await checkRootless('import');
 
   await cleanStaleStaging(opts.paths, log);
   const staging = await createStaging(opts.paths, 'import');
@@ -162,7 +164,9 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
 
     progress('extract', `${stats.entries} entries, ${formatBytes(stats.contentBytes)}`);
     // Safe only because this archive is sanitizeTar's output: no entry can land or link outside `root`.
-    await run(['tar', '--extract', '--file', tarFile, '--directory', root, '--numeric-owner', '--same-owner', '--same-permissions']);
+    const keeper = ownershipKeeper(join(staging.dir, 'ownership.db'));
+    await keeper.init();
+    await extractKept(keeper, root, tarFile);
     await rm(tarFile, { force: true });
 
     const { distro, packages } = await describeRoot(root);
@@ -180,6 +184,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
       sizeText: formatBytes(sizeBytes),
       manifest: { name, distro, kernelRef: null, packages, source: 'import' },
       progress,
+      keeper,
     });
   } finally {
     await staging.remove();

@@ -11,7 +11,9 @@ import { ImageManifest } from '../../api/image.js';
 import type { Progress } from '../../api/progress.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
 import { sha256File } from '../digest.js';
+import { removeTree } from '../staging.js';
 import { makeExt4 } from './ext4.js';
+import type { OwnershipKeeper } from './keeper.js';
 import { debianArch } from './rootfsinfo.js';
 
 const SHA_RE = /^[0-9a-f]{64}$/;
@@ -143,15 +145,17 @@ export interface PublishRootTreeOptions {
   sizeText: string;
   manifest: Omit<ImageManifest, 'arch' | 'sha256' | 'sizeBytes' | 'builtAt'>;
   progress: Progress;
+  /** The keeper the tree was extracted under: mkfs must see the same owners. */
+  keeper?: OwnershipKeeper;
 }
 
 /** The common end of `image build` and `image import`: tree → sparse ext4 → sha256 → manifest → published. */
 export async function publishRootTree(opts: PublishRootTreeOptions): Promise<PublishedImage> {
   opts.progress('mkfs', `mkfs.ext4 -d (${opts.sizeText}, sparse)`);
   const rootfs = join(opts.out, IMAGE_FILES.rootfs);
-  await makeExt4({ sourceDir: opts.root, output: rootfs, sizeBytes: opts.sizeBytes });
+  await makeExt4({ sourceDir: opts.root, output: rootfs, sizeBytes: opts.sizeBytes, wrap: opts.keeper?.wrap });
   // The tree is no longer needed; drop it before hashing to free the space early.
-  await rm(opts.root, { recursive: true, force: true });
+  await removeTree(opts.root);
   opts.progress('hash', 'sha256 of rootfs.ext4');
   const sha256 = await sha256File(rootfs);
   const manifest = ImageManifest.parse({ ...opts.manifest, arch: debianArch(), sha256, sizeBytes: opts.sizeBytes, builtAt: new Date().toISOString() });

@@ -1,7 +1,8 @@
 /**
- * Debian kernel packages through the host's apt: resolve a metapackage to the versioned image
- * package, download the .deb (cached, checked against the archive's sha256) and unpack it
- * without installing it. Parsers are pure; the rest runs apt-cache/apt-get/dpkg-deb.
+ * Debian kernel packages through banger's private apt (apt/apt.ts; never the host's sources):
+ * resolve a metapackage to the versioned image package, download the .deb (cached, checked
+ * against the archive's sha256) and unpack it without installing it. Parsers are pure; the rest
+ * runs apt-cache/apt-get/dpkg-deb.
  */
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,6 +10,7 @@ import type { AvailableKernel } from '../../api/kernel.js';
 import { BangerError } from '../../api/errors.js';
 import { type Progress, noProgress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
+import type { PrivateApt } from '../apt/apt.js';
 import { hashFile } from '../digest.js';
 import { cleanStaleStagingIn, createStagingIn } from '../staging.js';
 
@@ -68,26 +70,39 @@ export function parseDependsField(value: string): string[] {
     .filter((n) => n !== '');
 }
 
-/** The candidate version of a package, as apt on this host sees it. */
-export async function aptShow(pkg: string): Promise<AptPackage> {
-  const r = await run(['apt-cache', 'show', '--no-all-versions', pkg], { check: false });
-  const parsed = r.code === 0 ? parseAptShow(r.stdout) : null;
-  if (!parsed) {
-    throw new BangerError('unavailable', `apt knows no package ${pkg}; run \`apt-get update\` (and check the Debian sources in /etc/apt)`, {
-      details: { package: pkg, stderr: r.stderr.trim() },
+async function showOnce(apt: PrivateApt, pkg: string): Promise<{ parsed: AptPackage | null; stderr: string }> {
+  const r = await apt.run(['apt-cache', 'show', '--no-all-versions', pkg], { check: false });
+  return { parsed: r.code === 0 ? parseAptShow(r.stdout) : null, stderr: r.stderr.trim() };
+}
+
+/**
+ * The candidate version of a package in banger's Debian lists. Stale lists are refreshed first; a
+ * package not found triggers one refresh and a second look (it may be newer than the lists).
+ */
+export async function aptShow(apt: PrivateApt, pkg: string, progress: Progress = noProgress): Promise<AptPackage> {
+  const before = await apt.listsUpdatedAt();
+  await apt.ensureFresh(progress);
+  let r = await showOnce(apt, pkg);
+  if (!r.parsed && before !== null && (await apt.listsUpdatedAt()) === before) {
+    await apt.update(progress);
+    r = await showOnce(apt, pkg);
+  }
+  if (!r.parsed) {
+    throw new BangerError('unavailable', `the Debian archive has no package ${pkg} (banger's own package lists in ${apt.layout.dir}, just refreshed)`, {
+      details: { package: pkg, stderr: r.stderr },
     });
   }
-  return parsed;
+  return r.parsed;
 }
 
 /** Resolves a kernel metapackage (linux-image-cloud-amd64) to the versioned image package it depends on. */
-export async function resolveKernelPackage(metaPackage: string): Promise<AptPackage> {
-  const meta = await aptShow(metaPackage);
+export async function resolveKernelPackage(apt: PrivateApt, metaPackage: string, progress: Progress = noProgress): Promise<AptPackage> {
+  const meta = await aptShow(apt, metaPackage, progress);
   const target = meta.depends.find((d) => d.startsWith('linux-image-'));
   if (!target) {
     throw new BangerError('internal', `${metaPackage} ${meta.version} depends on no linux-image package (depends: ${meta.depends.join(', ')})`);
   }
-  return aptShow(target);
+  return aptShow(apt, target, progress);
 }
 
 /** The name the .deb is cached under. */
@@ -113,7 +128,7 @@ const DOWNLOAD_PREFIX = '.download';
  * The package's .deb in `cacheDir`: reused when a file of that name matches the archive's size and
  * sha256, else downloaded with `apt-get download` into a private directory and renamed into place.
  */
-export async function fetchDeb(pkg: AptPackage, cacheDir: string, progress: Progress = noProgress): Promise<{ path: string; cached: boolean }> {
+export async function fetchDeb(apt: PrivateApt, pkg: AptPackage, cacheDir: string, progress: Progress = noProgress): Promise<{ path: string; cached: boolean }> {
   const target = join(cacheDir, debFileName(pkg));
   if (await matchesArchive(target, pkg)) return { path: target, cached: true };
   await mkdir(cacheDir, { recursive: true });
@@ -122,7 +137,7 @@ export async function fetchDeb(pkg: AptPackage, cacheDir: string, progress: Prog
   const tmp = staging.dir;
   try {
     progress('download', `${pkg.package} ${pkg.version}${pkg.size ? ` (${Math.round(pkg.size / 1048576)} MB)` : ''}`);
-    await run(['apt-get', 'download', `${pkg.package}=${pkg.version}`], { cwd: tmp }).catch((err) => {
+    await apt.run(['apt-get', 'download', `${pkg.package}=${pkg.version}`], { cwd: tmp }).catch((err) => {
       throw new BangerError('unavailable', `cannot download ${pkg.package} ${pkg.version}: ${(err as Error).message}`, { cause: err });
     });
     const debs = (await readdir(tmp)).filter((n) => n.endsWith('.deb'));
@@ -145,19 +160,19 @@ export async function extractDeb(debPath: string, dir: string): Promise<void> {
 }
 
 /** What `kernel list --available` shows: each known name and the package it resolves to now. */
-export async function listAvailable(): Promise<AvailableKernel[]> {
+export async function listAvailable(apt: PrivateApt): Promise<AvailableKernel[]> {
   const out: AvailableKernel[] = [];
   let firstError: unknown;
   for (const [name, source] of Object.entries(KERNEL_SOURCES)) {
     try {
-      const pkg = await resolveKernelPackage(source.metaPackage);
+      const pkg = await resolveKernelPackage(apt, source.metaPackage);
       out.push({ name, package: pkg.package, version: pkg.version });
     } catch (err) {
       if (!(err instanceof BangerError) || err.code !== 'unavailable') throw err;
       firstError ??= err;
     }
   }
-  // One source missing from this host's apt is fine; none at all means apt itself needs attention.
+  // One source missing from the archive is fine; none at all means apt itself needs attention.
   if (out.length === 0 && firstError) throw firstError;
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * Really pulls Debian's cloud kernel (apt-get download from the configured mirror) into a
+ * Really pulls Debian's cloud kernel (banger's private apt, from deb.debian.org) into a
  * throwaway state dir, then checks what was stored. Slow on first run (~26 MB download).
  */
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';

@@ -12,6 +12,7 @@ import { DEFAULT_KERNEL_NAME, type KernelFiles, type KernelManifest } from '../.
 import { type Progress, noProgress } from '../../api/progress.js';
 import type { Logger } from '../../host/logger.js';
 import { KERNEL_FILES, type Paths } from '../../store/paths.js';
+import { privateApt } from '../apt/apt.js';
 import { KERNEL_SOURCES, extractDeb, fetchDeb, resolveKernelPackage } from './debian.js';
 import { hashFile } from '../digest.js';
 import { buildInitramfs } from './initramfs.js';
@@ -62,7 +63,8 @@ export async function pullDebianKernel(opts: PullDebianKernelOptions): Promise<K
     );
   }
   progress('resolve', source.metaPackage);
-  const pkg = await resolveKernelPackage(source.metaPackage);
+  const apt = privateApt({ dir: paths.aptDir });
+  const pkg = await resolveKernelPackage(apt, source.metaPackage, progress);
   const existing = (await listKernelDirs(paths)).find(
     (k) =>
       k.manifest.sourcePackage?.name === pkg.package && k.manifest.sourcePackage.version === pkg.version && k.manifest.initrdBuilder === INITRD_BUILDER,
@@ -74,7 +76,7 @@ export async function pullDebianKernel(opts: PullDebianKernelOptions): Promise<K
 
   const staging = await openStaging(paths);
   try {
-    const deb = await fetchDeb(pkg, paths.debCacheDir, progress);
+    const deb = await fetchDeb(apt, pkg, paths.debCacheDir, progress);
     progress('extract', basename(deb.path));
     const unpacked = join(staging.dir, 'deb');
     await extractDeb(deb.path, unpacked);
