@@ -9,7 +9,7 @@ import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
 import { buildImage } from '../artifacts/image/build.js';
-import { checkRootless } from '../artifacts/image/rootless.js';
+import { checkRootless, rootlessFacts, rootlessProblems } from '../artifacts/image/rootless.js';
 import { removeImageDir } from '../artifacts/image/store.js';
 import { privateApt } from '../artifacts/apt/apt.js';
 import { listAvailable } from '../artifacts/kernel/debian.js';
@@ -176,7 +176,18 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
   async function doctor(): Promise<DoctorCheck[]> {
     const img = images.get(config.defaultImageName);
     const k = kernels.get(config.defaultKernelName);
+    // As a non-root user, image builds need a user namespace with subordinate ids (artifacts/image/rootless.ts).
+    const rootless: DoctorCheck[] = [];
+    if (process.getuid?.() !== 0) {
+      const problems = rootlessProblems('build', await rootlessFacts());
+      rootless.push(
+        problems.length === 0
+          ? { name: 'rootless builds', verdict: 'pass', detail: 'uidmap, fakeroot and subordinate id ranges present' }
+          : { name: 'rootless builds', verdict: img ? 'warn' : 'fail', detail: problems.join('; '), fix: 'run each command given, then `banger image build`' },
+      );
+    }
     return [
+      ...rootless,
       img
         ? { name: 'default image', verdict: 'pass', detail: `${config.defaultImageName} (${img.sha256.slice(0, 12)})` }
         : { name: 'default image', verdict: 'warn', detail: `${config.defaultImageName} not built yet`, fix: 'it is built on first `banger vm run` (or run `banger image build`)' },

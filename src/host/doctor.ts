@@ -9,6 +9,7 @@ import { checkFirecrackerVersion, MIN_VERSION, parseFirecrackerVersion, TESTED_R
 import { atLeast, parseQemuVersion } from '../hypervisor/qemu/version.js';
 import type { Paths } from '../store/paths.js';
 import { run, which } from './exec.js';
+import { findTool } from './tools.js';
 
 import type { DoctorCheck } from '../api/daemon.js';
 
@@ -140,7 +141,8 @@ export async function gatherFacts(paths: Paths): Promise<DoctorFacts> {
   };
   const bins = ['mmdebstrap', 'mkfs.ext4', 'debugfs', 'lz4', 'zstd', 'ip', 'iptables'];
   const tools: Record<string, boolean> = {};
-  for (const b of bins) tools[b] = (await which(b)) !== null;
+  // findTool: mkfs.ext4/debugfs live in sbin, off a normal user's PATH, and banger finds them there.
+  for (const b of bins) tools[b] = (await findTool(b)) !== null;
   let busyboxStatic: boolean | null = null;
   try {
     busyboxStatic = isStaticElf(readFileSync('/bin/busybox'));

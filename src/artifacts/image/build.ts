@@ -26,7 +26,7 @@ import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageName, PackageName } from '
 import { parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { spawnProcess } from '../../host/exec.js';
-import { findTool } from '../tools.js';
+import { findTool } from '../../host/tools.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { quote } from '../../guest/quote.js';
 import type { Paths } from '../../store/paths.js';

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
 import { run } from '../../host/exec.js';
-import { findTool } from '../tools.js';
+import { findTool } from '../../host/tools.js';
 
 export interface MakeExt4Options {
   sourceDir: string;

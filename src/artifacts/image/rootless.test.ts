@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractTarArgv, ownershipKeeper } from './keeper.js';
 import { parseSubIds, rootlessProblems, type RootlessFacts } from './rootless.js';
-import { toolSearchPath } from '../tools.js';
+import { toolSearchPath } from '../../host/tools.js';
 
 describe('parseSubIds', () => {
   const text = 'alice:100000:65536\n1001:300000:1000\nbob:165536:65536\n# comment\nbad:x:1\nzero:1:0\n';
