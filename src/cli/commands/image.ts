@@ -12,11 +12,11 @@ const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
 export function imageCommands(program: Command): void {
   const i = program.command('image').description('guest root file systems');
   i.command('build')
-    .description('build the default Debian image locally with mmdebstrap')
+    .description('build the default Debian image locally with mmdebstrap, from the Debian archive (root not needed)')
     .option('--name <name>', 'image name', 'debian-bookworm')
     .option('--include <pkgs>', 'extra packages, comma-separated')
     .option('--size <size>', 'file system size', '4G')
-    .addHelpText('after', '\nExamples:\n  banger image build\n  banger image build --name py --include python3,python3-venv')
+    .addHelpText('after', '\nWithout root, the build runs in a user namespace: it needs uidmap, fakeroot and a subordinate\nid range for you (`banger doctor` checks; ./scripts/install.sh sets them up).\n\nExamples:\n  banger image build\n  banger image build --name py --include python3,python3-venv')
     .action(async (o: { name: string; include?: string; size: string }) => {
       const include = o.include ? o.include.split(',').map((s) => s.trim()).filter(Boolean) : [];
       const m = await api('image.build', { name: o.name, include, size: o.size }, { doneLine });
