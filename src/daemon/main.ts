@@ -27,7 +27,10 @@ import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
+import { bridgeAccess } from '../network/privilege.js';
 import { systemResolved } from '../network/resolved.js';
+import { systemPaths } from '../store/paths.js';
+import { readInstallRecord } from '../system/record.js';
 import { createVmNetworking } from '../network/vmnet.js';
 import { readHandles } from '../store/handles.js';
 import { workspaceHandlers } from './workspace-handlers.js';
@@ -64,9 +67,21 @@ export async function main(): Promise<void> {
     dns.error = (err as Error).message;
     log.warn({ err: dns.error, host: config.network.dnsAddress, port: config.network.dnsPort }, 'dns server not started');
   }
+  const resolved = systemResolved();
+  // Bridge mode's root work: in-process as root, else through bangerd-root, else refused (network/privilege.ts).
+  let record = null;
+  try {
+    record = readInstallRecord(systemPaths().installRecord);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'install record unreadable; bridge mode only as root');
+  }
+  const access = bridgeAccess({ uid: process.getuid?.() ?? 0, env: process.env, record, stateDir: paths.stateDir, resolved });
+  log.info({ via: access.via, helperSocket: access.helperSocket }, 'bridge networking');
   const networking = createVmNetworking({
     config,
     log: log.child({ svc: 'network' }),
+    bridge: access.ops,
+    cannotBridge: access.cannotBridge,
     dns: dns.server,
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
@@ -118,7 +133,6 @@ export async function main(): Promise<void> {
     lookup: vms.lookup,
     running: (r) => (vms.view(r).state === 'running' ? readHandles(paths.vmFile(r.id, 'handles')) : null),
   });
-  const resolved = systemResolved();
   log.info(await snapshots.recover(), 'snapshots recovered');
 
   const startedAt = new Date().toISOString();
@@ -145,7 +159,7 @@ export async function main(): Promise<void> {
     'daemon.doctor': async () => [...(await artifacts.doctor()), ...(await networkDoctor({ config, dns, resolved }))],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
     ...artifacts.handlers,
-    ...networkHandlers({ vms, forwarding, config, dns, resolved, sshConfigPath: paths.sshConfig }),
+    ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
     ...guardArtifactDeletes(snapshots, artifacts.handlers),
     ...snapshotHandlers(snapshots),
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),

@@ -10,10 +10,21 @@ import { run } from '../host/exec.js';
 /** Taps banger creates: `bgr` + the first 12 characters of the VM id (15 = IFNAMSIZ - 1). */
 export const TAP_PREFIX = 'bgr';
 const TAP_RE = /^bgr[0-9a-z]{1,12}$/;
-/** Written as the bridge's ifalias when banger created it, so it only ever deletes its own bridge. */
+/** Written as the bridge's ifalias (with the install id) when banger created it, so it only ever deletes its own bridge. */
 export const BRIDGE_ALIAS = 'banger-managed';
-/** The iptables comment on every rule banger adds: `banger:<vm id>`. */
+/** The alias before install ids (still recognised by the in-process path, so an upgrade cleans up). */
+const LEGACY_ALIAS = BRIDGE_ALIAS;
+/** The iptables comment on every rule banger adds: `banger:<install id>:<vm id>`. */
 export const RULE_COMMENT_PREFIX = 'banger:';
+/** An install id: 8 lowercase hex digits (system/record.ts InstallId; derived from the state dir without one). */
+const INSTALL_ID_RE = /^[0-9a-f]{8}$/;
+
+export const bridgeAlias = (installId: string): string => `${BRIDGE_ALIAS}:${installId}`;
+export const ruleComment = (installId: string, vmId: string): string => `${RULE_COMMENT_PREFIX}${installId}:${vmId}`;
+
+function checkInstallId(installId: string): void {
+  if (!INSTALL_ID_RE.test(installId)) throw new BangerError('internal', `install id "${installId}" is not 8 lowercase hex digits`);
+}
 
 export function tapName(vmId: string): string {
   const t = `${TAP_PREFIX}${vmId.toLowerCase().replace(/[^0-9a-z]/g, '').slice(0, 12)}`;
@@ -36,8 +47,9 @@ export interface Rule {
  * The rules that give one guest outbound access: MASQUERADE for its /32 leaving through anything but
  * the bridge, and FORWARD accepts for its traffic out and the replies back.
  */
-export function natRules(o: { bridge: string; ip: string; vmId: string }): Rule[] {
-  const tag = ['-m', 'comment', '--comment', `${RULE_COMMENT_PREFIX}${o.vmId}`];
+export function natRules(o: { bridge: string; ip: string; vmId: string; installId: string }): Rule[] {
+  checkInstallId(o.installId);
+  const tag = ['-m', 'comment', '--comment', ruleComment(o.installId, o.vmId)];
   const src = `${o.ip}/32`;
   return [
     { table: 'nat', chain: 'POSTROUTING', spec: ['-s', src, '!', '-o', o.bridge, ...tag, '-j', 'MASQUERADE'], insert: false },
@@ -86,31 +98,46 @@ export function splitRuleLine(line: string): string[] {
 }
 
 export interface ListedRule {
-  /** VM id from the `banger:<id>` comment. */
+  /** VM id from the `banger:<install id>:<vm id>` comment. */
   vmId: string;
+  /** null for a rule written before install ids (`banger:<vm id>`). */
+  installId: string | null;
   table: Rule['table'];
   chain: string;
   /** Arguments after the chain name, ready for `-D CHAIN ...`. */
   spec: string[];
 }
 
-/** banger's rules in `iptables -t TABLE -S CHAIN` output; other rules are not ours and are ignored. */
-export function parseBangerRules(table: Rule['table'], output: string): ListedRule[] {
+/** A rule comment → its install id (null: the pre-install-id form) and VM id; null when it is not banger's. */
+export function parseRuleComment(comment: string): { installId: string | null; vmId: string } | null {
+  if (!comment.startsWith(RULE_COMMENT_PREFIX)) return null;
+  const rest = comment.slice(RULE_COMMENT_PREFIX.length);
+  const m = /^([0-9a-f]{8}):([0-9a-z]+)$/.exec(rest);
+  if (m) return { installId: m[1], vmId: m[2] };
+  return /^[0-9a-z]+$/.test(rest) ? { installId: null, vmId: rest } : null;
+}
+
+/**
+ * The rules of install `installId` in `iptables -t TABLE -S CHAIN` output (plus pre-install-id rules when
+ * `legacy`); other rules — another install's, or not banger's — are ignored.
+ */
+export function parseBangerRules(table: Rule['table'], output: string, installId: string, opts: { legacy?: boolean } = {}): ListedRule[] {
   const out: ListedRule[] = [];
   for (const line of output.split('\n')) {
     if (!line.startsWith('-A ')) continue;
     const words = splitRuleLine(line);
     const at = words.indexOf('--comment');
-    const comment = at >= 0 ? words[at + 1] : undefined;
-    if (!comment?.startsWith(RULE_COMMENT_PREFIX)) continue;
-    out.push({ vmId: comment.slice(RULE_COMMENT_PREFIX.length), table, chain: words[1], spec: words.slice(2) });
+    const tag = at >= 0 ? parseRuleComment(words[at + 1] ?? '') : null;
+    if (!tag) continue;
+    if (tag.installId === null ? !opts.legacy : tag.installId !== installId) continue;
+    out.push({ ...tag, table, chain: words[1], spec: words.slice(2) });
   }
   return out;
 }
 
-/** Rules whose VM is not in `keep` (VMs that should have NAT now). */
-export function orphanRules(listed: ListedRule[], keep: ReadonlySet<string>): ListedRule[] {
-  return listed.filter((r) => !keep.has(r.vmId));
+/** VMs that have rules but are not in `keep` (VMs that should have NAT now), each once. */
+export function orphanRuleVms(listed: readonly ListedRule[], keep: ReadonlySet<string>): string[] {
+  return [...new Set(listed.map((r) => r.vmId))].filter((id) => !keep.has(id));
 }
 
 export interface LinkInfo {
@@ -129,28 +156,73 @@ export function parseLinks(json: string): LinkInfo[] {
   return parsed.filter((l): l is LinkInfo => typeof (l as LinkInfo)?.ifname === 'string');
 }
 
+export interface NatTarget {
+  vmId: string;
+  /** The guest's address (its /32 is masqueraded). */
+  ip: string;
+  bridge: string;
+}
+
+/**
+ * What bridge mode needs from the host, at the level of VMs (never raw `ip`/`iptables` arguments): the
+ * seam between network/vmnet.ts and either this process (root) or bangerd-root (network/helper-ops.ts).
+ */
 export interface BridgeOps {
-  /** Creates the bridge if missing (marking it as banger's), gives it the gateway address, brings it up. */
+  /** Creates the bridge if missing (marking it as this install's), gives it the gateway address, brings it up. */
   ensureBridge(bridge: string, gatewayCidr: string): Promise<void>;
-  /** Deletes the bridge if banger created it and nothing is attached to it. Returns whether it did. */
+  /** Deletes the bridge if this install created it and nothing is attached to it. Returns whether it did. */
   removeBridgeIfIdle(bridge: string): Promise<boolean>;
-  /** Creates a persistent tap if missing and attaches it to the bridge, up. */
-  ensureTap(tap: string, bridge: string): Promise<void>;
+  /** Creates the VM's persistent tap if missing (owned by the tap owner), attaches it to the bridge, up. Returns its name. */
+  ensureTap(vmId: string, bridge: string): Promise<string>;
+  /** Deletes a banger tap (by name: reconcile finds orphans by name). */
   removeTap(tap: string): Promise<void>;
   /** Every banger tap present (in this namespace). */
   listTaps(): Promise<string[]>;
-  linkExists(name: string): Promise<boolean>;
-  /** Adds each rule unless present. */
-  ensureRules(rules: Rule[]): Promise<void>;
-  /** Deletes each rule, every copy of it. */
-  removeRules(rules: Array<{ table: Rule['table']; chain: string; spec: string[] }>): Promise<void>;
-  /** banger's rules currently installed. */
+  /** Adds the VM's NAT and FORWARD rules, each unless present. */
+  ensureNat(t: NatTarget): Promise<void>;
+  /** Deletes every rule tagged for the VM (every copy). */
+  removeNat(vmId: string): Promise<void>;
+  /** This install's rules currently installed. */
   listRules(): Promise<ListedRule[]>;
   /** NAT needs the kernel to route between the bridge and the uplink. */
   enableForwarding(): Promise<void>;
 }
 
-export function createBridgeOps(opts: { netns?: string } = {}): BridgeOps {
+export interface BridgeOpsOptions {
+  netns?: string;
+  /** Tags the bridge alias and every rule comment (system/record.ts InstallId). */
+  installId: string;
+  /** Who may open the taps (`ip tuntap add ... user U group G`): the owner when bangerd does not run as root. */
+  tapOwner?: { uid: number; gid: number };
+  /**
+   * Only use a bridge that does not exist yet or carries this install's alias (bangerd-root). Without it an
+   * existing bridge of the user's is used as is (and never deleted).
+   */
+  strictBridge?: boolean;
+}
+
+/** The ops plus the raw rule and link primitives they are built from (tests and bangerd-root use these too). */
+export interface HostBridgeOps extends BridgeOps {
+  link(name: string): Promise<LinkInfo | null>;
+  ensureRules(rules: Rule[]): Promise<void>;
+  removeRules(rules: Array<{ table: Rule['table']; chain: string; spec: string[] }>): Promise<void>;
+}
+
+/** Whether the bridge may be used: absent, or carrying this install's alias (strict) / any alias or none (not strict). */
+export function bridgeUsable(l: LinkInfo | null, installId: string, strict: boolean): boolean {
+  if (!l) return true;
+  return !strict || l.ifalias === bridgeAlias(installId);
+}
+
+/** Whether banger may delete this bridge: created by this install (or by banger before install ids, when not strict). */
+export function bridgeOurs(l: LinkInfo | null, installId: string, strict: boolean): boolean {
+  if (!l) return false;
+  return l.ifalias === bridgeAlias(installId) || (!strict && l.ifalias === LEGACY_ALIAS);
+}
+
+export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
+  checkInstallId(opts.installId);
+  const strict = opts.strictBridge ?? false;
   const ip = (args: string[], check = true) => run(['ip', ...args], { netns: opts.netns, check, timeoutMs: 15_000 });
   // -w: wait for the xtables lock instead of failing when another tool holds it.
   const ipt = (table: string, args: string[], check = true) => run(['iptables', '-w', '-t', table, ...args], { netns: opts.netns, check, timeoutMs: 15_000 });
@@ -168,38 +240,74 @@ export function createBridgeOps(opts: { netns?: string } = {}): BridgeOps {
     throw new BangerError('unavailable', `iptables cannot check rules (exit ${r.code}): ${r.stderr.trim()}; bridge networking needs root and iptables`);
   }
 
+  async function ensureRules(rules: Rule[]): Promise<void> {
+    for (const rule of rules) {
+      if (await has(rule)) continue;
+      await ipt(rule.table, rule.insert ? ['-I', rule.chain, '1', ...rule.spec] : ['-A', rule.chain, ...rule.spec]);
+    }
+  }
+
+  async function removeRules(rules: Array<{ table: Rule['table']; chain: string; spec: string[] }>): Promise<void> {
+    for (const rule of rules) {
+      // Bounded: a rule listed N times takes N deletes.
+      for (let i = 0; i < 16 && (await has(rule)); i++) await ipt(rule.table, ['-D', rule.chain, ...rule.spec]);
+    }
+  }
+
+  async function listRules(): Promise<ListedRule[]> {
+    const out: ListedRule[] = [];
+    for (const c of RULE_CHAINS) {
+      const r = await ipt(c.table, ['-S', c.chain], false);
+      if (r.code !== 0) continue; // no such table/chain on this host: nothing of ours there
+      out.push(...parseBangerRules(c.table, r.stdout, opts.installId, { legacy: !strict }));
+    }
+    return out;
+  }
+
   return {
+    link,
+    ensureRules,
+    removeRules,
+    listRules,
     async ensureBridge(bridge, gatewayCidr) {
-      if (!(await link(bridge))) {
+      const existing = await link(bridge);
+      if (!bridgeUsable(existing, opts.installId, strict)) {
+        throw new BangerError('bad_request', `bridge ${bridge} exists and was not created by this banger install (alias ${JSON.stringify(existing?.ifalias ?? '')}); set [network] bridge to another name`);
+      }
+      if (!existing) {
         const r = await ip(['link', 'add', 'name', bridge, 'type', 'bridge'], false);
         // Lost a race with a concurrent create: fine as long as it exists now.
         if (r.code !== 0 && !(await link(bridge))) {
           throw new BangerError('unavailable', `cannot create bridge ${bridge}: ${r.stderr.trim()}; bridge networking needs root (CAP_NET_ADMIN)`);
         }
-        await ip(['link', 'set', 'dev', bridge, 'alias', BRIDGE_ALIAS]);
+        await ip(['link', 'set', 'dev', bridge, 'alias', bridgeAlias(opts.installId)]);
       }
       await ip(['addr', 'replace', gatewayCidr, 'dev', bridge]);
       await ip(['link', 'set', 'dev', bridge, 'up']);
     },
     async removeBridgeIfIdle(bridge) {
       const l = await link(bridge);
-      if (!l || l.ifalias !== BRIDGE_ALIAS) return false;
+      if (!bridgeOurs(l, opts.installId, strict)) return false;
       const ports = parseLinks((await ip(['-j', 'link', 'show', 'master', bridge])).stdout);
       if (ports.length > 0) return false;
       await ip(['link', 'del', 'dev', bridge], false);
       return !(await link(bridge));
     },
-    async ensureTap(tap, bridge) {
+    async ensureTap(vmId, bridge) {
+      const tap = tapName(vmId);
       if (!(await link(tap))) {
-        const r = await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap'], false);
+        const owner = opts.tapOwner ? ['user', String(opts.tapOwner.uid), 'group', String(opts.tapOwner.gid)] : [];
+        const r = await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap', ...owner], false);
         if (r.code !== 0 && !(await link(tap))) {
           throw new BangerError('unavailable', `cannot create tap ${tap}: ${r.stderr.trim()}; bridge networking needs root and /dev/net/tun`);
         }
       }
       await ip(['link', 'set', 'dev', tap, 'master', bridge]);
       await ip(['link', 'set', 'dev', tap, 'up']);
+      return tap;
     },
     async removeTap(tap) {
+      if (!isBangerTap(tap)) throw new BangerError('bad_request', `${JSON.stringify(tap)} is not a banger tap (bgr + up to 12 letters or digits)`);
       if (await link(tap)) await ip(['link', 'del', 'dev', tap], false);
       if (await link(tap)) throw new BangerError('internal', `tap ${tap} is still present after deleting it`);
     },
@@ -208,27 +316,9 @@ export function createBridgeOps(opts: { netns?: string } = {}): BridgeOps {
         .map((l) => l.ifname)
         .filter(isBangerTap);
     },
-    linkExists: async (name) => (await link(name)) !== null,
-    async ensureRules(rules) {
-      for (const rule of rules) {
-        if (await has(rule)) continue;
-        await ipt(rule.table, rule.insert ? ['-I', rule.chain, '1', ...rule.spec] : ['-A', rule.chain, ...rule.spec]);
-      }
-    },
-    async removeRules(rules) {
-      for (const rule of rules) {
-        // Bounded: a rule listed N times takes N deletes.
-        for (let i = 0; i < 16 && (await has(rule)); i++) await ipt(rule.table, ['-D', rule.chain, ...rule.spec]);
-      }
-    },
-    async listRules() {
-      const out: ListedRule[] = [];
-      for (const c of RULE_CHAINS) {
-        const r = await ipt(c.table, ['-S', c.chain], false);
-        if (r.code !== 0) continue; // no such table/chain on this host: nothing of ours there
-        out.push(...parseBangerRules(c.table, r.stdout));
-      }
-      return out;
+    ensureNat: (t) => ensureRules(natRules({ ...t, installId: opts.installId })),
+    async removeNat(vmId) {
+      await removeRules((await listRules()).filter((r) => r.vmId === vmId));
     },
     async enableForwarding() {
       await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: opts.netns, timeoutMs: 10_000 });
