@@ -25,7 +25,10 @@ export function callHelper<M extends HelperMethod>(socketPath: string, method: M
     };
     const timer = setTimeout(() => finish(() => reject(new BangerError('unavailable', `bangerd-root at ${socketPath} did not answer ${method} within ${timeoutMs} ms`))), timeoutMs);
     sock.on('error', (err: NodeJS.ErrnoException) =>
-      finish(() => reject(new BangerError('unavailable', `cannot reach bangerd-root at ${socketPath} (${err.code ?? err.message}); ${HELPER_DOWN_HINT}`, { cause: err, details: { errno: err.code } }))),
+      finish(() => {
+        const why = err.code === 'EACCES' ? 'permission denied: only root and the install\'s owner may use it' : (err.code ?? err.message);
+        reject(new BangerError('unavailable', `cannot reach bangerd-root at ${socketPath} (${why}); ${err.code === 'EACCES' ? 'run banger as the user `banger system install` set up' : HELPER_DOWN_HINT}`, { cause: err, details: { errno: err.code } }));
+      }),
     );
     sock.on('close', () => finish(() => reject(new BangerError('unavailable', `bangerd-root closed the connection before answering ${method}; see its log (journalctl -u bangerd-root)`))));
     sock.on('connect', () => sock.write(encodeFrame({ v: API_VERSION, method, params })));
