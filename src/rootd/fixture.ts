@@ -5,9 +5,9 @@
  * `destroy()` stops the helper (by pid), deletes the namespace and the users, and restores
  * /dev/net/tun's mode (the helper opens it up for the owner).
  */
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
+import { run, spawnProcess, type ProcessHandle, type RunResult } from '../host/exec.js';
 import { REPO } from '../testing/fixture.js';
 import { TUN_DEVICE } from './tun.js';
 
@@ -146,6 +146,74 @@ catch (e) { console.log(JSON.stringify({ error: { code: e.code, message: e.messa
     return rig;
   } catch (err) {
     await destroy();
+    throw err;
+  }
+}
+
+export interface OwnerInstall {
+  root: string;
+  stateDir: string;
+  runtimeDir: string;
+  env: Record<string, string>;
+  /** The real CLI as the owner, inside the namespace (a daemon it autostarts runs there, as the owner). */
+  cli(args: string[], opts?: { timeoutMs?: number; helper?: boolean }): Promise<RunResult>;
+  daemonPid(): number | null;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A banger install owned by the rig's owner, seeded with copies of the golden kernel and image (chowned
+ * to the owner: QEMU reads them as the owner), its CLI and daemon run as the owner inside the namespace
+ * with BANGER_HELPER_SOCKET pointing at the rig's helper.
+ */
+export async function ownerInstall(rig: HelperRig, golden: string): Promise<OwnerInstall> {
+  const root = mkdtempSync('/tmp/bt-ow-');
+  const stateDir = join(root, 'state', 'banger');
+  const runtimeDir = join(root, 'run', 'banger');
+  const env: Record<string, string> = {
+    HOME: root,
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    XDG_CONFIG_HOME: join(root, 'config'),
+    XDG_STATE_HOME: join(root, 'state'),
+    XDG_CACHE_HOME: join(root, 'cache'),
+    XDG_RUNTIME_DIR: join(root, 'run'),
+    BANGER_LOG_LEVEL: 'debug',
+  };
+  const cli: OwnerInstall['cli'] = (args, o = {}) => {
+    const vars = { ...env, ...(o.helper === false ? {} : { BANGER_HELPER_SOCKET: rig.socket }) };
+    const argv = ['runuser', '-u', rig.owner.name, '--', 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, join(REPO, 'bin', 'banger'), ...args];
+    return run(argv, { netns: rig.ns, check: false, timeoutMs: o.timeoutMs ?? 900_000 });
+  };
+  const daemonPid = () => {
+    try {
+      return Number(readFileSync(join(runtimeDir, 'bangerd.pid'), 'utf8')) || null;
+    } catch {
+      return null;
+    }
+  };
+  const destroy = async () => {
+    const list = await cli(['vm', 'list', '--json']).catch(() => null);
+    if (list && list.code === 0) {
+      for (const v of JSON.parse(list.stdout) as Array<{ name: string }>) await cli(['vm', 'delete', v.name]);
+    }
+    await cli(['daemon', 'stop']).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    chmodSync(root, 0o755);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const gState = join(golden, 'state', 'banger');
+    for (const d of ['kernels', 'images', 'banger.db', 'banger.db-wal']) {
+      if (existsSync(join(gState, d))) await run(['cp', '-a', '--sparse=always', join(gState, d), join(stateDir, d)]);
+    }
+    mkdirSync(join(stateDir, 'ssh'), { recursive: true, mode: 0o700 });
+    for (const f of ['id_ed25519', 'id_ed25519.pub']) {
+      if (existsSync(join(gState, 'ssh', f))) copyFileSync(join(gState, 'ssh', f), join(stateDir, 'ssh', f));
+    }
+    await run(['chown', '-R', `${rig.owner.uid}:${rig.owner.gid}`, root]);
+    return { root, stateDir, runtimeDir, env, cli, daemonPid, destroy };
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
     throw err;
   }
 }
