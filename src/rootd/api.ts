@@ -52,11 +52,13 @@ export const JailerSpawnParams = z
     chrootBase: AbsPath,
     /** Arguments for firecracker itself (after `--`): only the API socket inside the jail. */
     apiSock: z.literal('/run/firecracker.socket'),
+    /** The VM's console log: an existing regular file of the owner's (opened without following symlinks). */
+    serialLog: AbsPath,
     /** A network namespace name (`ip netns`), joined by the jailer. */
     netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a network namespace name').optional(),
   })
   .strict();
-export const JailerSpawnResult = z.object({ pid: z.number().int(), argv: z.array(z.string()), serialLog: z.string() }).strict();
+export const JailerSpawnResult = z.object({ pid: z.number().int(), argv: z.array(z.string()) }).strict();
 export const JailerCleanParams = z.object({ vmId: VmId, firecrackerBin: AbsPath, chrootBase: AbsPath }).strict();
 
 const m = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({ params, result });

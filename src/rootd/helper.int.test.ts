@@ -5,7 +5,8 @@
  * NAT rules tagged with the install id), anyone else is refused, and values outside the helper's
  * rules are refused naming the value. A kill -9 and restart of the helper loses nothing.
  */
-import { statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
 import { helperRig, type CallOutcome, type HelperRig } from './fixture.js';
@@ -129,6 +130,54 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
     ok(await rig.call(rig.owner, 'tap.remove', { tap: TAP }));
     expect(ok(await rig.call(rig.owner, 'bridge.removeIfIdle', { bridge: 'br-rd' }))).toEqual({ removed: true });
     expect((await rig.inNs(['ip', '-o', 'link', 'show'])).trim().split('\n')).toHaveLength(1); // lo only
+  });
+
+  it('runs the jailer (a stand-in at that seam: no firecracker here) as root with the owner ids, only from root-owned binaries', async () => {
+    // Stand-ins, root-owned and not writable by the owner; the jailer prints its uid and argv to the console log.
+    const bin = join(rig.dir, 'bin');
+    mkdirSync(bin, { mode: 0o755 });
+    writeFileSync(join(bin, 'jailer'), '#!/bin/sh\necho "uid=$(id -u) args=$*"\n', { mode: 0o755 });
+    copyFileSync('/bin/true', join(bin, 'firecracker'));
+    const base = join(rig.dir, 'jailer');
+    const home = join(rig.dir, 'home');
+    mkdirSync(base, { recursive: true, mode: 0o755 });
+    mkdirSync(home, { mode: 0o755 });
+    await run(['chown', `${rig.owner.uid}:${rig.owner.gid}`, base, home]);
+    const serialLog = join(home, 'serial.log');
+    await run(['runuser', '-u', rig.owner.name, '--', 'touch', serialLog]);
+    const spawn = { vmId: VM, jailerBin: join(bin, 'jailer'), firecrackerBin: join(bin, 'firecracker'), chrootBase: base, apiSock: '/run/firecracker.socket', serialLog };
+
+    const r = ok(await rig.call(rig.owner, 'jailer.spawn', spawn)) as { pid: number; argv: string[] };
+    const want = `--id ${VM} --exec-file ${bin}/firecracker --uid ${rig.owner.uid} --gid ${rig.owner.gid} --chroot-base-dir ${base} -- --api-sock /run/firecracker.socket`;
+    expect(r.argv.join(' ')).toBe(`${bin}/jailer ${want}`);
+    let text = '';
+    for (let i = 0; i < 50 && !text; i++) {
+      text = readFileSync(serialLog, 'utf8');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(text.trim()).toBe(`uid=0 args=${want}`);
+
+    // The owner's own copy of a jailer, a chroot outside the base, a log that is a symlink or root's file: refused.
+    const mine = join(home, 'jailer');
+    copyFileSync(join(bin, 'jailer'), mine);
+    await run(['chown', String(rig.owner.uid), mine]);
+    symlinkSync('/etc/hostname', join(home, 'evil.log'));
+    const cases: Array<[object, RegExp]> = [
+      [{ jailerBin: mine }, new RegExp(`bad_request: bangerd-root runs only root-owned binaries nobody else can change: ${mine} is owned by uid ${rig.owner.uid}`)],
+      [{ jailerBin: join(bin, 'nope') }, /jailer .*\/bin\/nope does not exist/],
+      [{ chrootBase: '/' }, /bad_request: jailer chroot base \/ is not inside/],
+      [{ serialLog: join(home, 'evil.log') }, /bad_request: cannot open the console log .*evil\.log: ELOOP; it must be an existing file of the owner's, not a symlink/],
+      [{ serialLog: join(rig.dir, 'helper.log') }, /bad_request: console log .*helper\.log: owned by uid 0, not the owner/],
+      [{ vmId: '../etc' }, /bad_request: jailer\.spawn: vmId: a banger VM id/],
+    ];
+    for (const [p, w] of cases) expect(err(await rig.call(rig.owner, 'jailer.spawn', { ...spawn, ...p }))).toMatch(w);
+    expect(readFileSync('/etc/hostname', 'utf8')).not.toContain('uid=');
+
+    // clean: the per-VM jail (with the root-made files in it) goes; nothing outside the base.
+    mkdirSync(join(base, 'firecracker', VM, 'root', 'dev'), { recursive: true });
+    ok(await rig.call(rig.owner, 'jailer.clean', { vmId: VM, firecrackerBin: join(bin, 'firecracker'), chrootBase: base }));
+    expect(existsSync(join(base, 'firecracker', VM))).toBe(false);
+    expect(err(await rig.call(rig.owner, 'jailer.clean', { vmId: VM, firecrackerBin: '/x/firecracker', chrootBase: '/etc' }))).toMatch(/not inside/);
   });
 
   it('refuses to start unless root or without settings; its peer-credential check fails closed', async () => {

@@ -5,7 +5,7 @@
  * (realpath, stat of each binary and its parents) and spawns through host/exec. The uid/gid always
  * come from the helper's configuration, never from the caller.
  */
-import { closeSync, constants, fchownSync, mkdirSync, openSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
@@ -86,7 +86,15 @@ function real(path: string): string {
   }
 }
 
-export function createJailerRunner(o: JailerPolicy & { log: Logger; serialDir: string }): JailerRunner {
+/** Why root must not write to this console log (null: fine): not a regular file, not the owner's, or hard-linked elsewhere. */
+export function serialLogProblem(f: { isFile: boolean; uid: number; nlink: number }, ownerUid: number): string | null {
+  if (!f.isFile) return 'not a regular file';
+  if (f.uid !== ownerUid) return `owned by uid ${f.uid}, not the owner (uid ${ownerUid})`;
+  if (f.nlink !== 1) return `has ${f.nlink} hard links`;
+  return null;
+}
+
+export function createJailerRunner(o: JailerPolicy & { log: Logger }): JailerRunner {
   return {
     async spawn(p) {
       const jailerReal = real(p.jailerBin);
@@ -99,13 +107,19 @@ export function createJailerRunner(o: JailerPolicy & { log: Logger; serialDir: s
         chrootReal: real(p.chrootBase),
       };
       const { argv } = planJailerSpawn(o, p, facts);
-      // The console log lives in the helper's own directory (root-owned: no symlink to follow), owned by the owner.
-      mkdirSync(o.serialDir, { recursive: true, mode: 0o755 });
-      const serialLog = join(o.serialDir, `${p.vmId}.log`);
-      const fd = openSync(serialLog, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      // The console log is the owner's own file: opened without following a symlink, and used only if it is
+      // a regular file of the owner's with one link — so root never writes anywhere the owner could not.
+      let fd: number;
+      try {
+        fd = openSync(p.serialLog, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK);
+      } catch (err) {
+        throw new BangerError('bad_request', `cannot open the console log ${p.serialLog}: ${(err as NodeJS.ErrnoException).code}; it must be an existing file of the owner's, not a symlink`);
+      }
       let pid: number;
       try {
-        fchownSync(fd, o.ownerUid, o.ownerGid);
+        const st = fstatSync(fd);
+        const problem = serialLogProblem({ isFile: st.isFile(), uid: st.uid, nlink: st.nlink }, o.ownerUid);
+        if (problem) throw new BangerError('bad_request', `console log ${p.serialLog}: ${problem}`);
         const proc = spawnProcess(argv, { detached: true, stdio: ['ignore', fd, fd] });
         if (proc.pid < 0) await proc.exit; // ENOENT and the like, as a BangerError
         pid = proc.pid;
@@ -113,14 +127,13 @@ export function createJailerRunner(o: JailerPolicy & { log: Logger; serialDir: s
         closeSync(fd);
       }
       o.log.info({ vmId: p.vmId, pid, argv }, 'jailer spawned');
-      return { pid, argv, serialLog };
+      return { pid, argv };
     },
     async clean(p) {
       checkChrootBase(o.jailerBase, p.chrootBase);
       const vmDir = join(p.chrootBase, basename(p.firecrackerBin), p.vmId);
       if (real(vmDir) !== vmDir) throw new BangerError('bad_request', `jail directory ${vmDir} is reached through a symlink; not removing it`);
       await rm(vmDir, { recursive: true, force: true });
-      await rm(join(o.serialDir, `${p.vmId}.log`), { force: true });
     },
   };
 }

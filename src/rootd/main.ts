@@ -5,7 +5,7 @@
  * wiring, the Firecracker jailer. Settings come from the install record (/etc/banger/install.json);
  * flags override them (tests, manual runs). Refuses to run unless root.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BangerError } from '../api/errors.js';
 import { createTableDispatch } from '../daemon/dispatch.js';
@@ -121,7 +121,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   ensureTunAccess({ uid: config.ownerUid, gid: config.ownerGid }, log);
   const ops = createBridgeOps({ installId: config.installId, tapOwner: { uid: config.ownerUid, gid: config.ownerGid }, strictBridge: true });
-  const jailer = createJailerRunner({ ownerUid: config.ownerUid, ownerGid: config.ownerGid, jailerBase: config.jailerBase, log, serialDir: join(dirname(config.socket), 'jailer') });
+  const jailer = createJailerRunner({ ownerUid: config.ownerUid, ownerGid: config.ownerGid, jailerBase: config.jailerBase, log });
   const dispatch = createTableDispatch(helperMethods, helperHandlers({ config, ops, resolved: systemResolved(), jailer, log }), 'bangerd and bangerd-root versions may differ: run `sudo banger system restart`');
   const server = await startServer({
     socketPath: config.socket,

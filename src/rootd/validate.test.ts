@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { helperSocketFor, localInstallId } from '../network/privilege.js';
 import type { InstallRecord } from '../system/record.js';
-import { planJailerSpawn, type JailerFacts } from './jailer.js';
+import { planJailerSpawn, serialLogProblem, type JailerFacts } from './jailer.js';
 import { DEFAULT_CIDR, resolveHelperConfig } from './main.js';
 import { admitPeer } from './peercred.js';
 import { canReadWrite } from './tun.js';
@@ -98,7 +98,14 @@ describe('jailer binaries', () => {
     firecrackerChain: chainFor('/usr/bin/firecracker'),
     chrootReal: '/home/u/state/jailer',
   };
-  const params = { vmId: '0123456789ab', jailerBin: '/usr/bin/jailer', firecrackerBin: '/usr/bin/firecracker', chrootBase: '/home/u/state/jailer', apiSock: '/run/firecracker.socket' as const };
+  const params = { serialLog: '/home/u/state/vms/x/serial.log', vmId: '0123456789ab', jailerBin: '/usr/bin/jailer', firecrackerBin: '/usr/bin/firecracker', chrootBase: '/home/u/state/jailer', apiSock: '/run/firecracker.socket' as const };
+
+  it.each([
+    [{ isFile: true, uid: 1000, nlink: 1 }, null],
+    [{ isFile: false, uid: 1000, nlink: 1 }, 'not a regular file'],
+    [{ isFile: true, uid: 0, nlink: 1 }, 'owned by uid 0, not the owner (uid 1000)'],
+    [{ isFile: true, uid: 1000, nlink: 2 }, 'has 2 hard links'],
+  ])('console log %j → %s', (f, want) => expect(serialLogProblem(f, 1000)).toBe(want));
 
   it('builds the argv with the uid/gid from the policy, never from the caller', () => {
     expect(planJailerSpawn(policy, { ...params, netns: 'bt-ns' }, facts)).toEqual({
