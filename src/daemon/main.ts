@@ -27,10 +27,9 @@ import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
-import { bridgeAccess } from '../network/privilege.js';
+import { loadBridgeAccess } from '../network/privilege.js';
+import { helperJailerHost } from '../rootd/client.js';
 import { systemResolved } from '../network/resolved.js';
-import { systemPaths } from '../store/paths.js';
-import { readInstallRecord } from '../system/record.js';
 import { createVmNetworking } from '../network/vmnet.js';
 import { readHandles } from '../store/handles.js';
 import { workspaceHandlers } from './workspace-handlers.js';
@@ -56,7 +55,12 @@ export async function main(): Promise<void> {
   const db = openDb(paths.db);
   const locks = createLocks();
   const accel = await detectAccel(config.accel);
-  const { driver, name: driverName } = await selectDriver({ requested: config.hypervisor, accel: accel.accel, config, log });
+  const resolved = systemResolved();
+  // Bridge mode's root work (and the jailer's): in-process as root, else through bangerd-root, else refused.
+  const access = loadBridgeAccess({ stateDir: paths.stateDir, resolved, log });
+  // Not root: the Firecracker jailer is started by bangerd-root too.
+  const jailerHost = access.via === 'helper' ? { host: helperJailerHost(access.helperSocket!) } : {};
+  const { driver, name: driverName } = await selectDriver({ requested: config.hypervisor, accel: accel.accel, config: { ...config, jailer: { ...config.jailer, ...jailerHost } }, log });
   const guest = await createGuestAccess(paths, config.sshKeyPath);
   const artifacts = createArtifactService({ paths, db, config, locks, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
@@ -67,16 +71,6 @@ export async function main(): Promise<void> {
     dns.error = (err as Error).message;
     log.warn({ err: dns.error, host: config.network.dnsAddress, port: config.network.dnsPort }, 'dns server not started');
   }
-  const resolved = systemResolved();
-  // Bridge mode's root work: in-process as root, else through bangerd-root, else refused (network/privilege.ts).
-  let record = null;
-  try {
-    record = readInstallRecord(systemPaths().installRecord);
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'install record unreadable; bridge mode only as root');
-  }
-  const access = bridgeAccess({ uid: process.getuid?.() ?? 0, env: process.env, record, stateDir: paths.stateDir, resolved });
-  log.info({ via: access.via, helperSocket: access.helperSocket }, 'bridge networking');
   const networking = createVmNetworking({
     config,
     log: log.child({ svc: 'network' }),

@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import { installResolved, uninstallResolved, type DnsListen, type ResolvedHost } from './resolved.js';
 import { callHelper } from '../rootd/client.js';
-import type { InstallRecord } from '../system/record.js';
+import type { Logger } from '../host/logger.js';
+import { systemPaths } from '../store/paths.js';
+import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createBridgeOps, type BridgeOps } from './bridge.js';
 import { createHelperOps } from './helper-ops.js';
 import { NEEDS_HELPER } from './vmnet.js';
@@ -57,4 +59,18 @@ export function bridgeAccess(o: { uid: number; env: NodeJS.ProcessEnv; record: I
       uninstall: () => callHelper(socket, 'resolver.unwire', {}),
     },
   };
+}
+
+/** bridgeAccess for this process: reads the install record (an unreadable one is logged, and ignored). */
+export function loadBridgeAccess(o: { stateDir: string; resolved: ResolvedHost; log: Logger; env?: NodeJS.ProcessEnv }): BridgeAccess {
+  const env = o.env ?? process.env;
+  let record: InstallRecord | null = null;
+  try {
+    record = readInstallRecord(systemPaths(env).installRecord);
+  } catch (err) {
+    o.log.warn({ err: (err as Error).message }, 'install record unreadable; bridge mode only as root');
+  }
+  const access = bridgeAccess({ uid: process.getuid?.() ?? 0, env, record, stateDir: o.stateDir, resolved: o.resolved });
+  o.log.info({ via: access.via, helperSocket: access.helperSocket }, 'bridge networking');
+  return access;
 }

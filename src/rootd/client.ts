@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { BangerError } from '../api/errors.js';
 import { API_VERSION, LineDecoder, ServerFrame, encodeFrame } from '../api/wire.js';
+import type { JailerHost } from '../hypervisor/firecracker/jailer.js';
 import { helperMethods, type HelperMethod, type HelperParams, type HelperResult } from './api.js';
 
 export const HELPER_DOWN_HINT = 'start it with `sudo banger system restart` (or install it with `sudo banger system install`)';
@@ -54,4 +55,14 @@ export function callHelper<M extends HelperMethod>(socketPath: string, method: M
       }
     });
   });
+}
+
+/** The Firecracker driver's JailerHost through bangerd-root (the jailer must start as root). */
+export function helperJailerHost(socketPath: string): JailerHost {
+  return {
+    spawn: (req) => callHelper(socketPath, 'jailer.spawn', req),
+    async clean(req) {
+      await callHelper(socketPath, 'jailer.clean', req);
+    },
+  };
 }

@@ -71,7 +71,9 @@ export function binaryProblems(label: string, chain: readonly PathFacts[], owner
     if (f.uid !== 0) out.push(`${f.path} is owned by uid ${f.uid}, not root`);
     const groupWritable = (f.mode & 0o020) !== 0 && (f.gid !== 0 || f.gid === ownerGid);
     const sticky = f.isDir && (f.mode & 0o1000) !== 0;
-    if ((f.mode & 0o002) !== 0 && !sticky) out.push(`${f.path} is writable by everyone`);
+    // A sticky directory (/tmp) lets nobody replace root's entries in it.
+    if (sticky) continue;
+    if ((f.mode & 0o002) !== 0) out.push(`${f.path} is writable by everyone`);
     else if (groupWritable) out.push(`${f.path} is group-writable (gid ${f.gid})`);
   }
   if (parents.length === 0) out.push(`${label} ${file.path}: parent directories were not checked`);
