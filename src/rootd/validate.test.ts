@@ -86,8 +86,8 @@ describe('jailer binaries', () => {
     ['group-writable by the owner group', chainFor('/usr/bin/jailer', { mode: 0o775, gid: 1000 }), ['/usr/bin/jailer is group-writable (gid 1000)']],
     ['parent owned by the user', chainFor('/usr/bin/jailer', {}, { uid: 1000 }), ['/usr/bin is owned by uid 1000, not root']],
     ['sticky world-writable parent (/tmp)', chainFor('/usr/bin/jailer', {}, { mode: 0o1777 }), []],
-    ['sticky parent (the owner may write there, not replace root'"'"'s entries)', chainFor('/usr/bin/jailer', {}, { mode: 0o1777 }), []],
-    ['group-writable by gid 0 only (root'"'"'s group)', chainFor('/usr/bin/jailer', { mode: 0o775 }), []],
+    ['sticky parent (the owner may write there, not replace entries of root)', chainFor('/usr/bin/jailer', {}, { mode: 0o1777 }), []],
+    ['group-writable by gid 0 only (the root group)', chainFor('/usr/bin/jailer', { mode: 0o775 }), []],
     ['missing', [f('/nope', { exists: false })], ['jailer /nope does not exist']],
     ['a directory', chainFor('/usr/bin/jailer', { isFile: false, isDir: true }), ['jailer /usr/bin/jailer is not a regular file']],
   ])('%s', (_n, chain, want) => expect(binaryProblems('jailer', chain, 1000)).toEqual(want));
