@@ -27,7 +27,7 @@ import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
-import { loadBridgeAccess } from '../network/privilege.js';
+import { bridgeCheck, loadBridgeAccess } from '../network/privilege.js';
 import { helperJailerHost } from '../rootd/client.js';
 import { systemResolved } from '../network/resolved.js';
 import { createVmNetworking } from '../network/vmnet.js';
@@ -150,7 +150,7 @@ export async function main(): Promise<void> {
       setTimeout(() => shutdown(), 50);
       return { ok: true as const };
     },
-    'daemon.doctor': async () => [...(await artifacts.doctor()), ...(await networkDoctor({ config, dns, resolved }))],
+    'daemon.doctor': async () => [...(await artifacts.doctor()), ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) }))],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath }),
     ...artifacts.handlers,
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),

@@ -76,9 +76,10 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
 }
 
 /** The doctor line for `.vm` name resolution (systemd-resolved routing). */
-export async function networkDoctor(d: Pick<NetworkHandlerDeps, 'config' | 'dns' | 'resolved'>): Promise<DoctorCheck[]> {
+export async function networkDoctor(d: Pick<NetworkHandlerDeps, 'config' | 'dns' | 'resolved'> & { bridge?: () => Promise<DoctorCheck> }): Promise<DoctorCheck[]> {
   const at = dnsAt(d as NetworkHandlerDeps);
   const checks: DoctorCheck[] = [resolvedCheck(await readState(d.resolved, at), at)];
+  if (d.bridge) checks.push(await d.bridge());
   if (!d.dns.server) {
     checks.push({
       name: 'vm dns server',

@@ -5,6 +5,7 @@
  * mode is refused with a message naming `sudo banger system install`.
  */
 import { createHash } from 'node:crypto';
+import type { DoctorCheck } from '../api/daemon.js';
 import { installResolved, uninstallResolved, type DnsListen, type ResolvedHost } from './resolved.js';
 import { callHelper } from '../rootd/client.js';
 import type { Logger } from '../host/logger.js';
@@ -73,4 +74,19 @@ export function loadBridgeAccess(o: { stateDir: string; resolved: ResolvedHost; 
   const access = bridgeAccess({ uid: process.getuid?.() ?? 0, env, record, stateDir: o.stateDir, resolved: o.resolved });
   o.log.info({ via: access.via, helperSocket: access.helperSocket }, 'bridge networking');
   return access;
+}
+
+/** The doctor line for bridge mode: where its root work happens, and whether the helper answers. */
+export async function bridgeCheck(access: BridgeAccess): Promise<DoctorCheck> {
+  const name = 'bridge networking';
+  if (access.via === 'root') return { name, verdict: 'pass', detail: 'bangerd runs as root: bridge, taps and NAT rules are made in-process' };
+  if (access.via === 'none') {
+    return { name, verdict: 'warn', detail: 'bangerd is not root and bangerd-root is not installed: --network bridge is refused (user mode works)', fix: 'run `sudo banger system install`' };
+  }
+  try {
+    const s = await callHelper(access.helperSocket!, 'helper.status', {}, { timeoutMs: 3000 });
+    return { name, verdict: 'pass', detail: `bangerd-root ${s.version} (pid ${s.pid}) answers on ${access.helperSocket}; install ${s.installId}, guests in ${s.cidr}` };
+  } catch (err) {
+    return { name, verdict: 'fail', detail: (err as Error).message, fix: 'run `sudo banger system restart` (or `sudo banger system install`)' };
+  }
 }

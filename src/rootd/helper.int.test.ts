@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
 import { helperRig, type CallOutcome, type HelperRig } from './fixture.js';
 import { loadPeerCred } from './peercred.js';
+import { bridgeCheck } from '../network/privilege.js';
 
 const root = process.getuid?.() === 0;
 let rig: HelperRig;
@@ -119,7 +120,10 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
     const before = rig.helper().pid;
     await rig.kill9();
     expect(err(await rig.call(rig.owner, 'tap.list'))).toMatch(/unavailable: cannot reach bangerd-root/);
+    const access = { via: 'helper' as const, helperSocket: rig.socket, cannotBridge: () => null, resolver: null as never };
+    expect(await bridgeCheck(access)).toMatchObject({ verdict: 'fail', detail: expect.stringMatching(/cannot reach bangerd-root/), fix: expect.stringMatching(/sudo banger system restart/) });
     await rig.start();
+    expect(await bridgeCheck(access)).toMatchObject({ verdict: 'pass', detail: expect.stringMatching(/^bangerd-root \S+ \(pid \d+\) answers on .*; install 0badcafe, guests in 172\.30\.7\.0\/24$/) });
     expect(rig.helper().pid).not.toBe(before);
     expect(ok(await rig.call(rig.owner, 'tap.list'))).toEqual({ taps: [TAP] });
     ok(await rig.call(rig.owner, 'tap.ensure', { vmId: VM, bridge: 'br-rd' })); // the bridge is still recognised as ours

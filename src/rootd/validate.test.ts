@@ -1,6 +1,6 @@
 /** bangerd-root's pure rules, from tables: value checks, jailer binaries and argv, settings, admitted callers, finding the helper. */
 import { describe, expect, it } from 'vitest';
-import { helperSocketFor, localInstallId } from '../network/privilege.js';
+import { bridgeCheck, helperSocketFor, localInstallId } from '../network/privilege.js';
 import type { InstallRecord } from '../system/record.js';
 import { planJailerSpawn, serialLogProblem, type JailerFacts } from './jailer.js';
 import { DEFAULT_CIDR, resolveHelperConfig } from './main.js';
@@ -207,5 +207,14 @@ describe('finding the helper', () => {
     expect(localInstallId(0, record, '/x')).toMatch(/^[0-9a-f]{8}$/);
     expect(localInstallId(0, null, '/x')).toBe(localInstallId(0, null, '/x'));
     expect(localInstallId(0, null, '/x')).not.toBe(localInstallId(0, null, '/y'));
+  });
+});
+
+describe('doctor: bridge networking', () => {
+  it.each([
+    ['root', { verdict: 'pass', detail: expect.stringMatching(/in-process/) }],
+    ['none', { verdict: 'warn', fix: 'run `sudo banger system install`' }],
+  ] as const)('via %s', async (via, want) => {
+    expect(await bridgeCheck({ via, helperSocket: null, cannotBridge: () => null, resolver: null as never })).toMatchObject(want);
   });
 });
