@@ -106,6 +106,9 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
       ['iptables.run', { args: ['-F'] }, /bad_request: unknown method iptables\.run/],
     ];
     for (const [method, params, want] of cases) expect(`${method} → ${err(await rig.call(rig.owner, method, params))}`).toMatch(new RegExp(`^${method.replace('.', '\\.')} → ${want.source.replace(/^\^/, '')}`));
+    // A valid resolver request reaches the real drop-in writer as root (this host has no systemd-resolved).
+    expect(err(await rig.call(rig.owner, 'resolver.wire', { host: '127.0.0.1', port: 42069 }))).toMatch(/^unavailable: this host does not use systemd-resolved/);
+    expect(ok(await rig.call(rig.owner, 'resolver.unwire'))).toEqual({ path: '/etc/systemd/resolved.conf.d/banger.conf', changed: false });
     expect(await rig.inNs(['ip', '-o', 'link', 'show'])).not.toContain('br-new');
     expect(await rig.inNs(['ip', '-o', 'link', 'show', 'br-user'])).toContain('br-user');
     expect(await rig.inNs(['ip', '-o', 'link', 'show', 'veth0'])).toContain('veth0');
