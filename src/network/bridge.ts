@@ -295,7 +295,20 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
     },
     async ensureTap(vmId, bridge) {
       const tap = tapName(vmId);
-      if (!(await link(tap))) {
+      let existing = await link(tap);
+      if (existing && opts.tapOwner) {
+        // A tap cannot change owner; one left by someone else (a root daemon's) is replaced while nothing has it open.
+        const owner = Number((await run(['cat', `/sys/class/net/${tap}/owner`], { netns: opts.netns, check: false })).stdout.trim());
+        if (owner !== opts.tapOwner.uid) {
+          // Carrier (LOWER_UP) on a tap means a process has it open.
+          if ((existing.flags ?? []).includes('LOWER_UP')) {
+            throw new BangerError('conflict', `tap ${tap} is open in a process of uid ${owner}, not the owner's; stop that VM (or the process holding the tap) first`);
+          }
+          await ip(['link', 'del', 'dev', tap], false);
+          existing = null;
+        }
+      }
+      if (!existing) {
         const owner = opts.tapOwner ? ['user', String(opts.tapOwner.uid), 'group', String(opts.tapOwner.gid)] : [];
         const r = await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap', ...owner], false);
         if (r.code !== 0 && !(await link(tap))) {

@@ -64,6 +64,12 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
     expect((await rig.inNs(['cat', '/proc/sys/net/ipv4/ip_forward'])).trim()).toBe('1');
     expect(ok(await rig.call(rig.owner, 'tap.list'))).toEqual({ taps: [TAP] });
     expect((ok(await rig.call(rig.owner, 'rules.list')) as { rules: unknown[] }).rules).toHaveLength(3);
+    // A tap of the same VM left by someone else (root, unowned) is replaced by one the owner owns.
+    const other = 'bbbbbbbbbbbb';
+    await rig.inNs(['ip', 'tuntap', 'add', 'dev', `bgr${other}`, 'mode', 'tap']);
+    ok(await rig.call(rig.owner, 'tap.ensure', { vmId: other, bridge: 'br-rd' }));
+    expect((await rig.inNs(['cat', `/sys/class/net/bgr${other}/owner`])).trim()).toBe(String(rig.owner.uid));
+    ok(await rig.call(rig.owner, 'tap.remove', { tap: `bgr${other}` }));
     // Nothing reached the host's own namespace.
     expect((await run(['ip', 'link', 'show', 'br-rd'], { check: false })).code).not.toBe(0);
   });
