@@ -2,26 +2,49 @@
  * A real bridge-mode VM as a non-root user through bangerd-root. Inside a network namespace this file
  * creates: the helper runs as root, bangerd and QEMU run as a temporary user (created and removed
  * here) with its own install seeded from the golden kernel and image. The VM boots on the bridge with
- * NAT, answers SSH at its IP, survives kill -9 of either process, and `vm delete` removes its tap and
+ * NAT (it reaches an upstream namespace as the uplink's address), answers SSH at its IP, survives kill -9 of either process, and `vm delete` removes its tap and
  * rules through the helper. Without a helper the same request is refused naming `sudo banger system install`.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
 import { goldenState } from '../testing/fixture.js';
 import { helperRig, ownerInstall, type HelperRig, type OwnerInstall } from './fixture.js';
 
 const root = process.getuid?.() === 0;
 let rig: HelperRig;
 let inst: OwnerInstall;
+/** An "upstream" namespace behind a veth (10.99.0.2), with an HTTP server that logs each client's address. */
+const up = { ns: '', server: null as ProcessHandle | null, log: '' };
 beforeAll(async () => {
   if (!root) return;
   const golden = await goldenState();
   rig = await helperRig({ cidr: '172.30.0.0/24', installId: 'c0ffee42' });
   await rig.start();
   inst = await ownerInstall(rig, golden);
+  up.ns = `${rig.ns}-up`;
+  up.log = join(rig.dir, 'upstream.log');
+  await run(['ip', 'netns', 'add', up.ns]);
+  await run(['ip', 'link', 'add', 'vup0', 'type', 'veth', 'peer', 'name', 'vup1'], { netns: rig.ns });
+  await run(['ip', 'link', 'set', 'vup1', 'netns', up.ns], { netns: rig.ns });
+  for (const [ns, dev, addr] of [[rig.ns, 'vup0', '10.99.0.1/24'], [up.ns, 'vup1', '10.99.0.2/24']]) {
+    await run(['ip', 'addr', 'add', addr, 'dev', dev], { netns: ns });
+    await run(['ip', 'link', 'set', dev, 'up'], { netns: ns });
+  }
+  await run(['ip', 'link', 'set', 'lo', 'up'], { netns: up.ns });
+  await run(['ip', 'route', 'add', 'default', 'via', '10.99.0.2'], { netns: rig.ns });
+  const fd = openSync(up.log, 'a');
+  up.server = spawnProcess(['python3', '-m', 'http.server', '8000', '--bind', '10.99.0.2', '--directory', rig.dir], { netns: up.ns, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
 }, 1_800_000);
 afterAll(async () => {
+  if (up.server && up.server.pid > 0) {
+    up.server.kill('SIGKILL');
+    await up.server.exit.catch(() => undefined);
+  }
   await inst?.destroy();
+  if (up.ns) await run(['ip', 'netns', 'del', up.ns], { check: false });
   await rig?.destroy();
 }, 300_000);
 
@@ -70,6 +93,10 @@ describe.skipIf(!root)('bridge mode as a non-root user through bangerd-root', ()
     const ssh = await rig.inNs(['ssh', '-F', '/dev/null', '-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `root@${ip}`, 'uname', '-n']);
     expect(ssh.trim()).toBe('hb1');
     expect((await inst.cli(['vm', 'exec', 'hb1', '--', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain(`${ip}/24`);
+    // NAT works: the guest reaches the upstream namespace, which sees the uplink's address, not the guest's.
+    const get = await inst.cli(['vm', 'exec', 'hb1', '--', 'bash', '-c', 'exec 3<>/dev/tcp/10.99.0.2/8000; printf "GET /nat-probe HTTP/1.0\\r\\n\\r\\n" >&3; head -1 <&3']);
+    expect(get.stdout).toMatch(/^HTTP\/1\.0 404/);
+    expect(readFileSync(up.log, 'utf8')).toMatch(/^10\.99\.0\.1 .*"GET \/nat-probe HTTP\/1\.0" 404/m);
 
     // kill -9 bangerd: the VM keeps running, the next daemon (as the owner) adopts it; reconcile goes through the helper.
     const d1 = inst.daemonPid()!;
