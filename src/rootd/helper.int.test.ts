@@ -5,7 +5,7 @@
  * NAT rules tagged with the install id), anyone else is refused, and values outside the helper's
  * rules are refused naming the value. A kill -9 and restart of the helper loses nothing.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
@@ -184,6 +184,11 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
       [{ vmId: '../etc' }, /bad_request: jailer\.spawn: vmId: a banger VM id/],
     ];
     for (const [p, w] of cases) expect(err(await rig.call(rig.owner, 'jailer.spawn', { ...spawn, ...p }))).toMatch(w);
+    // A symlink planted where the jailer would write as root.
+    mkdirSync(join(base, 'firecracker'), { recursive: true });
+    symlinkSync('/etc', join(base, 'firecracker', 'aaaaaaaaaaaa'));
+    expect(err(await rig.call(rig.owner, 'jailer.spawn', { ...spawn, vmId: 'aaaaaaaaaaaa' }))).toMatch(/bad_request: jail directory .*\/firecracker\/aaaaaaaaaaaa is a symlink/);
+    rmSync(join(base, 'firecracker', 'aaaaaaaaaaaa'));
     expect(readFileSync('/etc/hostname', 'utf8')).not.toContain('uid=');
 
     // clean: the per-VM jail (with the root-made files in it) goes; nothing outside the base.

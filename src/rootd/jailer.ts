@@ -5,7 +5,7 @@
  * (realpath, stat of each binary and its parents) and spawns through host/exec. The uid/gid always
  * come from the helper's configuration, never from the caller.
  */
-import { closeSync, constants, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
@@ -39,6 +39,14 @@ export interface JailerFacts {
   firecrackerChain: PathFacts[];
   /** realpath of the chroot base (must equal it: no symlinks). */
   chrootReal: string;
+  /** lstat of <base>/<exec name>, …/<id> and …/<id>/root where they exist: the jailer writes there as root. */
+  jailDirs: Array<{ path: string; kind: 'dir' | 'symlink' | 'other' }>;
+}
+
+/** The directories under the chroot base the jailer will write into as root. */
+export function jailDirPaths(chrootBase: string, firecrackerReal: string, vmId: string): string[] {
+  const exec = join(chrootBase, basename(firecrackerReal));
+  return [exec, join(exec, vmId), join(exec, vmId, 'root')];
 }
 
 /** The argv to run as root, and the per-VM jail directory; throws bad_request naming what is wrong. */
@@ -46,6 +54,9 @@ export function planJailerSpawn(policy: JailerPolicy, p: JailerSpawn, facts: Jai
   checkChrootBase(policy.jailerBase, p.chrootBase);
   if (facts.chrootReal !== p.chrootBase) {
     throw new BangerError('bad_request', `jailer chroot base ${p.chrootBase} resolves to ${facts.chrootReal}; give its real path (no symlinks)`);
+  }
+  for (const d of facts.jailDirs) {
+    if (d.kind !== 'dir') throw new BangerError('bad_request', `jail directory ${d.path} is a ${d.kind === 'symlink' ? 'symlink' : 'non-directory'}; remove it (the jailer writes there as root)`);
   }
   const problems = [...binaryProblems('jailer', facts.jailerChain, policy.ownerGid), ...binaryProblems('firecracker', facts.firecrackerChain, policy.ownerGid)];
   if (problems.length > 0) {
@@ -105,6 +116,14 @@ export function createJailerRunner(o: JailerPolicy & { log: Logger }): JailerRun
         jailerChain: statChain(jailerReal),
         firecrackerChain: statChain(firecrackerReal),
         chrootReal: real(p.chrootBase),
+        jailDirs: jailDirPaths(p.chrootBase, firecrackerReal, p.vmId).flatMap((path) => {
+          try {
+            const st = lstatSync(path);
+            return [{ path, kind: st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : ('other' as const) }];
+          } catch {
+            return [];
+          }
+        }),
       };
       const { argv } = planJailerSpawn(o, p, facts);
       // The console log is the owner's own file: opened without following a symlink, and used only if it is

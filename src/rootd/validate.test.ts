@@ -99,6 +99,7 @@ describe('jailer binaries', () => {
     jailerChain: chainFor('/usr/bin/jailer'),
     firecrackerChain: chainFor('/usr/bin/firecracker'),
     chrootReal: '/home/u/state/jailer',
+    jailDirs: [{ path: '/home/u/state/jailer/firecracker', kind: 'dir' }],
   };
   const params = { serialLog: '/home/u/state/vms/x/serial.log', vmId: '0123456789ab', jailerBin: '/usr/bin/jailer', firecrackerBin: '/usr/bin/firecracker', chrootBase: '/home/u/state/jailer', apiSock: '/run/firecracker.socket' as const };
 
@@ -119,6 +120,8 @@ describe('jailer binaries', () => {
   it.each([
     ['a chroot base outside the helper base', { chrootBase: '/srv' }, {}, /chroot base \/srv is not inside/],
     ['a chroot base through a symlink', {}, { chrootReal: '/etc' }, /resolves to \/etc; give its real path/],
+    ['a jail directory that is a symlink', {}, { jailDirs: [{ path: '/home/u/state/jailer/firecracker', kind: 'symlink' as const }] }, /jail directory \/home\/u\/state\/jailer\/firecracker is a symlink; remove it/],
+    ['a jail root that is a file', {}, { jailDirs: [{ path: '/home/u/state/jailer/firecracker/0123456789ab/root', kind: 'other' as const }] }, /is a non-directory/],
     ['a user-owned firecracker', {}, { firecrackerChain: chainFor('/usr/bin/firecracker', { uid: 1000 }) }, /only root-owned binaries.*\/usr\/bin\/firecracker is owned by uid 1000/],
     ['a binary not named firecracker', {}, { firecrackerReal: '/usr/bin/sh', firecrackerChain: chainFor('/usr/bin/sh') }, /file name contains "firecracker"/],
   ])('refuses %s', (_n, p, fx, want) => {
