@@ -1,6 +1,8 @@
-// Compiles TypeScript and records version, commit and build time for `banger version`.
+// Compiles TypeScript, the native peercred addon (bangerd-root's caller check), and records version,
+// commit and build time for `banger version`.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -10,3 +12,14 @@ try {
 } catch {}
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/build-info.json', JSON.stringify({ version: pkg.version, commit, builtAt: new Date().toISOString() }) + '\n');
+
+// Node's headers: next to the running node (<prefix>/include/node), else the distro's /usr/include/node.
+const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) => existsSync(join(d, 'node_api.h')));
+mkdirSync('dist/native', { recursive: true });
+if (!include) {
+  // bangerd-root refuses to start without it; everything else works.
+  process.stderr.write('build: node_api.h not found (install nodejs headers, e.g. `apt-get install libnode-dev`); dist/native/peercred.node not built\n');
+} else {
+  const cc = process.env.CC || 'cc';
+  execFileSync(cc, ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', `-I${include}`, '-o', 'dist/native/peercred.node', 'native/peercred.c'], { stdio: 'inherit' });
+}

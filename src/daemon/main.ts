@@ -30,6 +30,8 @@ import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
+import { bridgeCheck, loadBridgeAccess } from '../network/privilege.js';
+import { helperJailerHost } from '../rootd/client.js';
 import { systemResolved } from '../network/resolved.js';
 import { createVmNetworking } from '../network/vmnet.js';
 import { readHandles } from '../store/handles.js';
@@ -72,16 +74,23 @@ export async function main(): Promise<void> {
   for (const w of config.warnings) log.warn({ config: paths.configFile }, w);
   const db = openDb(paths.db);
   const locks = createLocks();
-  // [config: jailer_*] the jailer runs only where it can (as root, for now); the root helper extends this.
-  const jailer = { ...config.jailer, enabled: config.jailer.enabled && process.getuid?.() === 0 };
+  const resolved = systemResolved();
+  // Bridge mode's root work (and the jailer's): in-process as root, else through bangerd-root, else refused.
+  const access = loadBridgeAccess({ stateDir: paths.stateDir, resolved, log });
+  // The jailer (on by default) runs where it can: as root, or started by bangerd-root for a non-root bangerd.
+  const jailer = {
+    ...config.jailer,
+    enabled: config.jailer.enabled && access.via !== 'none',
+    ...(access.via === 'helper' ? { host: helperJailerHost(access.helperSocket!) } : {}),
+  };
   const registry = defaultRegistry({ ...config, jailer });
   const hv = chooseHypervisor({
     hypervisor: config.hypervisor,
     accel: config.accel,
     kvm: await probeHost(),
     drivers: await locateDrivers(registry),
-    root: process.getuid?.() === 0,
-    helper: false,
+    root: access.via === 'root',
+    helper: access.via === 'helper',
   });
   const accel = { accel: hv.accel, reason: hv.accelReason };
   const driverName = hv.driver;
@@ -100,6 +109,8 @@ export async function main(): Promise<void> {
   const networking = createVmNetworking({
     config,
     log: log.child({ svc: 'network' }),
+    bridge: access.ops,
+    cannotBridge: access.cannotBridge,
     dns: dns.server,
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
@@ -154,7 +165,6 @@ export async function main(): Promise<void> {
     lookup: vms.lookup,
     running: (r) => (vms.view(r).state === 'running' ? readHandles(paths.vmFile(r.id, 'handles')) : null),
   });
-  const resolved = systemResolved();
   log.info(await snapshots.recover(), 'snapshots recovered');
   // [config] auto_stop_stale_after and stats_poll_interval timers (both unref'd).
   startAutoStop(vms, activity, config.autoStopStaleAfterMs, log.child({ svc: 'auto-stop' }));
@@ -191,11 +201,11 @@ export async function main(): Promise<void> {
     'daemon.doctor': async () => [
       ...config.warnings.map((w) => ({ name: 'config', verdict: 'warn' as const, detail: w, fix: 'check the spelling, or remove the key' })),
       ...(await artifacts.doctor()),
-      ...(await networkDoctor({ config, dns, resolved })),
+      ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
     ],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
     ...artifacts.handlers,
-    ...networkHandlers({ vms, forwarding, config, dns, resolved, sshConfigPath: paths.sshConfig }),
+    ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
     ...guardArtifactDeletes(snapshots, artifacts.handlers),
     ...snapshotHandlers(snapshots),
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),

@@ -6,6 +6,7 @@ import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
 import { answersHttp } from '../network/httpprobe.js';
 import { hostEndpoint, parseSsListening } from '../network/ports.js';
+import type { ResolverWiring } from '../network/privilege.js';
 import { installResolved, readState, resolvedCheck, uninstallResolved, type ResolvedHost } from '../network/resolved.js';
 import type { VmService } from '../vms/service.js';
 import type { Handlers } from './dispatch.js';
@@ -22,6 +23,8 @@ export interface NetworkHandlerDeps {
   /** The running DNS server, or null with the reason it is not. */
   dns: { server: DnsServer | null; error: string | null };
   resolved: ResolvedHost;
+  /** Who writes resolved's drop-in (bangerd-root for a non-root daemon). @default in this process */
+  resolver?: ResolverWiring;
   sshConfigPath: string;
 }
 
@@ -40,8 +43,8 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
         resolved: await readState(d.resolved, at),
       };
     },
-    'dns.install': () => installResolved(d.resolved, dnsAt(d)),
-    'dns.uninstall': () => uninstallResolved(d.resolved),
+    'dns.install': () => (d.resolver ? d.resolver.install(dnsAt(d)) : installResolved(d.resolved, dnsAt(d))),
+    'dns.uninstall': () => (d.resolver ? d.resolver.uninstall() : uninstallResolved(d.resolved)),
     'sshConfig.show': async () => {
       await d.vms.publish(); // the file reflects this moment
       return { path: d.sshConfigPath, text: await readFile(d.sshConfigPath, 'utf8').catch(() => '') };
@@ -73,9 +76,10 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
 }
 
 /** The doctor line for `.vm` name resolution (systemd-resolved routing). */
-export async function networkDoctor(d: Pick<NetworkHandlerDeps, 'config' | 'dns' | 'resolved'>): Promise<DoctorCheck[]> {
+export async function networkDoctor(d: Pick<NetworkHandlerDeps, 'config' | 'dns' | 'resolved'> & { bridge?: () => Promise<DoctorCheck> }): Promise<DoctorCheck[]> {
   const at = dnsAt(d as NetworkHandlerDeps);
   const checks: DoctorCheck[] = [resolvedCheck(await readState(d.resolved, at), at)];
+  if (d.bridge) checks.push(await d.bridge());
   if (!d.dns.server) {
     checks.push({
       name: 'vm dns server',

@@ -2,7 +2,7 @@
  * The daemon's unix socket: frames in, frames out. It knows nothing about VMs; it hands each
  * request to dispatch and turns the outcome into frames.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { toBangerError } from '../api/errors.js';
@@ -21,16 +21,43 @@ export interface CallContext {
 
 export type Dispatch = (method: string, params: unknown, ctx: CallContext) => Promise<unknown>;
 
-export function startServer(opts: { socketPath: string; dispatch: Dispatch; log: Logger }): Promise<Server> {
+export interface ServerOptions {
+  socketPath: string;
+  dispatch: Dispatch;
+  log: Logger;
+  /** Mode of the socket's directory when it has to be created. @default 0o700 */
+  dirMode?: number;
+  /** chown the socket to this user (bangerd-root: the owner may connect, mode stays 0600). */
+  socketOwner?: { uid: number; gid: number };
+  /** Checked before a connection's first byte is read: null admits it, a string refuses it with that message. */
+  admit?: (sock: Socket) => string | null;
+}
+
+export function startServer(opts: ServerOptions): Promise<Server> {
   const { socketPath, dispatch, log } = opts;
-  mkdirSync(socketPath.slice(0, socketPath.lastIndexOf('/')), { recursive: true, mode: 0o700 });
+  mkdirSync(socketPath.slice(0, socketPath.lastIndexOf('/')), { recursive: true, mode: opts.dirMode ?? 0o700 });
   rmSync(socketPath, { force: true });
-  const server = createServer((sock) => handleConnection(sock, dispatch, log));
+  const server = createServer((sock) => {
+    const refused = opts.admit?.(sock) ?? null;
+    if (refused !== null) {
+      sock.on('error', () => {});
+      sock.end(encodeFrame({ error: { code: 'unavailable', message: refused } }));
+      return;
+    }
+    handleConnection(sock, dispatch, log);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     // umask-independent: tighten right after bind, before anything can connect meaningfully.
     server.listen(socketPath, () => {
-      chmodSync(socketPath, 0o600);
+      try {
+        chmodSync(socketPath, 0o600);
+        if (opts.socketOwner) chownSync(socketPath, opts.socketOwner.uid, opts.socketOwner.gid);
+      } catch (err) {
+        server.close();
+        reject(err);
+        return;
+      }
       resolve(server);
     });
   });

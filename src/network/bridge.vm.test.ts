@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
 import { netnsInstall, type NetnsInstall } from './netns-fixture.js';
+import { localInstallId } from './privilege.js';
 
 let inst: NetnsInstall;
 beforeAll(async () => {
@@ -65,7 +66,10 @@ describe.skipIf(process.getuid?.() !== 0)('bridge networking in a private namesp
     // Bridge, tap, gateway address, NAT rule for the guest's /32.
     expect(await links()).toMatch(new RegExp(`${tap}.*master br-banger`));
     expect((await inst.inNs(['ip', '-o', '-4', 'addr', 'show', 'dev', 'br-banger'])).stdout).toContain('172.30.0.1/24');
-    expect(await natRules()).toEqual([`-A POSTROUTING -s ${ip}/32 ! -o br-banger -m comment --comment "banger:${vm.id}" -j MASQUERADE`]);
+    // A root daemon without an install record tags its rules with an id derived from its state dir.
+    const installId = localInstallId(0, null, inst.stateDir);
+    expect(await natRules()).toEqual([`-A POSTROUTING -s ${ip}/32 ! -o br-banger -m comment --comment "banger:${installId}:${vm.id}" -j MASQUERADE`]);
+    expect((await inst.inNs(['ip', '-o', 'link', 'show', 'br-banger'])).stdout).toContain(`alias banger-managed:${installId}`);
     expect(await fwdRules()).toHaveLength(2);
 
     // SSH at its IP (the daemon's session) and at NAME.vm through banger's DNS (OpenSSH + glibc).

@@ -31,10 +31,10 @@ beforeAll(async () => {
   net = createVmNetworking({
     config,
     log: silentLogger,
-    bridge: createBridgeOps({ netns: NS }),
+    bridge: createBridgeOps({ netns: NS, installId: 'feedf00d' }),
     dns,
     sshConfig: { path: sshConfigPath, identity: { keyPath: '/k', knownHostsPath: '/kh' } },
-    isRoot: () => true,
+    cannotBridge: () => null,
   });
 });
 afterAll(async () => {
@@ -73,8 +73,8 @@ describe('assign', () => {
     expect(net.assign({ id: 'x', mode: 'user', egress: false, nat: false }, [])).toEqual({ mode: 'user', egress: false, nat: false });
     expect(() => net.assign({ id: 'x', mode: 'user', egress: true, nat: true }, [])).toThrow(/--nat applies to bridge mode/);
     expect(() => net.assign({ id: 'x', mode: 'bridge', egress: false, nat: true }, [])).toThrow(/contradict/);
-    const user = createVmNetworking({ config, log: silentLogger, isRoot: () => false });
-    expect(() => user.assign({ id: 'x', mode: 'bridge', egress: true, nat: false }, [])).toThrow(/needs root/);
+    const user = createVmNetworking({ config, log: silentLogger });
+    expect(() => user.assign({ id: 'x', mode: 'bridge', egress: true, nat: false }, [])).toThrow(/needs root.*sudo banger system install/);
     expect(() => net.checkNat({ mode: 'user', egress: true, nat: false }, true, 'web')).toThrow(/user-mode networking/);
   });
 });
@@ -91,7 +91,7 @@ describe.skipIf(!root)('bridge lifecycle on the host side (root)', () => {
     await net.prepare(one, noProgress); // idempotent (stop/start)
     await net.prepare(two, noProgress);
     expect(await links()).toEqual(expect.arrayContaining(['br-test', 'bgr111111111111', 'bgr222222222222']));
-    expect(await natRules()).toEqual(['-A POSTROUTING -s 172.30.5.10/32 ! -o br-test -m comment --comment "banger:111111111111" -j MASQUERADE']);
+    expect(await natRules()).toEqual(['-A POSTROUTING -s 172.30.5.10/32 ! -o br-test -m comment --comment "banger:feedf00d:111111111111" -j MASQUERADE']);
     expect((await inNs(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('1');
   });
 

@@ -15,11 +15,31 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import type { VmSpec } from '../hypervisor/driver.js';
 import type { VmRecord } from '../store/vms.js';
-import { createBridgeOps, natRules, orphanRules, tapName, type BridgeOps } from './bridge.js';
+import { orphanRuleVms, tapName, type BridgeOps } from './bridge.js';
 import type { DnsServer } from './dns.js';
 import { allocateIp, isGuestAddress, macFor, parseCidr } from './ipalloc.js';
 import { freePort, portFree, type Forward } from './ports.js';
 import { renderSshConfig, sshEntries, writeIfChanged, type SshIdentity } from './sshconfig.js';
+
+/** Why bridge mode is refused for a non-root bangerd without bangerd-root. */
+export const NEEDS_HELPER =
+  'bridge networking needs root for the bridge, taps and iptables rules: run `sudo banger system install` (installs the bangerd-root helper), or use --network user';
+
+const refuse = (): never => {
+  throw new BangerError('unavailable', NEEDS_HELPER);
+};
+/** Ops for a service wired without bridge support: every host change is refused, listings are empty. */
+const noBridge: BridgeOps = {
+  ensureBridge: refuse,
+  removeBridgeIfIdle: async () => false,
+  ensureTap: refuse,
+  removeTap: refuse,
+  listTaps: async () => [],
+  ensureNat: refuse,
+  removeNat: async () => undefined,
+  listRules: async () => [],
+  enableForwarding: refuse,
+};
 
 /** QEMU user-mode networking's fixed guest addresses. */
 const USER_GUEST = { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
@@ -60,7 +80,7 @@ export interface VmNetworking {
 export interface VmNetworkingDeps {
   config: Config;
   log: Logger;
-  /** @default createBridgeOps() (this process's network namespace) */
+  /** In-process (root) or through bangerd-root (network/helper-ops.ts); see network/privilege.ts. Absent: no bridge mode. */
   bridge?: BridgeOps;
   /** Published records go here; null when the server could not bind. */
   dns?: DnsServer | null;
@@ -68,8 +88,11 @@ export interface VmNetworkingDeps {
   sshConfig?: { path: string; identity: SshIdentity };
   /** @default the host's upstream resolver, else 1.1.1.1 */
   guestResolver?: () => string;
-  /** @default process.getuid() === 0 */
-  isRoot?: () => boolean;
+  /**
+   * Null when bridge mode can work here (root, or bangerd-root installed), else why not and what to do.
+   * @default null for root, else the `sudo banger system install` message
+   */
+  cannotBridge?: () => string | null;
 }
 
 /** The first non-loopback IPv4 nameserver in resolv.conf texts (systemd-resolved's stub is loopback). */
@@ -97,9 +120,9 @@ function hostResolver(): string {
 
 export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
   const { config, log } = deps;
-  const ops = deps.bridge ?? createBridgeOps();
+  const ops = deps.bridge ?? noBridge;
   const bridge = config.network.bridge;
-  const isRoot = deps.isRoot ?? (() => process.getuid?.() === 0);
+  const cannotBridge = deps.cannotBridge ?? (() => (deps.bridge && process.getuid?.() === 0 ? null : NEEDS_HELPER));
   const guestResolver = deps.guestResolver ?? (() => config.network.guestDns ?? hostResolver());
   let lastSshConfig = '';
   let writing: Promise<void> = Promise.resolve();
@@ -114,7 +137,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
 
   // The bridge's own address is config's bridge_ip (default: the first host address). [config: bridge_ip]
   const subnet = () => ({ ...parseCidr(config.network.cidr), gateway: config.network.bridgeIp });
-  const rulesOf = (rec: Pick<VmRecord, 'id' | 'network'>) => natRules({ bridge, ip: rec.network.ip!, vmId: rec.id });
+  const natOf = (rec: Pick<VmRecord, 'id' | 'network'>) => ({ bridge, ip: rec.network.ip!, vmId: rec.id });
 
   async function userMode(rec: VmRecord, progress: Progress): Promise<PreparedNetwork> {
     const used = new Set<number>();
@@ -157,12 +180,12 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     progress('network', `bridge ${bridge}, tap ${tap}, ${ip}${nat ? ', NAT' : ''}`);
     await serial(async () => {
       await ops.ensureBridge(bridge, `${s.gateway}/${s.prefix}`);
-      await ops.ensureTap(tap, bridge);
+      await ops.ensureTap(rec.id, bridge);
       if (nat) {
         await ops.enableForwarding();
-        await ops.ensureRules(rulesOf(rec));
+        await ops.ensureNat(natOf(rec));
       } else {
-        await ops.removeRules(rulesOf(rec)); // NAT was switched off while stopped
+        await ops.removeNat(rec.id); // NAT was switched off while stopped
       }
     });
     return {
@@ -180,9 +203,8 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
         if (p.nat) throw new BangerError('bad_request', '--nat applies to bridge mode; user-mode VMs reach out unless created with --no-egress');
         return { mode: 'user', egress: p.egress, nat: false };
       }
-      if (!isRoot()) {
-        throw new BangerError('unavailable', 'bridge networking needs root (it creates a bridge, taps and iptables rules): run bangerd as root, or use --network user');
-      }
+      const why = cannotBridge();
+      if (why) throw new BangerError('unavailable', why);
       if (p.nat && !p.egress) throw new BangerError('bad_request', '--nat and --no-egress contradict each other; bridge-mode VMs have no egress unless --nat');
       const taken = [config.network.bridgeIp, ...others.filter((n) => n.mode === 'bridge' && n.ip).map((n) => n.ip!)];
       return { mode: 'bridge', egress: p.nat, nat: p.nat, ip: allocateIp(subnet(), p.id, taken), mac: macFor(p.id) };
@@ -200,7 +222,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
       if (rec.network.mode !== 'bridge' || !rec.network.ip) return;
       try {
         await serial(async () => {
-          await ops.removeRules(rulesOf(rec));
+          await ops.removeNat(rec.id);
           await ops.removeTap(tapName(rec.id));
           await ops.removeBridgeIfIdle(bridge);
         });
@@ -249,15 +271,16 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
           await ops.removeTap(tap);
           report.removedTaps.push(tap);
         }
-        const orphans = orphanRules(await ops.listRules(), new Set(bridged.filter((r) => r.network.nat).map((r) => r.id)));
-        await ops.removeRules(orphans);
-        report.removedRules = orphans.length;
+        const listed = await ops.listRules();
+        const orphans = orphanRuleVms(listed, new Set(bridged.filter((r) => r.network.nat).map((r) => r.id)));
+        for (const vmId of orphans) await ops.removeNat(vmId);
+        report.removedRules = listed.filter((r) => orphans.includes(r.vmId)).length;
         if (bridged.length > 0) {
           const s = subnet();
           await ops.ensureBridge(bridge, `${s.gateway}/${s.prefix}`);
           for (const r of bridged) {
-            await ops.ensureTap(tapName(r.id), bridge);
-            if (r.network.nat) await ops.ensureRules(rulesOf(r));
+            await ops.ensureTap(r.id, bridge);
+            if (r.network.nat) await ops.ensureNat(natOf(r));
           }
         } else {
           report.bridgeRemoved = await ops.removeBridgeIfIdle(bridge);

@@ -48,7 +48,7 @@ export function networkCommands(program: Command, vm: Command): void {
     });
   dns
     .command('install')
-    .description('route the vm domain to banger through systemd-resolved (a drop-in; needs root)')
+    .description('route the vm domain to banger through systemd-resolved (a drop-in; needs root or bangerd-root)')
     .action(async () => {
       const r = await api('dns.install', {}, { progress: false });
       console.log(r.changed ? `systemd-resolved now sends .vm queries to banger (${r.path})` : `already installed (${r.path})`);

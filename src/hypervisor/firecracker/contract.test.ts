@@ -403,6 +403,35 @@ describe('the driver against a fake Firecracker on a unix socket', () => {
     expect(existsSync(s.diskPath)).toBe(true);
   });
 
+  it.skipIf(process.getuid?.() !== 0)("through bangerd-root's jailer runner (a non-root bangerd's JailerHost; the socket hop is tested in rootd/)", async () => {
+    const { createJailerRunner } = await import('../../rootd/jailer.js');
+    const jailer = wrapper('jailer', fakeJailer);
+    const base = join(dir, 'jail-host');
+    mkdirSync(base);
+    const runner = createJailerRunner({ ownerUid: process.getuid!(), ownerGid: process.getgid!(), jailerBase: base, log: silentLogger });
+    const seen: string[] = [];
+    const host = {
+      spawn: async (req: Parameters<typeof runner.spawn>[0]) => {
+        seen.push(`spawn ${req.vmId} ${req.chrootBase} ${req.serialLog === s.serialLogPath}`);
+        return runner.spawn(req);
+      },
+      clean: async (req: Parameters<typeof runner.clean>[0]) => {
+        seen.push(`clean ${req.vmId} ${req.chrootBase}`);
+        return runner.clean(req);
+      },
+    };
+    const s = makeSpec(dir, { id: '0123456789ab', runtimeDir: join(dir, 'run-host') });
+    const d = createFirecrackerDriver({ bin, jailer: { enabled: true, bin: jailer, chrootBaseDir: base, host }, log: silentLogger, killGraceMs: 2000 });
+    const h = track(await d.start(s, silentLogger));
+    expect(h.jailRoot).toBe(join(base, 'firecracker', '0123456789ab', 'root'));
+    const startRec = records(h.controlSocket).find((r) => r.event === 'start')!;
+    expect(h.pid).toBe(startRec.pid);
+    expect(withoutProbes(requestsSince(h.controlSocket, 0)).map((r) => r.path)).toContain('/boot-source');
+    await d.kill(h);
+    expect(existsSync(join(base, 'firecracker', '0123456789ab'))).toBe(false);
+    expect(seen).toEqual([`spawn 0123456789ab ${base} true`, `clean 0123456789ab ${base}`]);
+  });
+
   it('every request recorded in this file satisfied the spec', () => {
     expect(allRequests.length).toBeGreaterThan(20);
     expect(specErrors(allRequests)).toEqual([]);

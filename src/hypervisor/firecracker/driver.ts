@@ -12,13 +12,13 @@ import { chown, copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } f
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BangerError } from '../../api/errors.js';
-import { pidAlive, run, spawnProcess } from '../../host/exec.js';
+import { pidAlive, run, spawnProcess, which } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
 import { VM_RUNTIME_FILES, checkSocketPath } from '../../store/paths.js';
 import type { Driver, DriverInfo, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
 import { createApiClient } from './api.js';
 import { rawDisks } from './disk.js';
-import { DEFAULT_CHROOT_BASE, JAIL_API_SOCKET, jailLayout, jailerArgv, type JailLayout, type JailerConfig } from './jailer.js';
+import { DEFAULT_CHROOT_BASE, JAIL_API_SOCKET, jailLayout, jailerArgv, type JailLayout, type JailerConfig, type JailerHost } from './jailer.js';
 import {
   buildBootRequests,
   buildPauseRequests,
@@ -128,9 +128,10 @@ export function createFirecrackerDriver(opts: FirecrackerDriverOptions): Driver 
         ]
       : [...SHELL_UMASK, opts.bin, ...fcArgs];
     const serialFd = openSync(spec.serialLogPath, 'a', 0o600);
-    let proc;
+    let proc: { pid: number; exit: Promise<number> };
     try {
-      proc = spawnProcess(argv, {
+      // Not root: bangerd-root starts the jailer (as root, dropping to the owner); its exit is watched by pid.
+      proc = jail && jailer?.host ? await spawnViaHost(jailer.host, spec, opts.bin, jailer, netns) : spawnProcess(argv, {
         detached: true,
         stdio: ['ignore', serialFd, serialFd],
         // The jailer joins the namespace itself (--netns); plain firecracker runs under `ip netns exec`.
@@ -178,7 +179,12 @@ export function createFirecrackerDriver(opts: FirecrackerDriverOptions): Driver 
     await rm(handles.controlSocket, { force: true });
     if (typeof handles.vsockSocket === 'string') await rm(handles.vsockSocket, { force: true });
     // The jailer leaves <base>/<exec>/<id>/ behind; only hard links live there, the VM's files stay.
-    if (typeof handles.jailRoot === 'string') await rm(dirname(handles.jailRoot), { recursive: true, force: true });
+    if (typeof handles.jailRoot === 'string') {
+      const vmDir = dirname(handles.jailRoot);
+      // Its device nodes are root's: bangerd-root removes the directory when it made it.
+      if (jailer?.host) await jailer.host.clean({ vmId: basename(vmDir), firecrackerBin: await absolute(opts.bin), chrootBase: dirname(dirname(vmDir)) });
+      else await rm(vmDir, { recursive: true, force: true });
+    }
   }
 
   async function requestPowerOff(handles: VmHandles, timeoutMs: number): Promise<boolean> {
@@ -287,6 +293,35 @@ async function waitForApi(
 async function tail(path: string, bytes = 1500): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return text.slice(-bytes).trim() || '(no output)';
+}
+
+async function absolute(bin: string): Promise<string> {
+  if (bin.startsWith('/')) return bin;
+  const found = await which(bin);
+  if (!found) throw new BangerError('unavailable', `${bin} not found on PATH; set its absolute path in config.toml`);
+  return found;
+}
+
+async function spawnViaHost(host: JailerHost, spec: VmSpec, firecrackerBin: string, jailer: JailerConfig, netns: string | undefined): Promise<{ pid: number; exit: Promise<number> }> {
+  const { pid } = await host.spawn({
+    vmId: spec.id,
+    jailerBin: await absolute(jailer.bin),
+    firecrackerBin: await absolute(firecrackerBin),
+    chrootBase: jailer.chrootBaseDir ?? DEFAULT_CHROOT_BASE,
+    apiSock: JAIL_API_SOCKET,
+    serialLog: spec.serialLogPath,
+    ...(netns ? { netns } : {}),
+  });
+  // Not our child: its exit code is not ours to read. The jailer exits 0 after forking Firecracker off.
+  // Only start-up needs it (waitForApi): stop watching after a minute rather than poll for the VM's lifetime.
+  const exit = (async () => {
+    for (let i = 0; i < 1200; i++) {
+      if (!pidAlive(pid)) return 0;
+      await sleep(50);
+    }
+    return new Promise<number>(() => {});
+  })();
+  return { pid, exit };
 }
 
 /** Jailed Firecracker runs under another pid; the jailer writes it to <root>/<exec-name>.pid. */

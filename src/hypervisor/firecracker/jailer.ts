@@ -19,9 +19,20 @@ export interface JailerConfig {
   gid?: number;
   /** @default /srv/jailer (the jailer's own default) */
   chrootBaseDir?: string;
+  /** Set when bangerd is not root: the jailer is started by bangerd-root. */
+  host?: JailerHost;
 }
 
 export const DEFAULT_CHROOT_BASE = '/srv/jailer';
+
+/**
+ * Who starts the jailer when bangerd is not root: bangerd-root (rootd/api.ts jailer.spawn/clean), which
+ * runs it as root with the owner's uid/gid. Paths are absolute; the console log must already exist.
+ */
+export interface JailerHost {
+  spawn(req: { vmId: string; jailerBin: string; firecrackerBin: string; chrootBase: string; apiSock: typeof JAIL_API_SOCKET; serialLog: string; netns?: string }): Promise<{ pid: number }>;
+  clean(req: { vmId: string; firecrackerBin: string; chrootBase: string }): Promise<void>;
+}
 /** Firecracker's default API socket, relative to the jail root. */
 export const JAIL_API_SOCKET = '/run/firecracker.socket';
 
