@@ -37,7 +37,8 @@ Settings come from the install record (/etc/banger/install.json); each flag over
   --owner-uid N        the only non-root uid allowed to call; taps are owned by it (record: uid)
   --owner-gid N        group of the owner's taps (record: gid)
   --install-id HEX     8 hex digits tagging the bridge alias and rule comments (record: installId)
-  --cidr CIDR          guest addresses accepted for the bridge and NAT (default 172.30.0.0/24)
+  --cidr CIDR          guest addresses accepted for the bridge and NAT (default: the install record's,
+                       i.e. the owner's [network] cidr at \`system install\`, else 172.30.0.0/24)
   --jailer-base DIR    jailer chroot bases must be inside it (default <record stateDir>/jailer, else /srv/jailer)
   -h, --help           show this help
   --version            print the version
@@ -75,9 +76,9 @@ export function resolveHelperConfig(flags: HelperFlags, record: InstallRecord | 
   if (ownerUid === 0) bad('--owner-uid must not be 0: the owner is the non-root user bangerd runs as');
   if (!InstallId.safeParse(installId).success) bad(`--install-id ${JSON.stringify(installId)} must be 8 lowercase hex digits`);
   if (!socket!.startsWith('/')) bad(`--socket ${socket} must be an absolute path`);
-  const cidr = flags.cidr ?? DEFAULT_CIDR;
+  const cidr = flags.cidr ?? record?.cidr ?? DEFAULT_CIDR;
   parseCidr(cidr); // bad_request naming it
-  const jailerBase = flags.jailerBase ?? (record ? join(record.stateDir, 'jailer') : '/srv/jailer');
+  const jailerBase = flags.jailerBase ?? record?.jailerBase ?? (record ? join(record.stateDir, 'jailer') : '/srv/jailer');
   if (!jailerBase.startsWith('/')) bad(`--jailer-base ${jailerBase} must be an absolute path`);
   return { version, ownerUid: ownerUid!, ownerGid: ownerGid!, installId: installId!, socket: socket!, cidr, jailerBase };
 }

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { call } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { methods } from '../api/methods.js';
-import type { SystemPaths } from '../store/paths.js';
+import { loadConfig } from '../config/load.js';
+import { resolvePaths, type SystemPaths } from '../store/paths.js';
 import { missingDirs, ownerStateDir, planInstall, planUninstall, withCreatedDirs, type Binaries } from './plan.js';
 import { DaemonStatusSeen, HelperStatusSeen, type Probe } from './probe.js';
 import { InstallRecord, readInstallRecord } from './record.js';
@@ -48,7 +49,10 @@ export async function install(owner: Owner, deps: SystemDeps): Promise<InstallRe
   if (!existsSync(owner.home)) {
     throw new BangerError('bad_request', `${owner.name}'s home ${owner.home} does not exist (bangerd keeps its state there); create it (mkhomedir_helper ${owner.name}) and run the install again`);
   }
-  const plan = planInstall({ owner, previous: readPrevious(sys.installRecord, out), sys, binaries: deps.binaries, freshId: randomBytes(4).toString('hex'), now: new Date() });
+  // The helper validates against the owner's bridge CIDR and jail base: read them from the owner's config now.
+  const ownerConfig = loadConfig(resolvePaths({ HOME: owner.home, XDG_RUNTIME_DIR: '/run' }));
+  const ownerNetwork = { cidr: ownerConfig.network.cidr, jailerBase: ownerConfig.jailer.chrootBaseDir };
+  const plan = planInstall({ owner, previous: readPrevious(sys.installRecord, out), sys, binaries: deps.binaries, freshId: randomBytes(4).toString('hex'), now: new Date(), ownerNetwork });
   for (const n of plan.notes) out(n);
   ensureOwnerStateDir(owner, plan.record.stateDir, out);
 

@@ -23,6 +23,12 @@ describe('planInstall', () => {
     expect(p.notes).toEqual([]);
   });
 
+  it("records the owner's bridge CIDR and jail base for bangerd-root's validation", () => {
+    const p = planInstall({ ...base, ownerNetwork: { cidr: '10.77.0.0/24', jailerBase: '/home/alice/.local/state/banger/jailer' } });
+    expect(p.record).toMatchObject({ cidr: '10.77.0.0/24', jailerBase: '/home/alice/.local/state/banger/jailer' });
+    expect(planInstall(base).record.cidr).toBeUndefined();
+  });
+
   it('a re-install keeps the install ID, the created dirs and any file an earlier install listed', () => {
     const first = withCreatedDirs(planInstall(base).record, ['/tmp/r/etc/banger']);
     const again = planInstall({ ...base, previous: { ...first, files: [...first.files, '/tmp/r/etc/banger/old.conf'] }, freshId: 'ffff0000', owner: { ...base.owner, name: 'bob', uid: 1002 } });

@@ -47,6 +47,8 @@ export interface InstallPlanInput {
   /** A fresh id, used only when there is no previous record. */
   freshId: string;
   now: Date;
+  /** From the owner's config.toml, for the helper's validation (absent: the helper's defaults). */
+  ownerNetwork?: { cidr: string; jailerBase: string };
 }
 
 export const unitPath = (sys: SystemPaths, unit: UnitName) => join(sys.unitDir, unit);
@@ -75,6 +77,7 @@ export function planInstall(i: InstallPlanInput): InstallPlan {
     stateDir: ownerStateDir(i.owner.home),
     daemonSocket: i.sys.daemonSocket,
     helperSocket: i.sys.helperSocket,
+    ...(i.ownerNetwork ? { cidr: i.ownerNetwork.cidr, jailerBase: i.ownerNetwork.jailerBase } : {}),
     // A previous install's files stay listed even if this one no longer writes them, so uninstall still removes them.
     files: [...new Set([...files, ...(prev?.files ?? [])])],
     dirs: prev?.dirs,

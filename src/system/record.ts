@@ -26,6 +26,10 @@ export const InstallRecord = z
     daemonSocket: z.string().startsWith('/'),
     /** bangerd-root's socket (RuntimeDirectory of bangerd-root.service). */
     helperSocket: z.string().startsWith('/'),
+    /** The owner's bridge-mode [network] cidr at install time: bangerd-root accepts guest addresses only inside it. */
+    cidr: z.string().optional(),
+    /** The owner's jailer_chroot_base at install time: bangerd-root builds jails only under it. */
+    jailerBase: z.string().startsWith('/').optional(),
     /** Every file install wrote, absolute (under the install root). */
     files: z.array(z.string().startsWith('/')),
     /** Directories install created (parents of `files`), removed by uninstall when left empty, deepest first. */

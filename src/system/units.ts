@@ -166,6 +166,7 @@ export function helperDirectives(i: UnitInputs): { unit: Directive[]; service: D
       ...HELPER_CAPABILITIES.map((c) => ({ key: 'CapabilityBoundingSet', value: c.cap, why: c.why })),
       { key: 'ProtectSystem', value: 'strict', why: 'the helper changes network state, never host files' },
       { key: 'ReadWritePaths', value: '/run', why: 'iptables takes /run/xtables.lock' },
+      { key: 'ReadWritePaths', value: '-/etc/systemd/resolved.conf.d', why: "resolver.wire writes banger's .vm drop-in there (absent: systemd-resolved is not in use)" },
       { key: 'ProtectHome', value: 'tmpfs', why: 'homes are hidden from root here; only the owner\'s state dir is bound back (below)' },
       { key: 'BindPaths', value: `-${stateDir}`, why: 'the jailer\'s chroot base and the images/kernels it links live in the owner\'s state dir' },
       ...helperBinds(i).map((p) => ({ key: 'BindReadOnlyPaths', value: p, why: 'banger (or node) is installed under a home directory, which ProtectHome= hides' })),
