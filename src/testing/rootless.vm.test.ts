@@ -56,7 +56,7 @@ describe.skipIf(!root)('rootless banger, from nothing (root: creates a temporary
     expect(owner.stdout.trim()).toBe(user.name);
     const qemu = await run(['pgrep', '-u', user.name, '-f', 'qemu-system']);
     expect(qemu.stdout.trim()).not.toBe('');
-  });
+  }, 1_500_000); // kernel pull + image build + warm snapshot, under software emulation
 
   it('a workspace goes in and its change comes back as a patch', async () => {
     const r = await user.banger(['vm', 'run', repo, '--name', 'ws', '--', 'sh', '-c', 'echo changed >> README.md; echo new > made.txt']);
