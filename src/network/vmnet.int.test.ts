@@ -170,7 +170,7 @@ describe.skipIf(!root)("the original's flat keys: bridge_name, cidr, bridge_ip, 
     home: '/root',
     jailerChrootBase: '/tmp/jailer',
   });
-  const fnet = () => createVmNetworking({ config: flat, log: silentLogger, bridge: createBridgeOps({ netns: NS }), isRoot: () => true });
+  const fnet = () => createVmNetworking({ config: flat, log: silentLogger, bridge: createBridgeOps({ netns: NS, installId: 'feedf00d' }), cannotBridge: () => null });
 
   it('never hands out bridge_ip; the bridge carries it and guests use it as their gateway', async () => {
     const n = fnet();
