@@ -121,7 +121,7 @@ async function owners(img: string, dir: string): Promise<number[]> {
 
 async function rootfsTar(): Promise<Buffer> {
   const pack = tar.pack();
-  const e = (h: Partial<tar.Header> & { name: string }, body?: string) => pack.entry({ uid: 0, gid: 0, mode: 0o644, ...h, mode: packMode(h.mode ?? 0o644) }, body);
+  const e = (h: Partial<tar.Header> & { name: string }, body?: string) => pack.entry({ uid: 0, gid: 0, ...h, mode: packMode(h.mode ?? 0o644) }, body);
   e({ name: './', type: 'directory', mode: 0o755 });
   e({ name: './etc/', type: 'directory', mode: 0o755 });
   e({ name: './etc/os-release', type: 'file' }, 'ID=debian\nVERSION_CODENAME=bookworm\n');
