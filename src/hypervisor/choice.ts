@@ -9,6 +9,10 @@ import { decideAccel, type AccelRequest, type HostAccelFacts } from './accel.js'
 import type { Accel } from './driver.js';
 import { bridgeAvailability, decideDriver, type BridgeAvailability, type DriverFacts, type DriverName, type DriverRequest } from './registry.js';
 
+/** The one refusal of bridge mode where neither bangerd is root nor the root helper is installed. */
+export const NEEDS_HELPER =
+  'bridge networking needs root for the bridge, taps and iptables rules: run `sudo banger system install` (installs the bangerd-root helper), or use --network user';
+
 export interface HostFacts {
   hypervisor: DriverRequest;
   accel: AccelRequest;
@@ -61,7 +65,7 @@ export function vmNetworkFor(choice: Pick<HypervisorChoice, 'driver' | 'bridge' 
     );
   }
   if (mode === 'bridge' && !choice.bridge.available) {
-    throw new BangerError('unavailable', `bridge networking needs root: ${choice.bridge.reason}. Run \`sudo banger system install\`, or use --network user`);
+    throw new BangerError('unavailable', NEEDS_HELPER);
   }
   const nat = ask.nat ?? (ask.mode === undefined ? choice.defaultNetwork.nat : false);
   return { mode, nat };

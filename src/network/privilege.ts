@@ -13,7 +13,7 @@ import { systemPaths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createBridgeOps, type BridgeOps } from './bridge.js';
 import { createHelperOps } from './helper-ops.js';
-import { NEEDS_HELPER } from './vmnet.js';
+import { NEEDS_HELPER } from '../hypervisor/choice.js';
 
 /** The helper socket bangerd should use, or null (pure). */
 export function helperSocketFor(env: NodeJS.ProcessEnv, uid: number, record: InstallRecord | null): string | null {

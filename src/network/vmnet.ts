@@ -13,6 +13,7 @@ import type { Progress } from '../api/progress.js';
 import type { Vm, VmNetwork } from '../api/vm.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
+import { NEEDS_HELPER } from '../hypervisor/choice.js';
 import type { VmSpec } from '../hypervisor/driver.js';
 import type { VmRecord } from '../store/vms.js';
 import { orphanRuleVms, tapName, type BridgeOps } from './bridge.js';
@@ -22,8 +23,6 @@ import { freePort, portFree, type Forward } from './ports.js';
 import { renderSshConfig, sshEntries, writeIfChanged, type SshIdentity } from './sshconfig.js';
 
 /** Why bridge mode is refused for a non-root bangerd without bangerd-root. */
-export const NEEDS_HELPER =
-  'bridge networking needs root for the bridge, taps and iptables rules: run `sudo banger system install` (installs the bangerd-root helper), or use --network user';
 
 const refuse = (): never => {
   throw new BangerError('unavailable', NEEDS_HELPER);
