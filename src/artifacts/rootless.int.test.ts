@@ -14,6 +14,7 @@ import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which, type RunResult } from '../host/exec.js';
 import { REPO } from '../testing/fixture.js';
+import { createTempUser, type TempUser } from '../testing/tempuser.js';
 import { packMode } from './image/retar.js';
 import { parseSubIds } from './image/rootless.js';
 
@@ -29,67 +30,19 @@ if (reason) console.log(`rootless.int.test skipped: ${reason}`);
 
 const BANGER = join(REPO, 'bin', 'banger');
 const suffix = randomBytes(3).toString('hex');
+const ranges = async (file: string, u: TempUser) => parseSubIds(await readFile(file, 'utf8').catch(() => ''), u.name, u.uid);
 
-interface TestUser {
-  name: string;
-  uid: number;
-  home: string;
-}
-
-async function createUser(name: string): Promise<TestUser> {
-  await run(['useradd', '--create-home', '--shell', '/bin/sh', name]);
-  const uid = Number((await run(['id', '-u', name])).stdout.trim());
-  return { name, uid, home: (await run(['sh', '-c', 'getent passwd "$1" | cut -d: -f6', 'sh', name])).stdout.trim() };
-}
-
-const ranges = async (file: string, u: TestUser) => parseSubIds(await readFile(file, 'utf8').catch(() => ''), u.name, u.uid);
-
-/** Gives the user one subuid and subgid range (useradd may already have), through usermod's locking. */
-async function ensureSubIds(u: TestUser): Promise<void> {
-  if ((await ranges('/etc/subuid', u)).length > 0 && (await ranges('/etc/subgid', u)).length > 0) return;
-  let top = 100000;
-  for (const f of ['/etc/subuid', '/etc/subgid']) {
-    for (const line of (await readFile(f, 'utf8').catch(() => '')).split('\n')) {
-      const [, s, c] = line.split(':');
-      if (s && c) top = Math.max(top, Number(s) + Number(c));
-    }
-  }
-  const r = `${top}-${top + 65535}`;
-  await run(['usermod', '--add-subuids', r, '--add-subgids', r, u.name]);
-}
-
-/** Ends the user's processes (by pid), drops its subordinate ids, deletes it with its home. */
-async function removeUser(u: TestUser): Promise<void> {
-  const pids = (await run(['pgrep', '-u', String(u.uid)], { check: false })).stdout.split('\n').filter((p) => /^\d+$/.test(p));
-  for (const pid of pids) await run(['kill', '-9', pid], { check: false });
-  for (const r of await ranges('/etc/subuid', u)) await run(['usermod', '--del-subuids', `${r.start}-${r.start + r.count - 1}`, u.name], { check: false });
-  for (const r of await ranges('/etc/subgid', u)) await run(['usermod', '--del-subgids', `${r.start}-${r.start + r.count - 1}`, u.name], { check: false });
-  await run(['userdel', '--remove', u.name], { check: false });
-  // A rootless bootstrap's temporary root, should a failure have left one (owned by subordinate ids).
-  for (const n of await readdir('/tmp').catch(() => [] as string[])) {
-    if (!n.startsWith('banger-mmdebstrap-')) continue;
-    const st = await stat(join('/tmp', n)).catch(() => null);
-    if (st?.uid === u.uid) await run(['rm', '-rf', '--', join('/tmp', n)], { check: false });
-  }
-  await run(['rm', '-rf', '--', u.home], { check: false });
-}
-
-/** The CLI as `u`, with a plain user PATH (no sbin) and its own XDG directories. */
-function cliAs(u: TestUser, base: string) {
-  const env = [
-    'env',
-    '-i',
-    `HOME=${u.home}`,
-    `USER=${u.name}`,
-    'PATH=/usr/local/bin:/usr/bin:/bin',
-    'LANG=C.UTF-8',
-    `XDG_CONFIG_HOME=${base}/config`,
-    `XDG_STATE_HOME=${base}/state`,
-    `XDG_CACHE_HOME=${base}/cache`,
-    `XDG_RUNTIME_DIR=${base}/run`,
-  ];
-  return (args: string[], timeoutMs = 1_200_000): Promise<RunResult> =>
-    run(['runuser', '-u', u.name, '--', ...env, process.execPath, BANGER, ...args], { check: false, timeoutMs });
+/** The CLI as `u`, with a plain user PATH (no sbin: banger must find mkfs.ext4 itself) and its own XDG directories. */
+function cliAs(u: TempUser, base: string) {
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    XDG_CONFIG_HOME: `${base}/config`,
+    XDG_STATE_HOME: `${base}/state`,
+    XDG_CACHE_HOME: `${base}/cache`,
+    XDG_RUNTIME_DIR: `${base}/run`,
+  };
+  return (args: string[], timeoutMs = 1_200_000): Promise<RunResult> => u.run([process.execPath, BANGER, ...args], { env, timeoutMs });
 }
 
 const debugfs = async (img: string, cmd: string) => (await run(['debugfs', '-R', cmd, img], { check: false })).stdout;
@@ -143,25 +96,24 @@ async function rootfsTar(): Promise<Buffer> {
 }
 
 describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)', () => {
-  let user: TestUser;
-  let bare: TestUser | undefined;
+  let user: TempUser;
+  let bare: TempUser | undefined;
   let base: string;
   let cli: ReturnType<typeof cliAs>;
   const times: Record<string, number> = {};
 
   beforeAll(async () => {
-    user = await createUser(`bgrl${suffix}`);
-    await ensureSubIds(user);
+    user = await createTempUser('bgrl');
     base = join(user.home, 'bi');
-    await run(['runuser', '-u', user.name, '--', 'mkdir', '-p', base]);
+    await user.run(['mkdir', '-p', base]);
     cli = cliAs(user, base);
   }, 60_000);
 
   afterAll(async () => {
     if (cli) await cli(['daemon', 'stop'], 60_000).catch(() => undefined);
-    if (user) await removeUser(user);
-    if (bare) await removeUser(bare);
-    for (const u of [user, bare].filter((x): x is TestUser => x !== undefined)) {
+    await user?.remove();
+    await bare?.remove();
+    for (const u of [user, bare].filter((x): x is TempUser => x !== undefined)) {
       const left = (await readFile('/etc/subuid', 'utf8')) + (await readFile('/etc/subgid', 'utf8')) + (await readFile('/etc/passwd', 'utf8'));
       if (left.split('\n').some((l) => l.startsWith(`${u.name}:`))) console.error(`rootless.int.test: ${u.name} was not fully removed`);
     }
@@ -225,7 +177,7 @@ describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)',
 
     const file = join(base, 'rootfs.tar');
     await writeFile(file, await rootfsTar());
-    await run(['chown', `${user.uid}:${user.uid}`, file]);
+    await run(['chown', `${user.uid}:${user.gid}`, file]);
     const t0 = Date.now();
     const r = await cli(['image', 'import', 'small', '--rootfs-tar', file, '--size', '64M']);
     expect(r.code, r.stderr).toBe(0);
@@ -258,11 +210,9 @@ describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)',
   });
 
   it('a user without subordinate ids is told how to get them', async () => {
-    bare = await createUser(`bgrn${suffix}`);
-    for (const r of await ranges('/etc/subuid', bare)) await run(['usermod', '--del-subuids', `${r.start}-${r.start + r.count - 1}`, bare.name]);
-    for (const r of await ranges('/etc/subgid', bare)) await run(['usermod', '--del-subgids', `${r.start}-${r.start + r.count - 1}`, bare.name]);
+    bare = await createTempUser('bgrn', { subIds: false });
     const script = `import(${JSON.stringify(join(REPO, 'dist/artifacts/image/rootless.js'))}).then((m) => m.checkRootless('build')).then(() => console.log('ok'), (e) => { console.log(e.message); process.exit(3); })`;
-    const r = await run(['runuser', '-u', bare.name, '--', 'env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${bare.home}`, process.execPath, '-e', script], { check: false });
+    const r = await bare.run([process.execPath, '-e', script], { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
     expect(r.code).toBe(3);
     expect(r.stdout).toContain(`sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${bare.name}`);
   }, 60_000);

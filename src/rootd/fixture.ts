@@ -9,34 +9,11 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { join } from 'node:path';
 import { run, spawnProcess, type ProcessHandle, type RunResult } from '../host/exec.js';
 import { REPO } from '../testing/fixture.js';
+import { createTempUser, type TempUser } from '../testing/tempuser.js';
 import { TUN_DEVICE } from './tun.js';
 
-export interface TestUser {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-export async function createTestUser(prefix: string): Promise<TestUser> {
-  const name = `${prefix}${process.pid % 100000}${Math.floor(Math.random() * 1000)}`.slice(0, 30);
-  await run(['useradd', '--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', name]);
-  const id = (flag: string) => run(['id', flag, name]).then((r) => Number(r.stdout.trim()));
-  return { name, uid: await id('-u'), gid: await id('-g') };
-}
-
-export async function removeTestUser(u: TestUser | undefined): Promise<void> {
-  if (!u) return;
-  // Anything still running as the user (a leak from a failed test) is ended first, by uid.
-  const pids = (await run(['pgrep', '-u', String(u.uid)], { check: false })).stdout.split('\n').map(Number).filter((p) => p > 0);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  await run(['userdel', u.name], { check: false });
-}
+/** The helper's callers: temporary users from the shared fixture (testing/tempuser.ts). */
+export type TestUser = TempUser;
 
 export type CallOutcome = { result: unknown } | { error: { code: string; message: string } };
 
@@ -83,8 +60,8 @@ export async function helperRig(o: { cidr?: string; installId?: string } = {}): 
       await proc.exit.catch(() => undefined);
     }
     await run(['ip', 'netns', 'del', ns], { check: false });
-    await removeTestUser(owner);
-    await removeTestUser(other);
+    await owner?.remove();
+    await other?.remove();
     chmodSync(TUN_DEVICE, tunMode);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -92,8 +69,8 @@ export async function helperRig(o: { cidr?: string; installId?: string } = {}): 
   try {
     await run(['ip', 'netns', 'add', ns]);
     await run(['ip', 'link', 'set', 'lo', 'up'], { netns: ns });
-    owner = await createTestUser('btown');
-    other = await createTestUser('btoth');
+    owner = await createTempUser('btown', { subIds: false });
+    other = await createTempUser('btoth', { subIds: false });
     const rig: HelperRig = {
       ns,
       dir,

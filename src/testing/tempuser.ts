@@ -4,7 +4,7 @@
  * `remove()` ends every process of the user and deletes the user, its home and its ranges: nothing
  * of it outlives the test, also when the test failed half-way. Needs root (CI runs as root).
  */
-import { mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, type RunResult } from '../host/exec.js';
 import { REPO } from './fixture.js';
@@ -44,16 +44,38 @@ const read = (p: string) => {
   }
 };
 
-/** Removes `name`'s lines from /etc/subuid and /etc/subgid (userdel does not on every version). */
-function dropSubRanges(name: string): void {
-  for (const f of ['/etc/subuid', '/etc/subgid']) {
-    const text = read(f);
-    const kept = text.split('\n').filter((l) => l !== '' && !l.startsWith(`${name}:`));
-    if (kept.length !== text.split('\n').filter((l) => l !== '').length) writeFileSync(f, kept.length ? `${kept.join('\n')}\n` : '');
+/** `name`'s ranges in a subuid/subgid text, as usermod's `START-END` arguments. Pure. */
+export function subRangesOf(text: string, name: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter(([n, start, count]) => n === name && Number.isSafeInteger(Number(start)) && Number(count) > 0)
+    .map(([, start, count]) => `${start}-${Number(start) + Number(count) - 1}`);
+}
+
+/** Drops `name`'s subordinate ranges through usermod (its locking), since userdel does not on every version. */
+async function dropSubRanges(name: string): Promise<void> {
+  for (const r of subRangesOf(read('/etc/subuid'), name)) await run(['usermod', '--del-subuids', r, name], { check: false });
+  for (const r of subRangesOf(read('/etc/subgid'), name)) await run(['usermod', '--del-subgids', r, name], { check: false });
+}
+
+/** A rootless bootstrap's temporary root in /tmp, should a failure have left one (owned by the user). */
+function dropBootstrapLeftovers(uid: number): void {
+  for (const n of readdirSync('/tmp').filter((x) => x.startsWith('banger-mmdebstrap-'))) {
+    try {
+      if (statSync(join('/tmp', n)).uid === uid) rmSync(join('/tmp', n), { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
-export async function createTempUser(prefix = 'bgt'): Promise<TempUser> {
+export interface TempUserOptions {
+  /** Give the user subordinate uid/gid ranges (rootless image builds). @default true */
+  subIds?: boolean;
+}
+
+export async function createTempUser(prefix = 'bgt', opts: TempUserOptions = {}): Promise<TempUser> {
   const name = `${prefix}${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`.slice(0, 31);
   // Short: the user's runtime dir holds unix sockets (108-byte limit).
   const home = mkdtempSync('/tmp/bu-');
@@ -80,16 +102,21 @@ export async function createTempUser(prefix = 'bgt'): Promise<TempUser> {
         if (r.code === 1) break; // nothing left
         await new Promise((res) => setTimeout(res, 250));
       }
+      await dropSubRanges(name);
       await run(['userdel', '-f', name], { check: false });
-      dropSubRanges(name);
+      if (user.uid >= 0) dropBootstrapLeftovers(user.uid);
       // Files a rootless build left owned by the user's subordinate ids are removable by root.
       rmSync(home, { recursive: true, force: true });
     },
   };
   try {
     await run(['useradd', '--no-create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', name]);
-    const start = nextSubRange([read('/etc/subuid'), read('/etc/subgid')]);
-    await run(['usermod', '--add-subuids', `${start}-${start + 65535}`, '--add-subgids', `${start}-${start + 65535}`, name]);
+    // useradd may have given ranges already (SUB_UID_COUNT in login.defs): drop them unless asked for.
+    await dropSubRanges(name);
+    if (opts.subIds !== false) {
+      const start = nextSubRange([read('/etc/subuid'), read('/etc/subgid')]);
+      await run(['usermod', '--add-subuids', `${start}-${start + 65535}`, '--add-subgids', `${start}-${start + 65535}`, name]);
+    }
     const id = await run(['id', '-u', name]);
     const gid = await run(['id', '-g', name]);
     user.uid = Number(id.stdout.trim());
