@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { harvestAptArchives, seedAptArchives } from './aptcache.js';
+import { harvestAptArchives } from './aptcache.js';
 
 let base: string;
 beforeAll(async () => {
@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 describe('apt archive cache', () => {
-  it('seeds a bootstrap, then keeps exactly the packages the build used', async () => {
+  it('keeps exactly the packages the build used', async () => {
     const cache = join(base, 'cache');
     const archives = join(base, 'root/var/cache/apt/archives');
     await mkdir(cache);
@@ -21,8 +21,9 @@ describe('apt archive cache', () => {
     await writeFile(join(cache, 'curl_7.88-1_amd64.deb'), 'old curl');
     await writeFile(join(cache, 'notes.txt'), 'not a deb');
 
-    expect(await seedAptArchives(cache, archives)).toBe(2);
-    expect((await readdir(archives)).sort()).toEqual(['bash_5.2-1_amd64.deb', 'curl_7.88-1_amd64.deb']);
+    // The build seeded its archive directory from the cache (mmdebstrap's sync-in hook in build.ts).
+    await mkdir(archives, { recursive: true });
+    for (const deb of ['bash_5.2-1_amd64.deb', 'curl_7.88-1_amd64.deb']) await copyFile(join(cache, deb), join(archives, deb));
 
     // The build upgraded curl and pulled jq: apt replaced one file and added another.
     await rm(join(archives, 'curl_7.88-1_amd64.deb'));
@@ -34,9 +35,5 @@ describe('apt archive cache', () => {
     expect((await readdir(cache)).sort()).toEqual(['bash_5.2-1_amd64.deb', 'curl_7.88-2_amd64.deb', 'jq_1.6-2_amd64.deb', 'notes.txt']);
     expect(await readFile(join(cache, 'curl_7.88-2_amd64.deb'), 'utf8')).toBe('new curl');
     expect(await readdir(archives)).toEqual(['partial']);
-  });
-
-  it('seeds nothing from a missing cache', async () => {
-    expect(await seedAptArchives(join(base, 'nope'), join(base, 'a2'))).toBe(0);
   });
 });

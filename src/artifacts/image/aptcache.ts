@@ -4,7 +4,7 @@
  * the bootstrap's archive directory with the previous build's .debs is all it takes (build.ts
  * does it with mmdebstrap's sync-in/sync-out hooks, then `harvestAptArchives`).
  */
-import { copyFile, link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const isDeb = (n: string) => n.endsWith('.deb');
@@ -17,16 +17,6 @@ async function listDebs(dir: string): Promise<string[]> {
   }
 }
 
-/** Hard link when on one file system, copy otherwise. */
-async function linkOrCopy(from: string, to: string): Promise<void> {
-  try {
-    await link(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await copyFile(from, to);
-  }
-}
-
 async function moveFile(from: string, to: string): Promise<void> {
   try {
     await rename(from, to);
@@ -36,14 +26,6 @@ async function moveFile(from: string, to: string): Promise<void> {
     await rename(`${to}.part`, to);
     await unlink(from);
   }
-}
-
-/** Puts the cached .debs into a bootstrap's archive directory. Returns how many. */
-export async function seedAptArchives(cacheDir: string, archivesDir: string): Promise<number> {
-  await mkdir(archivesDir, { recursive: true });
-  const debs = await listDebs(cacheDir);
-  for (const deb of debs) await linkOrCopy(join(cacheDir, deb), join(archivesDir, deb));
-  return debs.length;
 }
 
 export interface HarvestResult {
