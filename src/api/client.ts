@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { BangerError } from './errors.js';
 import type { MethodName, Methods, ParamsOf, ResultOf } from './methods.js';
 import type { ProgressEvent } from './progress.js';
-import { API_VERSION, LineDecoder, ServerFrame, encodeFrame } from './wire.js';
+import { API_VERSION, LineDecoder, ServerFrame, WIRE_LIMITS, encodeFrame } from './wire.js';
 
 export interface CallOpts {
   onProgress?: (e: ProgressEvent) => void;
@@ -40,7 +40,7 @@ const BANGERD: Peer = {
 export function callOver<R>(socketPath: string, method: string, params: unknown, opts: CallOpts & { timeoutMs?: number }, peer: Peer, parse: (result: unknown) => R): Promise<R> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
-    const decoder = new LineDecoder();
+    const decoder = new LineDecoder(WIRE_LIMITS.maxReplyFrameBytes);
     let done = false;
     const finish = (fn: () => void) => {
       if (done) return;
@@ -60,12 +60,30 @@ export function callOver<R>(socketPath: string, method: string, params: unknown,
     sock.on('connect', () => {
       sock.write(encodeFrame({ v: API_VERSION, method, params }));
       if (opts.stdin) {
-        opts.stdin.on('data', (chunk: Buffer) => sock.write(encodeFrame({ stdin: Buffer.from(chunk).toString('base64') })));
-        opts.stdin.on('end', () => !sock.destroyed && sock.write(encodeFrame({ stdinEnd: true })));
+        const input = opts.stdin;
+        // Frames stay under the daemon's cap, and the daemon's pace holds back the source (it pauses reading when the call does not keep up).
+        input.on('data', (chunk: Buffer | string) => {
+          const bytes = Buffer.from(chunk);
+          let ok = true;
+          for (let i = 0; i < bytes.length && !sock.destroyed; i += WIRE_LIMITS.stdinChunkBytes) {
+            ok = sock.write(encodeFrame({ stdin: bytes.subarray(i, i + WIRE_LIMITS.stdinChunkBytes).toString('base64') }));
+          }
+          if (!ok && !sock.destroyed) {
+            input.pause();
+            sock.once('drain', () => input.resume());
+          }
+        });
+        input.on('end', () => !sock.destroyed && sock.write(encodeFrame({ stdinEnd: true })));
       }
     });
-    sock.on('data', (chunk) => {
-      for (const line of decoder.push(chunk)) {
+    sock.on('data', (chunk: Buffer) => {
+      const lines = decoder.push(chunk);
+      if (decoder.overflowed) {
+        // The frames before it still count; then the call fails.
+        const message = `${peer.name} sent a frame longer than ${WIRE_LIMITS.maxReplyFrameBytes} bytes (WIRE_LIMITS.maxReplyFrameBytes); see its log`;
+        lines.push(JSON.stringify({ error: { code: 'internal', message } }));
+      }
+      for (const line of lines) {
         let json: unknown;
         try {
           json = JSON.parse(line);

@@ -10,7 +10,7 @@ import { silentLogger } from '../host/logger.js';
 import { createDispatch, type Handlers } from './dispatch.js';
 import { startServer, type CallContext } from './server.js';
 
-const ctx = (): CallContext => ({ progress: () => {}, signal: new AbortController().signal, stdin: new PassThrough(), write: () => {} });
+const ctx = (): CallContext => ({ progress: () => {}, signal: new AbortController().signal, stdin: new PassThrough(), write: () => {}, output: () => new PassThrough() });
 
 const seen: unknown[] = [];
 const handlers = new Proxy({} as Handlers, {

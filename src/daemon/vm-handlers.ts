@@ -7,6 +7,7 @@ import type { DiskManager } from '../hypervisor/driver.js';
 import type { Paths } from '../store/paths.js';
 import type { Handlers } from './dispatch.js';
 import { constants } from 'node:os';
+import { finished } from 'node:stream/promises';
 
 type VmHandlers = Pick<
   Handlers,
@@ -41,16 +42,16 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths; disks: DiskMana
     'vm.exec': async (p, ctx) => {
       const { rec, session } = await vms.session(p.name, ctx.signal);
       const cwd = p.cwd ?? rec.workspace?.guestPath;
-      const h = session.exec(cwd ? inDirectory(cwd, p.argv) : shellCommand(p.argv), {
-        stdin: p.stdin ? ctx.stdin : undefined,
-        onStdout: (d) => ctx.write('stdout', d),
-        onStderr: (d) => ctx.write('stderr', d),
-      });
+      const h = session.exec(cwd ? inDirectory(cwd, p.argv) : shellCommand(p.argv), { stdin: p.stdin ? ctx.stdin : undefined });
+      // At the client's pace: a client that stops reading pauses the channel, and so the guest command.
+      const sent = Promise.all([finished(h.stdout.pipe(ctx.output('stdout'))), finished(h.stderr.pipe(ctx.output('stderr')))]);
+      sent.catch(() => {}); // awaited below; when exit rejects first it must not be left unhandled
       const onAbort = () => h.kill('KILL');
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       const release = vms.hold(rec.id); // [config: auto_stop] a running exec keeps the VM in use
       try {
         const r = await h.exit;
+        await sent; // every output frame goes out before the result
         const signum = r.signal ? ((constants.signals as Record<string, number>)[r.signal] ?? 0) : 0;
         return { exitCode: r.code ?? (r.signal ? 128 + signum : 255), signal: r.signal ?? null };
       } finally {
