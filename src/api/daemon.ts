@@ -37,3 +37,6 @@ export const DoctorCheck = z
   })
   .strict();
 export type DoctorCheck = z.infer<typeof DoctorCheck>;
+
+/** bangerd's exit status when it did not start because another bangerd holds the install's lock (daemon/instance-lock.ts); a CLI that started it waits for that one. */
+export const ALREADY_RUNNING_EXIT = 0;

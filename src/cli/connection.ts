@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, type CallOpts } from '../api/client.js';
+import { ALREADY_RUNNING_EXIT } from '../api/daemon.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
@@ -67,8 +68,8 @@ export async function ensureDaemon(): Promise<void> {
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 150));
     // It exited instead of answering (a bad config.toml, say): say why, now, in its own words.
-    // (Exiting because another bangerd just took the socket is fine: the next call reaches that one.)
-    if (exited !== null) {
+    // (Exiting because another bangerd holds the install's lock is fine: keep waiting for that one.)
+    if (exited !== null && exited !== ALREADY_RUNNING_EXIT) {
       try {
         await call(paths.daemonSocket, 'daemon.status', {});
         return;

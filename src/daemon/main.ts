@@ -25,6 +25,7 @@ import { createArtifactService } from './artifact-service.js';
 import { createDispatch } from './dispatch.js';
 import { createGuestAccess } from './guest-access.js';
 import { createLocks } from '../host/locks.js';
+import { ALREADY_RUNNING_EXIT, takeInstanceLock } from './instance-lock.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
 import { networkDoctor, networkHandlers } from './network-handlers.js';
@@ -44,6 +45,8 @@ import { createWorkspaceService } from '../workspace/service.js';
 export async function main(): Promise<void> {
   const paths = resolvePaths();
   for (const d of [paths.stateDir, paths.vmsDir, paths.runtimeDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const running = takeInstanceLock(paths.daemonLock, paths.daemonPidFile); // one bangerd per install, before the socket
+  if (running) return void ((process.exitCode = ALREADY_RUNNING_EXIT), process.stderr.write(`${running}\n`));
   // One daemon per install: if the socket answers, another bangerd owns it.
   try {
     await call(paths.daemonSocket, 'daemon.status', {});

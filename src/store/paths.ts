@@ -101,6 +101,8 @@ export interface Paths {
   daemonLog: string;
   daemonSocket: string;
   daemonPidFile: string;
+  /** Held (an exclusive kernel lock) by the one bangerd of this install: daemon/instance-lock.ts. */
+  daemonLock: string;
   sshDir: string;
   sshKey: string;
   knownHosts: string;
@@ -154,6 +156,7 @@ export function resolvePaths(env: Env = process.env): Paths {
     daemonLog: join(stateDir, 'bangerd.log'),
     daemonSocket: checkSocketPath(join(runtimeDir, 'bangerd.sock')),
     daemonPidFile: join(runtimeDir, 'bangerd.pid'),
+    daemonLock: join(stateDir, 'bangerd.lock'),
     sshDir,
     sshKey: join(sshDir, 'id_ed25519'),
     knownHosts: join(sshDir, 'known_hosts'),
