@@ -31,6 +31,8 @@ export const WIRE_LIMITS = {
   requestTimeoutMs: 10_000,
   /** Connections the daemon serves at once; one more is answered `unavailable` and closed. */
   maxConnections: 512,
+  /** How long a refused connection (over the cap, or a peer not admitted) is read and ignored after its answer, so the client's own request write does not fail before it reads why. */
+  refusedLingerMs: 1_000,
 } as const;
 
 export const RequestFrame = z

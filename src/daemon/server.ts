@@ -37,7 +37,7 @@ export interface CallContext {
 
 export type Dispatch = (method: string, params: unknown, ctx: CallContext) => Promise<unknown>;
 
-export type ServerLimits = Pick<typeof WIRE_LIMITS, 'maxRequestFrameBytes' | 'stdinQueueBytes' | 'outputQueueBytes' | 'requestTimeoutMs' | 'maxConnections'>;
+export type ServerLimits = Pick<typeof WIRE_LIMITS, 'maxRequestFrameBytes' | 'stdinQueueBytes' | 'outputQueueBytes' | 'requestTimeoutMs' | 'maxConnections' | 'refusedLingerMs'>;
 
 export interface ServerOptions {
   socketPath: string;
@@ -67,7 +67,7 @@ export function startServer(opts: ServerOptions): Promise<Server> {
         : (opts.admit?.(sock) ?? null);
     if (refused !== null) {
       if (open >= limits.maxConnections) log.warn({ open }, 'connection refused: at the connection limit');
-      closeAfter(sock, { error: { code: 'unavailable', message: refused } });
+      closeAfter(sock, { error: { code: 'unavailable', message: refused } }, limits.refusedLingerMs);
       return;
     }
     open++;
@@ -97,7 +97,7 @@ export function startServer(opts: ServerOptions): Promise<Server> {
  * still writing stdin when the answer comes reads it before its writes fail, and one that never
  * closes is closed.
  */
-function closeAfter(sock: Socket, frame: unknown, lingerMs = 0): void {
+function closeAfter(sock: Socket, frame: unknown, lingerMs: number): void {
   if (sock.destroyed) return;
   sock.once('finish', () => {
     if (lingerMs <= 0) return void sock.destroy();
