@@ -183,6 +183,13 @@ describe('server limits', () => {
     expect(JSON.parse(last)).toEqual({ result: { exitCode: 0, signal: null } });
   });
 
+  it('the client splits a large stdin chunk into frames under the cap (an SDK caller may hand over one big Buffer)', async () => {
+    const p = call(sock, 'vm.exec', { name: 'x', argv: ['wait'], stdin: true }, { stdin: Readable.from([Buffer.alloc(5 * MiB, 3)]) });
+    await sleep(200);
+    state.release();
+    expect(await p).toEqual({ exitCode: 0, signal: null, read: 5 * MiB });
+  });
+
   it('does not start a call when a frame that came with the request does not parse (item 5)', async () => {
     state.calls.length = 0;
     for (const junk of ['this is not json\n', '{"colour":"red"}\n', `${JSON.stringify({ v: 1, method: 'vm.list', params: {} })}\n`]) {
