@@ -2,6 +2,7 @@
  * The socket server against hostile and broken clients (issue 11, items 4 and 5): the real server,
  * real dispatch and real sockets; the handlers are test handlers (the seam is the Handlers table).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,12 @@ function raw(sockPath: string) {
   return { s, got, closed, frames: () => got.text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 }
 const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, sleep(ms).then(() => { throw new Error(`not within ${ms} ms`); })]);
-const writeAll = (s: Socket, buf: Buffer | string) => new Promise<void>((r) => (s.write(buf) ? r() : s.once('drain', r)));
+const writeAll = (s: Socket, buf: Buffer | string) =>
+  new Promise<void>((r) => {
+    if (s.destroyed || s.write(buf)) return r();
+    s.once('drain', r);
+    s.once('close', r);
+  });
 const request = (method: string, params: unknown) => `${JSON.stringify({ v: 1, method, params })}\n`;
 
 describe('server limits', () => {
@@ -220,4 +226,51 @@ describe('server limits', () => {
     expect(b.frames()).toEqual([{ error: { code: 'bad_request', message: expect.stringMatching(/^malformed frame after the request: not JSON/) } }]);
     expect(state.calls).toEqual(['vm.exec', 'vm.exec']);
   });
+
+  it('fuzz: random, garbage, huge and split frames from many clients never take the server down (bounded time)', async () => {
+    let seed = 0x9e3779b9;
+    const rand = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const pieces = [
+      () => Buffer.from(request('vm.list', {})),
+      () => Buffer.from(request(rand(2) ? 'vm.exec' : 'vm.nope', { name: 'x', argv: ['flood'].slice(rand(2)), stdin: !!rand(2) })),
+      () => Buffer.from(`${JSON.stringify({ stdin: randomBytes(rand(4096)).toString('base64') })}\n`),
+      () => Buffer.from('{"stdinEnd":true}\n'),
+      () => randomBytes(rand(4096)),
+      () => Buffer.alloc(rand(2 * WIRE_LIMITS.maxRequestFrameBytes), 0x5b),
+      () => Buffer.from(['{', '}', '[', ']', '"', '\\', ':', ',', '\n', 'null', '1e999', '"v":1'][rand(12)].repeat(1 + rand(64))),
+    ];
+    const t0 = performance.now();
+    let worstMs = 0;
+    let answered = 0;
+    for (let round = 0; round < 12; round++) {
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const c = raw(sock);
+          const start = performance.now();
+          const parts = Array.from({ length: 1 + rand(6) }, () => pieces[rand(pieces.length)]());
+          const bytes = Buffer.concat(parts);
+          for (let i = 0; i < bytes.length && !c.got.closed; ) {
+            const n = 1 + rand(64 * 1024);
+            await writeAll(c.s, bytes.subarray(i, i + n));
+            i += n;
+          }
+          if (!c.got.closed) c.s.end();
+          await within(c.closed, 15_000);
+          worstMs = Math.max(worstMs, performance.now() - start);
+          // whatever came back is frames, with at most one result or error, and it is the last
+          const lines = c.got.text.split('\n').filter(Boolean);
+          const finals = lines.map((l) => JSON.parse(l)).filter((f) => 'result' in f || 'error' in f);
+          expect(finals.length).toBeLessThanOrEqual(1);
+          if (finals.length) answered++;
+        }),
+      );
+    }
+    console.log(`server fuzz: 48 connections in ${((performance.now() - t0) / 1000).toFixed(1)} s, worst ${worstMs.toFixed(0)} ms, ${answered} answered`);
+    expect(await call(sock, 'vm.list', {})).toEqual([]);
+  }, 120_000);
 });
