@@ -8,7 +8,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../api/client.js';
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';
@@ -80,4 +82,11 @@ describe.skipIf(skipReason !== null)('vm.exec output to a client that stops read
     expect(last).toEqual({ result: { exitCode: 0, signal: null } });
     s.destroy();
   }, 120_000);
+
+  it('round-trips stdin through the real handler and channel, and output comes before the result', async () => {
+    const out: Buffer[] = [];
+    const r = await call(sock, 'vm.exec', { name: 'bp', argv: ['sh', '-c', 'wc -c; echo err >&2'], stdin: true }, { stdin: Readable.from([Buffer.alloc(3 * MiB, 1)]), onStream: (_s, d) => out.push(d) });
+    expect(r).toEqual({ exitCode: 0, signal: null });
+    expect(Buffer.concat(out).toString()).toMatch(/^(3145728\nerr\n|err\n3145728\n)$/);
+  });
 });
