@@ -11,6 +11,7 @@
  */
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { z } from 'zod';
 import { PassThrough, Writable } from 'node:stream';
 import { BangerError, toBangerError } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
@@ -110,7 +111,7 @@ function closeAfter(sock: Socket, frame: unknown, lingerMs: number): void {
 
 type Parsed<T> = { ok: true; frame: T } | { ok: false; message: string };
 
-function parseLine<T>(line: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }, what: string, hint: string): Parsed<T> {
+function parseLine<T>(line: string, schema: z.ZodType<T>, what: string, hint: string): Parsed<T> {
   let json: unknown;
   try {
     json = JSON.parse(line);
@@ -249,7 +250,6 @@ function handleConnection(sock: Socket, dispatch: Dispatch, log: Logger, limits:
     if (decoder.overflowed && !dropping()) breakStdin(tooLong);
   });
 }
-
 
 /** One output stream's frames, written at the client's pace (see CallContext.output). */
 function outputStream(sock: Socket, stream: 'stdout' | 'stderr', queueBytes: number): Writable {
