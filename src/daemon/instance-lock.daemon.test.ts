@@ -61,6 +61,20 @@ describe('one bangerd per install', () => {
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const pids = new Set(results.map((r) => JSON.parse(r.stdout).pid));
     expect(pids.size).toBe(1);
+    // the losers give up after their second of retries (instance-lock.ts RETRY_FOR_MS)
+    for (const until = Date.now() + 5000; daemonsOf(i).length > 1 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
     expect(daemonsOf(i)).toEqual([...pids]);
   }, 90_000);
+
+  it('a daemon killed with SIGKILL leaves no stale lock: the next first use starts a new one', async () => {
+    inst = makeInstall(mkdtempSync(join(tmpdir(), 'banger-lock-')));
+    const first = JSON.parse((await inst.cli(['daemon', 'status', '--json'])).stdout).pid as number;
+    process.kill(first, 'SIGKILL');
+    while (daemonsOf(inst).length) await new Promise((r) => setTimeout(r, 50));
+    const r = await inst.cli(['daemon', 'status', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const second = JSON.parse(r.stdout).pid as number;
+    expect(second).not.toBe(first);
+    expect(daemonsOf(inst)).toEqual([second]);
+  }, 60_000);
 });

@@ -45,7 +45,7 @@ import { createWorkspaceService } from '../workspace/service.js';
 export async function main(): Promise<void> {
   const paths = resolvePaths();
   for (const d of [paths.stateDir, paths.vmsDir, paths.runtimeDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  const running = takeInstanceLock(paths.daemonLock, paths.daemonPidFile); // one bangerd per install, before the socket
+  const running = await takeInstanceLock(paths.daemonLock, paths.daemonPidFile); // one bangerd per install, before the socket
   if (running) return void ((process.exitCode = ALREADY_RUNNING_EXIT), process.stderr.write(`${running}\n`));
   // One daemon per install: if the socket answers, another bangerd owns it.
   try {
