@@ -8,7 +8,7 @@
 import { BangerError, conflict } from '../api/errors.js';
 import { noProgress, type Progress } from '../api/progress.js';
 import type { Vm, Workspace } from '../api/vm.js';
-import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
+import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePlan, WorkspacePlanParams, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
 import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
 import type { GuestSession } from '../vms/service.js';
@@ -17,6 +17,7 @@ import { applyPatch } from './apply.js';
 import { buildBundle } from './bundle.js';
 import { ExportOutputParser } from './exportframe.js';
 import { streamBundle, type Importer } from './importer.js';
+import { planWorkspace } from './plan.js';
 import { inspectRepo } from './repo.js';
 import { GUEST_EXIT, exportCommand } from './scripts.js';
 import type { z } from 'zod';
@@ -43,6 +44,7 @@ export interface WorkspaceServiceDeps {
   tmpDir?: string;
 }
 
+export type PlanParams = z.output<typeof WorkspacePlanParams>;
 export type PrepareParams = z.output<typeof WorkspacePrepareParams>;
 export type ExportParams = z.output<typeof WorkspaceExportParams>;
 
@@ -82,12 +84,20 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
   }
 
   return {
+    /** What prepare would copy (`--dry-run`, and the CLI's check before `vm run PATH`): the host repo alone, no VM. */
+    async plan(p: PlanParams): Promise<WorkspacePlan> {
+      const repo = await inspectRepo(p.hostPath);
+      const { view } = await planWorkspace(repo, p);
+      return p.listFiles ? view : { ...view, files: [] };
+    },
+
     async prepare(p: PrepareParams, progress: Progress = noProgress, signal?: AbortSignal): Promise<WorkspacePrepareResult> {
       const t0 = Date.now();
       const { id } = requireRunningNow(p.name);
       const repo = await inspectRepo(p.hostPath);
       // Host-side work happens before the workspace lock: queued prepares plan in parallel.
-      const bundle = await buildBundle({ repo, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, tmpDir: deps.tmpDir, progress, now });
+      const plan = await planWorkspace(repo, { ...p, progress });
+      const bundle = await buildBundle({ repo, plan, tmpDir: deps.tmpDir, progress, now });
       try {
         return await locks.workspace.with(id, async () => {
           const { rec, session } = await vms.session(p.name, signal);
