@@ -87,6 +87,35 @@ describe.skipIf(skipReason !== null)('export --apply over a real sshd', () => {
     expect(lstatSync(join(host, 'big.txt')).size).toBe(lstatSync(join(guest, 'big.txt')).size);
   }, 120_000);
 
+  it('a guest printing one endless record is refused within moments; the event loop keeps running', async () => {
+    // The guest side is replaced at the session seam: the real SSH channel runs this instead of the export script.
+    const hostile = `printf '%s\\n' ${'a'.repeat(40)}; printf ':100644 100644 x M\\000'; head -c ${65 * 1024 * 1024} /dev/zero | tr '\\0' a`;
+    const locks = createLocks();
+    const session = new Proxy(conn, { get: (t, k) => (k === 'exec' ? (_cmd: string, o?: object) => t.exec(hostile, o) : Reflect.get(t, k)) });
+    const vms = testVms(locks, () => session);
+    vms.setWorkspace(vms.rec.id, { guestPath: '/nowhere', hostSource: '/nowhere', headCommit: 'a'.repeat(40), branch: null, mode: 'shallow', preparedAt: new Date().toISOString() });
+    const evil = createWorkspaceService({ vms, locks, log: silentLogger, tmpDir: spillParent });
+    let last = performance.now();
+    let maxLag = 0;
+    const tick = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - last - 10);
+      last = now;
+    }, 10);
+    const t0 = performance.now();
+    try {
+      await expect(evil.export(WorkspaceExportParams.parse({ name: 'web' }), { write: () => {} })).rejects.toMatchObject({
+        message: expect.stringMatching(/refused: one record of the list of changed files is too long/),
+      });
+    } finally {
+      clearInterval(tick);
+    }
+    const ms = performance.now() - t0;
+    console.log(`endless record from the guest: refused after ${ms.toFixed(0)} ms, worst event-loop lag ${maxLag.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(10_000);
+    expect(maxLag).toBeLessThan(1_000);
+  }, 120_000);
+
   it('a guest symlink to a host path outside the repo is refused, nothing applied, nothing left behind', async () => {
     const host = await makeRepo(join(dir, 'links'), { 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
     const guest = join(dir, 'guest-links');
