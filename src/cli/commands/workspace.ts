@@ -83,7 +83,7 @@ export function workspaceCommands(vm: Command): void {
     .description('copy a host git repo into a running VM (tracked files; the guest repo\'s HEAD is the host\'s HEAD commit)')
     .argument('<vm>', 'VM name')
     .argument('[path]', 'the host repo (any directory inside it)', '.')
-    .option('--dry-run', 'print what would be copied; needs no VM')
+    .option('--dry-run', 'print what would be copied (the daemon plans it from the host repo); needs no VM')
     .option('--json', 'print the API result (or, with --dry-run, the plan) as JSON')
     .addHelpText(
       'after',
@@ -114,7 +114,7 @@ export function workspaceCommands(vm: Command): void {
     .option('--guest-path <path>', 'the guest repo (default: the recorded workspace)')
     .option('--base-commit <sha>', 'diff against this commit (default: the prepared state)')
     .option('-o, --output <file>', 'write the patch to a file instead of stdout')
-    .option('--apply', 'apply the patch to the host repo (3-way; refuses to touch uncommitted host changes)')
+    .option('--apply', 'apply the patch to the host repo (3-way; refuses to touch uncommitted host changes, or to make symlinks pointing out of the repo)')
     .option('--repo <path>', 'with --apply: the host repo (default: where the workspace came from)')
     .option('--name-only', 'list the changed files')
     .option('--json', 'print the API result as JSON (with --name-only, --apply or -o)')
