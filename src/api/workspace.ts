@@ -1,6 +1,6 @@
 /**
- * The workspace API: copy a host git repo into a VM (`workspace.prepare`) and bring the guest's
- * changes back as a patch (`workspace.export`). What prepare records on the VM is `Workspace`
+ * The workspace API: copy a host git repo into a VM (`workspace.prepare`, planned without a VM by
+ * `workspace.plan`) and bring the guest's changes back as a patch (`workspace.export`). What prepare records on the VM is `Workspace`
  * (api/vm.ts). Schemas are strict: unknown fields are errors.
  */
 import { z } from 'zod';
@@ -44,27 +44,39 @@ const RefText = z
   .max(255)
   .refine((s) => !s.startsWith('-') && !/[\0\n]/.test(s), 'not a valid git name');
 
-export const WorkspacePrepareParams = z
-  .object({
-    /** VM name. */
-    name: z.string().min(1),
-    /** Any directory inside the host repo (absolute; the daemon reads it as the same user). */
-    hostPath: HostPath,
-    guestPath: GuestPath.default(DEFAULT_GUEST_PATH),
-    mode: WorkspaceMode.default('shallow'),
-    /** Create (or reset) this branch in the guest and check it out. */
-    branch: RefText.optional(),
-    /** Start `branch` here instead of HEAD: the guest gets this commit's tree, not the working tree. */
-    from: RefText.optional(),
-    /** Also copy untracked files that are not ignored. */
-    includeUntracked: z.boolean().default(false),
-  })
-  .strict()
-  .refine((p) => p.from === undefined || p.branch !== undefined, { message: '--from needs --branch (the branch to create from it)', path: ['from'] })
-  .refine((p) => p.from === undefined || !p.includeUntracked, {
-    message: '--include-untracked copies working-tree files, --from copies a commit: use one of them',
-    path: ['includeUntracked'],
-  });
+/** What to copy from the host repo: the fields prepare and plan share. */
+const planFields = {
+  /** Any directory inside the host repo (absolute; the daemon reads it as the same user). */
+  hostPath: HostPath,
+  mode: WorkspaceMode.default('shallow'),
+  /** Create (or reset) this branch in the guest and check it out. */
+  branch: RefText.optional(),
+  /** Start `branch` here instead of HEAD: the guest gets this commit's tree, not the working tree. */
+  from: RefText.optional(),
+  /** Also copy untracked files that are not ignored. */
+  includeUntracked: z.boolean().default(false),
+};
+
+/** The combinations of planFields that are refused, for both schemas. */
+function refinePlanFields<T extends z.ZodType<{ from?: string; branch?: string; includeUntracked: boolean }>>(schema: T) {
+  return schema
+    .refine((p) => p.from === undefined || p.branch !== undefined, { message: '--from needs --branch (the branch to create from it)', path: ['from'] })
+    .refine((p) => p.from === undefined || !p.includeUntracked, {
+      message: '--include-untracked copies working-tree files, --from copies a commit: use one of them',
+      path: ['includeUntracked'],
+    });
+}
+
+export const WorkspacePrepareParams = refinePlanFields(
+  z
+    .object({
+      /** VM name. */
+      name: z.string().min(1),
+      guestPath: GuestPath.default(DEFAULT_GUEST_PATH),
+      ...planFields,
+    })
+    .strict(),
+);
 export type WorkspacePrepareParams = z.input<typeof WorkspacePrepareParams>;
 
 /** One file of the planned file set. */
@@ -82,7 +94,7 @@ export const PlannedFile = z
   .strict();
 export type PlannedFile = z.infer<typeof PlannedFile>;
 
-/** What prepare copies: what `--dry-run` prints. */
+/** What prepare copies: what `--dry-run` prints (the `workspace.plan` result). */
 export const WorkspacePlan = z
   .object({
     mode: WorkspaceMode,
@@ -90,6 +102,7 @@ export const WorkspacePlan = z
     headCommit: z.string(),
     /** The host's current branch (null: detached HEAD). */
     hostBranch: z.string().nullable(),
+    /** Empty when the plan was asked for with listFiles: false. */
     files: z.array(PlannedFile),
     fileCount: z.number().int(),
     bytes: z.number().int(),
@@ -102,6 +115,18 @@ export const WorkspacePlan = z
   })
   .strict();
 export type WorkspacePlan = z.infer<typeof WorkspacePlan>;
+
+/** `workspace.plan`: what prepare would copy, computed by the daemon from the host repo alone (no VM). */
+export const WorkspacePlanParams = refinePlanFields(
+  z
+    .object({
+      ...planFields,
+      /** false: leave `files` empty (the counts stay); for checks that need no listing. */
+      listFiles: z.boolean().default(true),
+    })
+    .strict(),
+);
+export type WorkspacePlanParams = z.input<typeof WorkspacePlanParams>;
 
 export const WorkspacePrepareResult = z
   .object({
@@ -155,6 +180,7 @@ export const WorkspaceExportResult = z
 export type WorkspaceExportResult = z.infer<typeof WorkspaceExportResult>;
 
 export const workspaceMethods = {
+  'workspace.plan': { params: WorkspacePlanParams, result: WorkspacePlan },
   'workspace.prepare': { params: WorkspacePrepareParams, result: WorkspacePrepareResult },
   'workspace.export': { params: WorkspaceExportParams, result: WorkspaceExportResult },
 } as const;

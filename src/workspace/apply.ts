@@ -2,11 +2,18 @@
  * Applies an exported patch to a host repo (`export --apply`). The patch came from a guest and is
  * data: the paths it touches are read by the host's own git (`git apply --numstat`) and checked
  * before anything is applied; uncommitted host changes on those paths make it refuse; the apply is
- * checked first (3-way) so the repo is never left half-applied or with conflict markers.
+ * checked first (3-way) so the repo is never left half-applied or with conflict markers. Symlinks
+ * the patch would create or retarget must point inside the repo (patchlinks.ts). A large patch
+ * stays in a file (the export spills it to a private temp file): git reads it from there.
  */
+import { createReadStream, lstatSync } from 'node:fs';
 import { BangerError, conflict } from '../api/errors.js';
 import { splitNul, unsafePathReason } from './gitlist.js';
+import { PatchLinkScanner, type LinkProblem } from './patchlinks.js';
 import { git } from './repo.js';
+
+/** The patch: bytes in memory, or a file (absolute path) holding `size` bytes. */
+export type PatchSource = Buffer | { file: string; size: number };
 
 /** Paths from `git apply --numstat -z`: `add\tdel\tpath\0`, or for a rename `add\tdel\t\0from\0to\0`. */
 export function parseNumstat(buf: Buffer): string[] {
@@ -38,18 +45,39 @@ export interface ApplyResult {
   files: string[];
 }
 
-export async function applyPatch(repoPath: string, patch: Buffer): Promise<ApplyResult> {
+/** Symlinks the patch creates or retargets that point outside the repo (or into .git). */
+async function linkProblems(patch: PatchSource): Promise<{ problems: LinkProblem[]; statedMode: Set<string> }> {
+  const scanner = new PatchLinkScanner();
+  if (Buffer.isBuffer(patch)) scanner.push(patch);
+  else for await (const chunk of createReadStream(patch.file)) scanner.push(chunk as Buffer);
+  return { problems: scanner.end(), statedMode: scanner.statedMode };
+}
+
+export async function applyPatch(repoPath: string, patch: PatchSource): Promise<ApplyResult> {
   const top = await git(repoPath, ['rev-parse', '--show-toplevel'], { check: false });
   if (top.code !== 0) throw new BangerError('bad_request', `${repoPath} is not inside a git repository; pass the host repo with --repo PATH`);
   const root = top.stdoutBytes.toString('utf8').trim();
-  if (patch.length === 0) return { repo: root, files: [] };
+  if ((Buffer.isBuffer(patch) ? patch.length : patch.size) === 0) return { repo: root, files: [] };
+  // git reads the patch from stdin (bytes) or from the file named after `--`.
+  const from = Buffer.isBuffer(patch) ? { args: ['-'], opts: { input: patch } } : { args: ['--', patch.file], opts: {} };
 
-  const stat = await git(root, ['apply', '--numstat', '-z', '-'], { input: patch, check: false });
+  const stat = await git(root, ['apply', '--numstat', '-z', ...from.args], { ...from.opts, check: false });
   if (stat.code !== 0) throw new BangerError('bad_request', `the patch cannot be read by git apply: ${stat.stderr.trim()}; nothing was applied`);
   const files = [...new Set(parseNumstat(stat.stdoutBytes))];
   for (const f of files) {
     const why = unsafePathReason(f);
     if (why) throw new BangerError('bad_request', `the patch touches the unsafe path ${JSON.stringify(f)} (${why}); nothing was applied`);
+  }
+  const links = await linkProblems(patch);
+  for (const f of files) {
+    // A path whose mode the patch does not state keeps its own: an existing symlink would be retargeted unchecked.
+    if (!links.statedMode.has(f) && isSymlink(root, f)) links.problems.push({ path: f, why: 'it changes an existing symlink without stating its mode (cannot be checked)' });
+  }
+  if (links.problems.length > 0) {
+    const shown = links.problems.slice(0, 5).map((p) => `${JSON.stringify(p.path)}: ${p.why}`).join('; ');
+    throw new BangerError('bad_request', `the patch makes symlinks that point outside the repo (${shown}); nothing was applied; save it with -o FILE to inspect it`, {
+      details: { links: links.problems },
+    });
   }
 
   // Uncommitted host changes (staged or not) on a path the patch touches would be overwritten.
@@ -71,14 +99,22 @@ export async function applyPatch(repoPath: string, patch: Buffer): Promise<Apply
   }
 
   // `--check` exits 0 even when the 3-way fallback would leave conflicts; it says so on stderr (LC_ALL=C).
-  const check = await git(root, ['apply', '--3way', '--check', '-'], { input: patch, check: false });
+  const check = await git(root, ['apply', '--3way', '--check', ...from.args], { ...from.opts, check: false });
   if (check.code !== 0 || /with conflicts/.test(check.stderr)) {
     const out = `${check.stderr}`.trim().split('\n').slice(-6).join('; ');
     throw conflict(`the patch does not apply cleanly to ${root} (${out}); nothing was applied; save it with -o FILE and merge by hand (git apply --3way FILE)`, {
       repo: root,
     });
   }
-  const r = await git(root, ['apply', '--3way', '-'], { input: patch, check: false });
+  const r = await git(root, ['apply', '--3way', ...from.args], { ...from.opts, check: false });
   if (r.code !== 0) throw new BangerError('internal', `git apply --3way failed in ${root}: ${r.stderr.trim()}`);
   return { repo: root, files };
+}
+
+function isSymlink(root: string, path: string): boolean {
+  try {
+    return lstatSync(`${root}/${path}`).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -11,33 +11,31 @@
  * the guest ref `refs/banger/prepared`; export diffs against it by default, so the patch holds
  * only what changed in the guest and applies to the host's working tree as it was.
  */
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { BangerError } from '../api/errors.js';
 import { noProgress, type Progress } from '../api/progress.js';
-import type { WorkspaceMode } from '../api/workspace.js';
-import { planFileSet, submoduleRefusal, type FileSet, type PlanEntry } from './fileset.js';
-import { joinNul, parseConfigList, parseIndexEntries, parsePathList, parseTreeEntries, uniqueByPath, type RepoPath } from './gitlist.js';
-import { checkBranchName, checkMode, git, inspectFiles, resolveCommit, statPath, type RepoInfo } from './repo.js';
+import { planFileSet, type FileSet, type PlanEntry } from './fileset.js';
+import { joinNul, parseConfigList, parseIndexEntries, parsePathList, uniqueByPath, type RepoPath } from './gitlist.js';
+import type { Plan } from './plan.js';
+import { git, pathStatter, type RepoInfo } from './repo.js';
 import { skeletonFiles } from './skeleton.js';
 import type { TarPart } from './stream.js';
+import { privateTempDir, writePrivateFile } from './tempfiles.js';
 
 export interface BundleOptions {
   repo: RepoInfo;
-  mode: WorkspaceMode;
-  branch?: string;
-  from?: string;
-  includeUntracked: boolean;
-  /** Parent of the temp directory. @default os.tmpdir() */
+  /** From planWorkspace (plan.ts): what to copy. */
+  plan: Plan;
+  /** Parent of the private temp directory. @default os.tmpdir() */
   tmpDir?: string;
   progress?: Progress;
   now?: () => Date;
 }
 
 export interface Bundle {
-  /** Temp directory holding the skeleton and lists; `cleanup()` removes it. */
+  /** Private temp directory (0700, files 0600) holding the skeleton and lists; `cleanup()` removes it. */
   dir: string;
   parts: TarPart[];
   /** The guest must check out HEAD itself (the `--from` case: no working-tree files are sent). */
@@ -73,8 +71,7 @@ const BANGER_IDENTITY = {
 export async function buildBundle(o: BundleOptions): Promise<Bundle> {
   const progress = o.progress ?? noProgress;
   const { repo } = o;
-  const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'banger-ws-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const { path: dir, remove: cleanup } = await privateTempDir('banger-ws-', o.tmpDir);
   try {
     return await build(o, repo, dir, progress, cleanup);
   } catch (err) {
@@ -84,23 +81,9 @@ export async function buildBundle(o: BundleOptions): Promise<Bundle> {
 }
 
 async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Progress, cleanup: () => Promise<void>): Promise<Bundle> {
-  if (o.branch !== undefined) await checkBranchName(repo.root, o.branch);
-  const commit = o.from !== undefined ? await resolveCommit(repo.root, o.from) : repo.headCommit;
-  const branch = o.branch ?? (o.from !== undefined ? null : repo.hostBranch);
-
-  progress('plan', 'listing files');
-  let set: FileSet | null = null;
-  let fromTree: { fileCount: number; bytes: number } | null = null;
-  if (o.from === undefined) {
-    set = await inspectFiles(repo, { includeUntracked: o.includeUntracked });
-    checkMode(o.mode, set);
-  } else {
-    const tree = parseTreeEntries((await git(repo.root, ['ls-tree', '-r', '-z', '-l', commit])).stdoutBytes);
-    const subs = tree.filter((e) => e.type === 'commit');
-    if (o.mode === 'shallow' && subs.length > 0) throw new BangerError('bad_request', submoduleRefusal(subs.map((s) => s.path)));
-    const blobs = tree.filter((e) => e.type === 'blob');
-    fromTree = { fileCount: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) };
-  }
+  const { plan } = o;
+  const { commit, branch, set, mode } = plan;
+  const fromTree = plan.set ? null : plan.view;
 
   const skel = join(dir, 'skel', '.git');
   for (const d of ['refs/heads', 'refs/tags', 'objects/pack', 'objects/info', 'info']) await mkdir(join(skel, d), { recursive: true });
@@ -115,7 +98,7 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   const hostIndex = join(repo.gitDir, 'index');
   let seeded = false;
   if (set && existsSync(hostIndex)) {
-    await copyFile(hostIndex, index);
+    await writePrivateFile(index, await readFile(hostIndex));
     seeded = (await git(repo.root, [...PLAIN_INDEX, 'read-tree', '-m', commit], { env: idxEnv, check: false })).code === 0;
   }
   if (!seeded) {
@@ -129,10 +112,11 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   if (set && set.prepAdd.length + set.prepRemove.length > 0) {
     progress('plan', `recording ${set.prepAdd.length + set.prepRemove.length} uncommitted changes`);
     const prepIndex = join(dir, 'prepared.index');
-    await copyFile(index, prepIndex);
+    await writePrivateFile(prepIndex, await readFile(index));
     const env = { ...objEnv, GIT_INDEX_FILE: prepIndex };
-    if (set.prepAdd.length) await git(repo.root, [...PLAIN_INDEX, 'update-index', '--add', '-z', '--stdin'], { env, input: joinNul(set.prepAdd) });
+    // Removals first: a path that was a directory may now be a file (or a link) being added.
     if (set.prepRemove.length) await git(repo.root, [...PLAIN_INDEX, 'update-index', '--force-remove', '-z', '--stdin'], { env, input: joinNul(set.prepRemove) });
+    if (set.prepAdd.length) await git(repo.root, [...PLAIN_INDEX, 'update-index', '--add', '-z', '--stdin'], { env, input: joinNul(set.prepAdd) });
     const tree = (await git(repo.root, ['write-tree'], { env })).stdoutBytes.toString().trim();
     const headTree = (await git(repo.root, ['rev-parse', `${commit}^{tree}`])).stdoutBytes.toString().trim();
     if (tree !== headTree) {
@@ -145,10 +129,10 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   }
 
   // The pack: the one commit (shallow) or every ref's history (full_copy), plus the prepared commit.
-  progress('pack', o.mode === 'shallow' ? 'packing HEAD' : 'packing the history');
+  progress('pack', mode === 'shallow' ? 'packing HEAD' : 'packing the history');
   const packBase = join(skel, 'objects', 'pack', 'pack');
   const tips = [...new Set([commit, prepared])];
-  if (o.mode === 'shallow') {
+  if (mode === 'shallow') {
     const objs = await git(repo.root, ['rev-list', '--objects', '--no-walk', ...tips], { env: objEnv });
     await git(repo.root, [...PACK_ARGS, packBase], { env: objEnv, input: objs.stdoutBytes });
   } else {
@@ -160,7 +144,7 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   // Refs, HEAD, config.
   const refs: Array<{ name: string; commit: string }> = [];
   let shallow: string[] = [];
-  if (o.mode === 'shallow') {
+  if (mode === 'shallow') {
     shallow = [commit];
   } else {
     const lines = (await git(repo.root, ['for-each-ref', '--format=%(objectname) %(refname)'])).stdoutBytes.toString('utf8').split('\n');
@@ -177,7 +161,7 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   }
   refs.push({ name: 'refs/banger/prepared', commit: prepared });
   const extraConfig =
-    o.mode === 'full_copy' ? parseConfigList((await git(repo.root, ['config', '-z', '--local', '--get-regexp', '^submodule\\.'], { check: false })).stdoutBytes) : [];
+    mode === 'full_copy' ? parseConfigList((await git(repo.root, ['config', '-z', '--local', '--get-regexp', '^submodule\\.'], { check: false })).stdoutBytes) : [];
   const excludePath = join(repo.commonDir, 'info', 'exclude');
   const files = skeletonFiles({
     commit,
@@ -191,7 +175,7 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   });
   for (const f of files) {
     await mkdir(dirname(join(skel, f.path)), { recursive: true });
-    await writeFile(join(skel, f.path), f.content);
+    await writePrivateFile(join(skel, f.path), f.content);
   }
 
   // The working tree: files listed for tar, and (full_copy) submodules with their git directories.
@@ -200,11 +184,13 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   let listed: RepoPath[] = set ? set.files : [];
   let fileCount = set?.fileCount ?? fromTree!.fileCount;
   let bytes = set?.bytes ?? fromTree!.bytes;
-  if (set && o.mode === 'full_copy') {
+  if (set && mode === 'full_copy') {
     for (const sub of set.submodules) {
-      const extra = await submoduleParts(repo, sub, o.includeUntracked);
+      const extra = await submoduleParts(repo, sub, plan.includeUntracked);
       if ('skip' in extra) {
         skipped.push({ path: sub.path, reason: extra.skip });
+        // The guest gets what the host has: an empty directory for a submodule that is not checked out.
+        if (extra.emptyDir) listed = [...listed, sub];
         continue;
       }
       parts.push(...extra.parts);
@@ -216,7 +202,7 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   }
   if (listed.length > 0) {
     const listFile = join(dir, 'files.list');
-    await writeFile(listFile, joinNul(listed));
+    await writePrivateFile(listFile, joinNul(listed));
     parts.splice(1, 0, { kind: 'list', cwd: repo.root, listFile });
   }
 
@@ -235,22 +221,30 @@ async function build(o: BundleOptions, repo: RepoInfo, dir: string, progress: Pr
   };
 }
 
-type SubmoduleCopy = { skip: string } | { parts: TarPart[]; files: RepoPath[]; fileSet: FileSet };
+type SubmoduleCopy = { skip: string; emptyDir: boolean } | { parts: TarPart[]; files: RepoPath[]; fileSet: FileSet };
 
 /**
  * full_copy carries an initialized submodule as it is on the host: its tracked (and, if asked,
  * untracked) files, its `.git` file or directory, and its git directory under `.git/modules`.
- * Submodules nested inside it are not carried.
+ * Submodules nested inside it are not carried. Symlinks are never followed: a submodule path that
+ * is (or lies behind) a symlink, or a `.git` that is one, is skipped; files behind a symlinked
+ * directory inside it are skipped by the planner (repo.ts pathStatter).
  */
 async function submoduleParts(repo: RepoInfo, sub: RepoPath, includeUntracked: boolean): Promise<SubmoduleCopy> {
   const subRoot = join(repo.root, sub.path);
+  const where = pathStatter(repo.root)(sub);
+  if (where.kind !== 'directory') {
+    const why = where.kind === 'behindSymlink' || where.kind === 'symlink' ? 'a symbolic link on the host (not followed)' : 'missing on the host';
+    return { skip: `submodule path is ${why}`, emptyDir: false };
+  }
   const dotGit = join(subRoot, '.git');
   let st;
   try {
     st = lstatSync(dotGit);
   } catch {
-    return { skip: 'submodule not initialized on the host (git submodule update --init)' };
+    return { skip: 'submodule not initialized on the host (git submodule update --init)', emptyDir: true };
   }
+  if (st.isSymbolicLink()) return { skip: 'its .git is a symbolic link on the host (not followed)', emptyDir: false };
   const parts: TarPart[] = [];
   const files: RepoPath[] = [];
   // Git directories carry lock files only while a git command runs; never copy them.
@@ -261,7 +255,7 @@ async function submoduleParts(repo: RepoInfo, sub: RepoPath, includeUntracked: b
     const m = /^gitdir: (.*)$/m.exec(readFileSync(dotGit, 'utf8'));
     const target = m ? resolve(subRoot, m[1].trim()) : '';
     const modules = join(repo.commonDir, 'modules') + sep;
-    if (!target.startsWith(modules)) {
+    if (!target.startsWith(modules) || !noLinksBetween(repo.commonDir, target)) {
       throw new BangerError('bad_request', `submodule ${sub.path} keeps its git directory outside ${modules} (${target || 'unreadable .git file'}); banger cannot copy it`);
     }
     parts.push({ kind: 'tree', cwd: repo.commonDir, names: [relative(repo.commonDir, target)], exclude: noLocks, transform: 's,^modules/,.git/modules/,rSH' });
@@ -271,13 +265,18 @@ async function submoduleParts(repo: RepoInfo, sub: RepoPath, includeUntracked: b
     git(subRoot, ['ls-files', '-z', '-s']).then((r) => uniqueByPath(parseIndexEntries(r.stdoutBytes))),
     includeUntracked ? git(subRoot, ['ls-files', '-z', '--others', '--exclude-standard']).then((r) => parsePathList(r.stdoutBytes)) : [],
   ]);
-  const fileSet = planFileSet({
-    tracked,
-    untracked,
-    dirty: [],
-    stat: (p) => statPath(subRoot, p),
-  });
+  const fileSet = planFileSet({ tracked, untracked, dirty: [], stat: pathStatter(subRoot) });
   const prefix = Buffer.concat([sub.raw, Buffer.from('/')]);
   for (const f of fileSet.files as PlanEntry[]) files.push({ path: `${sub.path}/${f.path}`, raw: Buffer.concat([prefix, f.raw]) });
   return { parts, files, fileSet };
 }
+
+/** True when no directory between `base` and `target` (inclusive) is a symlink. */
+function noLinksBetween(base: string, target: string): boolean {
+  try {
+    return realpathSync(target) === join(realpathSync(base), relative(base, target));
+  } catch {
+    return false;
+  }
+}
+

@@ -13,7 +13,9 @@ import { GITLINK_MODE, type IndexEntry, type RepoPath } from './gitlist.js';
 /** What lstat said about a path in the working tree. */
 export type PathStat =
   | { kind: 'file' | 'symlink'; mode: number; size: number }
-  | { kind: 'directory' | 'other' | 'missing' };
+  | { kind: 'directory' | 'other' | 'missing' }
+  /** A leading directory is a symlink (or not a directory): git calls it deleted; never read through it. */
+  | { kind: 'behindSymlink' };
 
 export interface FileSetInput {
   /** The host index, one entry per path. */
@@ -57,7 +59,13 @@ export function planFileSet(input: FileSetInput): FileSet {
       return;
     }
     const reason =
-      s.kind === 'missing' ? 'deleted in the working tree' : s.kind === 'directory' ? 'a directory in the working tree' : 'not a regular file or symlink';
+      s.kind === 'missing'
+        ? 'deleted in the working tree'
+        : s.kind === 'behindSymlink'
+          ? 'behind a symbolic link in the working tree (not followed)'
+          : s.kind === 'directory'
+            ? 'a directory in the working tree'
+            : 'not a regular file or symlink';
     skipped.push({ path: p.path, reason });
   };
   for (const e of input.tracked) {

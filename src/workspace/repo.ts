@@ -37,8 +37,19 @@ export interface GitOpts {
   check?: boolean;
 }
 
+/**
+ * Config a repo could set that makes read-only git commands run programs: the fsmonitor hook (run
+ * by any command that refreshes an index), hooks (none of the commands used here runs one today;
+ * pointed at /dev/null so none ever does) and commit signing (commit-tree honours commit.gpgSign,
+ * which runs gpg.program). Diff drivers, pagers, editors, credential helpers and ssh are not
+ * reached: only plumbing runs, without a terminal or a remote. Clean/smudge filters stay on: they
+ * define the content of a file (git-lfs), and git runs them for the user's own commands too.
+ */
+export const GIT_SAFE_CONFIG = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgSign=false'] as const;
+
+/** Every git command on a host repo goes through here, with GIT_SAFE_CONFIG. */
 export function git(cwd: string, args: readonly string[], opts: GitOpts = {}): Promise<RunResult> {
-  return run(['git', '-C', cwd, ...args], { env: gitEnv(opts.env), input: opts.input, check: opts.check ?? true, binary: true });
+  return run(['git', '-C', cwd, ...GIT_SAFE_CONFIG, ...args], { env: gitEnv(opts.env), input: opts.input, check: opts.check ?? true, binary: true });
 }
 
 const text = (r: RunResult) => r.stdoutBytes.toString('utf8');
@@ -91,15 +102,53 @@ export async function checkBranchName(root: string, branch: string): Promise<voi
   }
 }
 
-/** lstat of a repo path, as the planner wants it. */
-export function statPath(root: string, p: RepoPath): PathStat {
+/**
+ * lstat of repo paths under `root`, as the planner wants it. Symlinks are never followed: a path
+ * with a symlink (or a non-directory) among its leading directories is `behindSymlink`, as git
+ * itself treats it ("beyond a symbolic link"), so tar never reads a host file through a link.
+ */
+export function pathStatter(root: string): (p: RepoPath) => PathStat {
+  const dirs = new Map<string, boolean>(); // leading directory (raw, latin1) → a real directory
+  const realDir = (raw: Buffer): boolean => {
+    const k = raw.toString('latin1');
+    let ok = dirs.get(k);
+    if (ok === undefined) {
+      const slash = raw.lastIndexOf(0x2f);
+      ok = slash < 0 || realDir(raw.subarray(0, slash));
+      if (ok) {
+        try {
+          ok = lstatSync(Buffer.concat([Buffer.from(`${root}/`), raw])).isDirectory();
+        } catch {
+          ok = false;
+        }
+      }
+      dirs.set(k, ok);
+    }
+    return ok;
+  };
+  return (p) => {
+    const slash = p.raw.lastIndexOf(0x2f);
+    if (slash >= 0 && !realDir(p.raw.subarray(0, slash))) {
+      return existsBehind(root, p.raw) ? { kind: 'behindSymlink' } : { kind: 'missing' };
+    }
+    try {
+      const s = lstatSync(Buffer.concat([Buffer.from(`${root}/`), p.raw]));
+      if (s.isSymbolicLink()) return { kind: 'symlink', mode: s.mode, size: s.size };
+      if (s.isFile()) return { kind: 'file', mode: s.mode, size: s.size };
+      return { kind: s.isDirectory() ? 'directory' : 'other' };
+    } catch {
+      return { kind: 'missing' };
+    }
+  };
+}
+
+/** Whether a path whose leading directories are not all real directories resolves to something (through a link). */
+function existsBehind(root: string, raw: Buffer): boolean {
   try {
-    const s = lstatSync(Buffer.concat([Buffer.from(`${root}/`), p.raw]));
-    if (s.isSymbolicLink()) return { kind: 'symlink', mode: s.mode, size: s.size };
-    if (s.isFile()) return { kind: 'file', mode: s.mode, size: s.size };
-    return { kind: s.isDirectory() ? 'directory' : 'other' };
+    lstatSync(Buffer.concat([Buffer.from(`${root}/`), raw]));
+    return true;
   } catch {
-    return { kind: 'missing' };
+    return false;
   }
 }
 
@@ -111,7 +160,7 @@ export async function inspectFiles(repo: RepoInfo, opts: { includeUntracked: boo
     // HEAD against the working tree through the index, without writing the index.
     git(repo.root, ['diff-index', '-z', '--name-only', '--no-renames', '--ignore-submodules=all', repo.headCommit]).then((r) => parsePathList(r.stdoutBytes)),
   ]);
-  return planFileSet({ tracked, untracked, dirty, stat: (p) => statPath(repo.root, p) });
+  return planFileSet({ tracked, untracked, dirty, stat: pathStatter(repo.root) });
 }
 
 /** Refuses what a mode cannot carry. */

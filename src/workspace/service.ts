@@ -8,17 +8,21 @@
 import { BangerError, conflict } from '../api/errors.js';
 import { noProgress, type Progress } from '../api/progress.js';
 import type { Vm, Workspace } from '../api/vm.js';
-import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
+import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePlan, WorkspacePlanParams, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
 import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
 import type { GuestSession } from '../vms/service.js';
 import type { VmRecord } from '../store/vms.js';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { applyPatch } from './apply.js';
 import { buildBundle } from './bundle.js';
 import { ExportOutputParser } from './exportframe.js';
 import { streamBundle, type Importer } from './importer.js';
+import { planWorkspace } from './plan.js';
 import { inspectRepo } from './repo.js';
 import { GUEST_EXIT, exportCommand } from './scripts.js';
+import { openPrivateFile, privateTempDir, type PrivateDir } from './tempfiles.js';
 import type { z } from 'zod';
 
 /** What the service needs from the VM service (a narrow view, so tests can stand in for it). */
@@ -39,16 +43,18 @@ export interface WorkspaceServiceDeps {
   now?: () => Date;
   /** Largest patch export accepts from a guest. @default 512 MiB */
   maxPatchBytes?: number;
-  /** Parent directory for prepare's temp files. @default os.tmpdir() */
+  /** Parent directory for prepare's bundle and export --apply's spilled patch. @default os.tmpdir() */
   tmpDir?: string;
 }
 
+export type PlanParams = z.output<typeof WorkspacePlanParams>;
 export type PrepareParams = z.output<typeof WorkspacePrepareParams>;
 export type ExportParams = z.output<typeof WorkspaceExportParams>;
 
 export interface ExportSink {
-  /** Patch bytes, in order (not called with nameOnly or apply). */
-  write(chunk: Buffer): void;
+  /** Patch bytes, in order (not called with nameOnly). false: wait for drained() before more. */
+  write(chunk: Buffer): boolean | void;
+  drained?(): Promise<void>;
 }
 
 export function createWorkspaceService(deps: WorkspaceServiceDeps) {
@@ -82,12 +88,20 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
   }
 
   return {
+    /** What prepare would copy (`--dry-run`, and the CLI's check before `vm run PATH`): the host repo alone, no VM. */
+    async plan(p: PlanParams): Promise<WorkspacePlan> {
+      const repo = await inspectRepo(p.hostPath);
+      const { view } = await planWorkspace(repo, p);
+      return p.listFiles ? view : { ...view, files: [] };
+    },
+
     async prepare(p: PrepareParams, progress: Progress = noProgress, signal?: AbortSignal): Promise<WorkspacePrepareResult> {
       const t0 = Date.now();
       const { id } = requireRunningNow(p.name);
       const repo = await inspectRepo(p.hostPath);
       // Host-side work happens before the workspace lock: queued prepares plan in parallel.
-      const bundle = await buildBundle({ repo, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, tmpDir: deps.tmpDir, progress, now });
+      const plan = await planWorkspace(repo, { ...p, progress });
+      const bundle = await buildBundle({ repo, plan, tmpDir: deps.tmpDir, progress, now });
       try {
         return await locks.workspace.with(id, async () => {
           const { rec, session } = await vms.session(p.name, signal);
@@ -129,61 +143,126 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
 
     async export(p: ExportParams, sink: ExportSink, progress: Progress = noProgress, signal?: AbortSignal): Promise<WorkspaceExportResult> {
       const { id } = vms.lookup(p.name);
-      const buffered: Buffer[] = [];
-      const { header, bytes } = await locks.workspace.with(id, async () => {
-        const { rec, session } = await vms.session(p.name, signal);
-        const guestPath = p.guestPath ?? rec.workspace?.guestPath;
-        if (!guestPath) {
-          throw new BangerError('bad_request', `VM "${p.name}" has no workspace; run \`banger vm workspace prepare ${p.name}\` first, or pass --guest-path`);
+      // --apply: the patch goes to a private temp file (never held in memory), which git apply then reads.
+      const spill = p.apply ? await spillFile(deps.tmpDir) : null;
+      try {
+        const { header, bytes } = await locks.workspace.with(id, () => runExport(p, id, spill ? spill.sink : sink, progress, signal));
+        let appliedTo: string | null = null;
+        if (spill) {
+          await spill.close();
+          const target = p.repo ?? vms.lookup(p.name).workspace?.hostSource;
+          if (!target) throw new BangerError('bad_request', `no host repo recorded for VM "${p.name}"; pass --repo PATH`);
+          progress('apply', `applying ${header.files.length} files to ${target}`);
+          appliedTo = (await applyPatch(target, { file: spill.file, size: bytes })).repo;
         }
-        progress('export', `diffing ${guestPath}`);
-        const parser = new ExportOutputParser({
-          vm: p.name,
-          maxPatchBytes,
-          onPatch: (c) => (p.apply ? buffered.push(c) : sink.write(c)),
-        });
-        const h = session.exec(
-          exportCommand(guestPath, { base: p.baseCommit ?? null, recordedHead: rec.workspace?.headCommit ?? null, what: p.nameOnly ? 'names' : 'patch' }),
-        );
-        let failure: unknown = null;
-        h.stdout.on('data', (c: Buffer) => {
-          if (failure) return;
-          try {
-            parser.push(c);
-          } catch (err) {
-            failure = err;
-            h.kill('KILL');
-          }
-        });
-        const errChunks: Buffer[] = [];
-        h.stderr.on('data', (c: Buffer) => errChunks.length < 64 && errChunks.push(c));
-        const onAbort = () => h.kill('KILL');
-        signal?.addEventListener('abort', onAbort, { once: true });
-        let status;
-        try {
-          status = await h.exit;
-        } catch (err) {
-          throw explainLoss(p.name, id, 'export', err);
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-        }
-        if (failure) throw failure;
-        const why = Buffer.concat(errChunks).toString('utf8').trim().split('\n').slice(-5).join('\n');
-        if (status.code === GUEST_EXIT.noBase || status.code === GUEST_EXIT.noRepo) throw new BangerError('bad_request', `VM "${p.name}": ${why}`);
-        if (status.code !== 0) {
-          throw explainLoss(p.name, id, 'export', new BangerError('internal', `export in VM "${p.name}" failed with ${status.code ?? status.signal}: ${why}`));
-        }
-        return { header: parser.end(), bytes: parser.patchBytes };
-      });
-      let appliedTo: string | null = null;
-      if (p.apply) {
-        const target = p.repo ?? vms.lookup(p.name).workspace?.hostSource;
-        if (!target) throw new BangerError('bad_request', `no host repo recorded for VM "${p.name}"; pass --repo PATH`);
-        progress('apply', `applying ${header.files.length} files to ${target}`);
-        appliedTo = (await applyPatch(target, Buffer.concat(buffered))).repo;
+        return { baseCommit: header.base, files: header.files, bytes, appliedTo };
+      } finally {
+        await spill?.remove();
       }
-      return { baseCommit: header.base, files: header.files, bytes, appliedTo };
     },
   };
+
+  /** Runs the export script in the guest (under the workspace lock) and feeds its output through the frame parser. */
+  async function runExport(p: ExportParams, id: string, sink: ExportSink, progress: Progress, signal?: AbortSignal) {
+    const { rec, session } = await vms.session(p.name, signal);
+    const guestPath = p.guestPath ?? rec.workspace?.guestPath;
+    if (!guestPath) {
+      throw new BangerError('bad_request', `VM "${p.name}" has no workspace; run \`banger vm workspace prepare ${p.name}\` first, or pass --guest-path`);
+    }
+    progress('export', `diffing ${guestPath}`);
+    const h = session.exec(
+      exportCommand(guestPath, { base: p.baseCommit ?? null, recordedHead: rec.workspace?.headCommit ?? null, what: p.nameOnly ? 'names' : 'patch' }),
+    );
+    let failure: unknown = null;
+    const fail = (err: unknown) => {
+      failure ??= err;
+      h.kill('KILL');
+      h.stdout.resume(); // discard the rest
+    };
+    const parser = new ExportOutputParser({
+      vm: p.name,
+      maxPatchBytes,
+      onPatch: (c) => {
+        // Backpressure: a slow sink pauses the guest's output instead of buffering it here.
+        if (sink.write(c) === false && sink.drained) {
+          h.stdout.pause();
+          sink.drained().then(() => h.stdout.resume(), fail);
+        }
+      },
+    });
+    h.stdout.on('data', (c: Buffer) => {
+      if (failure) return;
+      try {
+        parser.push(c);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    const errChunks: Buffer[] = [];
+    h.stderr.on('data', (c: Buffer) => errChunks.length < 64 && errChunks.push(c));
+    const onAbort = () => h.kill('KILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let status;
+    try {
+      status = await h.exit;
+    } catch (err) {
+      throw explainLoss(p.name, id, 'export', err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    // The channel can close while paused output still waits in the stream: read it to its end.
+    if (!failure && !h.stdout.readableEnded) {
+      await new Promise<void>((res) => {
+        h.stdout.once('end', res);
+        h.stdout.once('close', res);
+        h.stdout.once('error', () => res());
+      });
+    }
+    if (failure) throw failure;
+    const why = Buffer.concat(errChunks).toString('utf8').trim().split('\n').slice(-5).join('\n');
+    if (status.code === GUEST_EXIT.noBase || status.code === GUEST_EXIT.noRepo) throw new BangerError('bad_request', `VM "${p.name}": ${why}`);
+    if (status.code !== 0) {
+      throw explainLoss(p.name, id, 'export', new BangerError('internal', `export in VM "${p.name}" failed with ${status.code ?? status.signal}: ${why}`));
+    }
+    return { header: parser.end(), bytes: parser.patchBytes };
+  }
 }
 export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
+
+/** A private temp file (0600, O_EXCL|O_NOFOLLOW, in a fresh 0700 directory) the patch streams into. */
+async function spillFile(parent?: string): Promise<{ file: string; sink: Required<ExportSink>; close(): Promise<void>; remove(): Promise<void> }> {
+  const dir: PrivateDir = await privateTempDir('banger-export-', parent);
+  const file = join(dir.path, 'patch');
+  try {
+    const fh = await openPrivateFile(file);
+    const out = fh.createWriteStream();
+    let error: unknown = null;
+    out.on('error', (err) => (error ??= err));
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      if (!out.closed) {
+        out.end();
+        await once(out, 'close').catch((err) => (error ??= err));
+      }
+      if (error) throw new BangerError('internal', `writing the exported patch to ${file} failed: ${(error as Error).message}`);
+    };
+    return {
+      file,
+      sink: { write: (c) => out.write(c), drained: () => once(out, 'drain').then(() => {}) },
+      close,
+      async remove() {
+        closed = true;
+        if (!out.closed) {
+          out.destroy();
+          await once(out, 'close').catch(() => {});
+        }
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+}

@@ -47,7 +47,7 @@ const json = <T>(s: string): T => JSON.parse(s) as T;
 const exec = (...argv: string[]) => inst.cli(['vm', 'exec', VM, '--', ...argv]);
 
 describe('workspaces on a real guest', () => {
-  it('dry-run prints the plan without a VM call', async () => {
+  it('dry-run prints the plan (workspace.plan: the daemon reads the repo, no VM)', async () => {
     const r = await inst.cli(['vm', 'workspace', 'prepare', 'no-such-vm', host, '--dry-run', '--include-untracked', '--json']);
     expect(r.code).toBe(0);
     const plan = json<{ mode: string; fileCount: number; bytes: number; files: Array<{ path: string }> }>(r.stdout);
@@ -167,6 +167,27 @@ describe('workspaces on a real guest', () => {
     );
   });
 
+  it('an uninitialized submodule (full_copy) stays an empty gitlink in the guest: status clean, export empty; vm run refuses shallow before booting', async () => {
+    const clone = join(dir, 'super-clone');
+    await run(['git', 'clone', '-q', join(dir, 'super'), clone]); // the submodule is not checked out
+    expect(await g(clone, 'status', '--porcelain')).toBe('');
+    const r = await inst.cli(['vm', 'workspace', 'prepare', VM, clone, '--guest-path', '/root/clone', '--mode', 'full_copy']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/skipped third_party\/lib: submodule not initialized on the host/);
+    expect((await exec('sh', '-c', 'cd /root/clone && test -d third_party/lib && git status --porcelain && echo clean')).stdout).toBe('clean\n');
+    const names = await inst.cli(['vm', 'workspace', 'export', VM, '--name-only']);
+    expect([names.code, names.stdout]).toEqual([0, '']);
+    const patch = await inst.cli(['vm', 'workspace', 'export', VM]);
+    expect([patch.code, patch.stdout]).toEqual([0, '']);
+
+    // The pre-boot check is the daemon's plan: shallow mode's submodule refusal comes before any VM exists.
+    const before = json<Array<{ name: string }>>((await inst.cli(['vm', 'list', '--json'])).stdout).length;
+    const shallow = await inst.cli(['vm', 'run', clone, '--rm', '--', 'true']);
+    expect(shallow.code).toBe(2);
+    expect(shallow.stderr).toMatch(/submodules \(third_party\/lib\); .*use --mode full_copy/);
+    expect(json<Array<{ name: string }>>((await inst.cli(['vm', 'list', '--json'])).stdout)).toHaveLength(before);
+  });
+
   it('vm run ./repo --rm -- cmd: the command runs in the workspace, its exit code propagates, and the changes are counted before deletion', async () => {
     const before = json<Array<{ name: string }>>((await inst.cli(['vm', 'list', '--json'])).stdout).length;
     const r = await inst.cli(['vm', 'run', host, '--name', 'runner', '--rm', '--', 'sh', '-c', 'pwd; echo more >> README.md; echo x > made.txt; exit 7']);
@@ -208,7 +229,7 @@ describe('workspaces on a real guest', () => {
     expect(err).toMatch(/VM "ws" was stopped during workspace prepare; nothing was recorded; start it/);
     console.log(`vm stop during an import took ${stopMs} ms`);
     expect((await inst.cli(['daemon', 'status'])).code).toBe(0);
-    expect(json<{ workspace: { guestPath: string } }>((await inst.cli(['vm', 'show', VM])).stdout).workspace.guestPath).toBe('/root/sup');
+    expect(json<{ workspace: { guestPath: string } }>((await inst.cli(['vm', 'show', VM])).stdout).workspace.guestPath).toBe('/root/clone');
     expect(tmpBundles()).toBe(bundlesBefore);
     expect((await run(['pgrep', '-f', '--', big], { check: false })).stdout.trim()).toBe(''); // no host tar left
     expect(existsSync(big)).toBe(true);

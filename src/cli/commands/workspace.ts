@@ -4,9 +4,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
-import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan } from '../../api/workspace.js';
-import { dryRunPlan } from '../../workspace/dryrun.js';
-import { inspectRepo } from '../../workspace/repo.js';
+import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan, type WorkspacePlanParams } from '../../api/workspace.js';
 import { api } from '../connection.js';
 import { formatElapsed } from '../progress.js';
 
@@ -43,9 +41,15 @@ function prepareParams(name: string, path: string, o: PrepareFlags) {
   return r.data;
 }
 
-/** Refuses bad flags or a path that is not a git repo with a commit, before a VM is booted for it. */
+/** The plan (`workspace.plan`) for prepare's params: the daemon reads the repo, no VM is needed. */
+function planOf(p: ReturnType<typeof prepareParams>, listFiles: boolean): Promise<WorkspacePlan> {
+  const params: WorkspacePlanParams = { hostPath: p.hostPath, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, listFiles };
+  return api('workspace.plan', params, { progress: false });
+}
+
+/** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it. */
 export async function checkPrepareFlags(path: string, o: PrepareFlags): Promise<void> {
-  await inspectRepo(prepareParams('check', path, o).hostPath);
+  await planOf(prepareParams('check', path, o), false);
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
@@ -79,7 +83,7 @@ export function workspaceCommands(vm: Command): void {
     .description('copy a host git repo into a running VM (tracked files; the guest repo\'s HEAD is the host\'s HEAD commit)')
     .argument('<vm>', 'VM name')
     .argument('[path]', 'the host repo (any directory inside it)', '.')
-    .option('--dry-run', 'print what would be copied; needs no VM')
+    .option('--dry-run', 'print what would be copied (the daemon plans it from the host repo); needs no VM')
     .option('--json', 'print the API result (or, with --dry-run, the plan) as JSON')
     .addHelpText(
       'after',
@@ -99,7 +103,7 @@ export function workspaceCommands(vm: Command): void {
     .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
       const p = prepareParams(name, path, o);
       if (!o.dryRun) return prepareWorkspace(name, path, o);
-      const plan = await dryRunPlan(p);
+      const plan = await planOf(p, true);
       if (o.json) console.log(JSON.stringify(plan, null, 2));
       else printPlan(plan);
     });
@@ -110,7 +114,7 @@ export function workspaceCommands(vm: Command): void {
     .option('--guest-path <path>', 'the guest repo (default: the recorded workspace)')
     .option('--base-commit <sha>', 'diff against this commit (default: the prepared state)')
     .option('-o, --output <file>', 'write the patch to a file instead of stdout')
-    .option('--apply', 'apply the patch to the host repo (3-way; refuses to touch uncommitted host changes)')
+    .option('--apply', 'apply the patch to the host repo (3-way; refuses to touch uncommitted host changes, or to make symlinks pointing out of the repo)')
     .option('--repo <path>', 'with --apply: the host repo (default: where the workspace came from)')
     .option('--name-only', 'list the changed files')
     .option('--json', 'print the API result as JSON (with --name-only, --apply or -o)')
