@@ -7,12 +7,13 @@ import { bangerBinaries } from '../../system/plan.js';
 import { probeSocket } from '../../system/probe.js';
 import { gatherStatus } from '../../system/status.js';
 import { noSystemctl, realSystemctl, systemdRunning } from '../../system/systemctl.js';
-import { api, paths } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { ReportedFailure } from '../targets.js';
 
 const MARK = { pass: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 
-export function doctorCommand(program: Command): void {
+export function doctorCommand(program: Command, ctx: CliContext): void {
+  const { api, paths } = ctx;
   program
     .command('doctor')
     .description('check this host: architecture, Node, QEMU, KVM, tools, directories, system install (units, hardening, helper), daemon, default image and kernel')

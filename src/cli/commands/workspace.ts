@@ -7,7 +7,7 @@ import { formatBytes } from '../../api/names.js';
 import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan } from '../../api/workspace.js';
 import { dryRunPlan } from '../../workspace/dryrun.js';
 import { inspectRepo } from '../../workspace/repo.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
 
 export interface PrepareFlags {
@@ -49,8 +49,8 @@ export async function checkPrepareFlags(path: string, o: PrepareFlags): Promise<
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
-export async function prepareWorkspace(name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
-  const r = await api('workspace.prepare', prepareParams(name, path, o));
+export async function prepareWorkspace(ctx: CliContext, name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
+  const r = await ctx.api('workspace.prepare', prepareParams(name, path, o));
   if (o.json) return void console.log(JSON.stringify(r, null, 2));
   const extra = r.preparedCommit !== r.workspace.headCommit ? ' (with the host\'s uncommitted changes)' : '';
   console.error(
@@ -72,7 +72,7 @@ function printPlan(plan: WorkspacePlan): void {
   for (const s of plan.skipped) console.log(`skipped ${showPath(s.path)}: ${s.reason}`);
 }
 
-export function workspaceCommands(vm: Command): void {
+export function workspaceCommands(vm: Command, ctx: CliContext): void {
   const ws = vm.command('workspace').description('copy a git repo into a VM, and bring the changes back as a patch');
 
   withPrepareFlags(ws.command('prepare'))
@@ -98,7 +98,7 @@ export function workspaceCommands(vm: Command): void {
     )
     .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
       const p = prepareParams(name, path, o);
-      if (!o.dryRun) return prepareWorkspace(name, path, o);
+      if (!o.dryRun) return prepareWorkspace(ctx, name, path, o);
       const plan = await dryRunPlan(p);
       if (o.json) console.log(JSON.stringify(plan, null, 2));
       else printPlan(plan);
@@ -132,7 +132,7 @@ export function workspaceCommands(vm: Command): void {
       const fd = o.output ? openSync(o.output, 'w') : toStdout ? 1 : null;
       let r;
       try {
-        r = await api(
+        r = await ctx.api(
           'workspace.export',
           { name, guestPath: o.guestPath, baseCommit: o.baseCommit, nameOnly: o.nameOnly ?? false, apply: o.apply ?? false, repo: o.repo ? resolve(o.repo) : undefined },
           { progress: !toStdout || !process.stdout.isTTY, onStream: (_s, data) => fd !== null && writeSync(fd, data) },
@@ -149,8 +149,8 @@ export function workspaceCommands(vm: Command): void {
 }
 
 /** Before `vm run --rm` deletes a VM: how many files changed in its workspace, and how to keep them. */
-export async function changedFilesNotice(name: string): Promise<string | null> {
-  const r = await api('workspace.export', { name, nameOnly: true }, { progress: false });
+export async function changedFilesNotice(ctx: CliContext, name: string): Promise<string | null> {
+  const r = await ctx.api('workspace.export', { name, nameOnly: true }, { progress: false });
   if (r.files.length === 0) return null;
   return `${r.files.length} file${r.files.length === 1 ? '' : 's'} changed in the guest workspace of ${name}; --rm deletes them with the VM. To keep them, run without --rm, or export first: \`banger vm workspace export ${name} -o changes.patch\``;
 }
