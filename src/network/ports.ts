@@ -1,5 +1,6 @@
 /** Free TCP ports on 127.0.0.1, picked by the kernel (host ports are shared with other processes). */
 import { createServer } from 'node:net';
+import type { NetworkMode } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 
 export { freePort } from '../host/freeport.js';
@@ -62,7 +63,7 @@ export interface Forward {
  * mode when the port is forwarded (SSH always is), else nothing. Loopback-only listeners have none.
  */
 export function hostEndpoint(
-  vm: { name: string; mode: 'user' | 'bridge'; ip: string | null; sshHostPort: number | null; forwards: Forward[] },
+  vm: { name: string; mode: NetworkMode; ip: string | null; sshHostPort: number | null; forwards: Forward[] },
   p: Pick<ListeningPort, 'port' | 'loopbackOnly'>,
 ): { display: string; host: string; port: number } | null {
   if (p.loopbackOnly) return null;

@@ -8,6 +8,7 @@
  * under a starting one.
  */
 import { readFileSync } from 'node:fs';
+import type { NetworkMode } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
 import type { Vm, VmNetwork } from '../api/vm.js';
@@ -63,7 +64,7 @@ export interface ReconcileReport {
 
 export interface VmNetworking {
   /** The stored network of a new VM; bridge mode gets its address and MAC here. Call under the global lock. */
-  assign(p: { id: string; mode: 'user' | 'bridge'; egress: boolean; nat: boolean }, others: readonly VmNetwork[]): VmNetwork;
+  assign(p: { id: string; mode: NetworkMode; egress: boolean; nat: boolean }, others: readonly VmNetwork[]): VmNetwork;
   /** Checks a `vm set --nat` change. */
   checkNat(network: VmNetwork, nat: boolean, name: string): void;
   /** Host side before boot (idempotent): ports, or bridge + tap + NAT. */

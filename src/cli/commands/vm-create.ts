@@ -1,5 +1,6 @@
 /** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
 import { Command, Option } from 'commander';
+import { NetworkMode } from '../../api/enums.js';
 import { BangerError } from '../../api/errors.js';
 import { parseSize } from '../../api/names.js';
 import type { CliContext } from '../context.js';
@@ -13,7 +14,7 @@ interface CreateFlags {
   vcpu?: number;
   memory?: number;
   diskSize?: string;
-  network?: 'user' | 'bridge';
+  network?: NetworkMode;
   egress: boolean;
   nat?: boolean;
   cold?: boolean;
@@ -26,7 +27,7 @@ function withCreateFlags(c: Command): Command {
     .option('--vcpu <n>', 'virtual CPUs', Number)
     .option('--memory <mib>', 'memory in MiB', Number)
     .option('--disk-size <size>', 'disk size, e.g. 8G')
-    .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(['user', 'bridge']))
+    .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(NetworkMode.options))
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
     .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');

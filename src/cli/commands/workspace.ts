@@ -4,7 +4,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
-import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan } from '../../api/workspace.js';
+import { DEFAULT_GUEST_PATH, WorkspaceMode, WorkspacePrepareParams, type WorkspacePlan } from '../../api/workspace.js';
 import { dryRunPlan } from '../../workspace/dryrun.js';
 import { inspectRepo } from '../../workspace/repo.js';
 import type { CliContext } from '../context.js';
@@ -22,7 +22,7 @@ export interface PrepareFlags {
 export function withPrepareFlags(c: Command): Command {
   return c
     .option('--guest-path <path>', 'where the repo goes in the guest (absolute)', DEFAULT_GUEST_PATH)
-    .addOption(new Option('--mode <mode>', 'shallow: HEAD only; full_copy: the whole history (and submodules)').choices(['shallow', 'full_copy']).default('shallow'))
+    .addOption(new Option('--mode <mode>', 'shallow: HEAD only; full_copy: the whole history (and submodules)').choices(WorkspaceMode.options).default('shallow'))
     .option('--branch <name>', 'create (or reset) this branch in the guest and check it out')
     .option('--from <ref>', 'start --branch at this host commit (the guest gets its tree instead of the working tree)')
     .option('--include-untracked', 'also copy untracked files that are not ignored');
