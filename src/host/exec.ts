@@ -3,8 +3,8 @@
  * `run` waits and collects output; `spawnProcess` returns a handle for long-lived or streamed work.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { BangerError } from '../api/errors.js';
+import { isZombie, readStat } from './procstat.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -140,10 +140,6 @@ export function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
+  const stat = readStat(pid);
+  return stat === null || !isZombie(stat); // no /proc: trust kill(0)
 }

@@ -16,6 +16,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import { NEEDS_HELPER } from '../hypervisor/choice.js';
 import type { VmSpec } from '../hypervisor/driver.js';
+import { USER_NET } from '../hypervisor/usernet.js';
 import type { VmRecord } from '../store/vms.js';
 import { orphanRuleVms, tapName, type BridgeOps } from './bridge.js';
 import type { DnsServer } from './dns.js';
@@ -40,9 +41,6 @@ const noBridge: BridgeOps = {
   listRules: async () => [],
   enableForwarding: refuse,
 };
-
-/** QEMU user-mode networking's fixed guest addresses. */
-const USER_GUEST = { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
 
 export interface PreparedNetwork {
   spec: VmSpec['network'];
@@ -162,7 +160,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     }
     return {
       spec: { mode: 'user', sshHostPort: sshPort, egress: rec.network.egress, forwards },
-      boot: { ...USER_GUEST },
+      boot: { ...USER_NET },
       ssh: { host: '127.0.0.1', port: sshPort },
       forwards,
       network: rec.network.forwards ? { ...rec.network, forwards: forwards.map((f) => ({ guestPort: f.guestPort, hostPort: f.hostPort })) } : rec.network,
