@@ -7,6 +7,14 @@ export const Name = z.string().regex(NAME_PATTERN, {
   message: "names are 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-' (e.g. web-1)",
 });
 
+/**
+ * The domain of VM names: banger answers `NAME.vm` (network/dns.ts), ssh_config has `Host NAME.vm`,
+ * and banger's known_hosts keys each VM's host key by the same `NAME.vm` alias.
+ */
+export const VM_DOMAIN = 'vm';
+/** A VM's host name and known_hosts alias: `NAME.vm`. The one place it is built. */
+export const vmHostName = (name: string): string => `${name}.${VM_DOMAIN}`;
+
 /** Sizes like 512M, 4G, 8GiB or a byte count; null when not one (or not a safe integer). */
 export const SIZE_PATTERN = /^(\d+)\s*([kmgt]i?b?|b)?$/i;
 export function parseSize(text: string): number | null {

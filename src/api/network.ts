@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Empty } from './daemon.js';
+import { NetworkMode } from './enums.js';
 import { VmRef } from './vm.js';
 
 const Port = z.number().int().min(1).max(65535);
@@ -58,7 +59,7 @@ export const GuestPort = z
   })
   .strict();
 
-export const VmPorts = z.object({ name: z.string(), mode: z.enum(['user', 'bridge']), ports: z.array(GuestPort) }).strict();
+export const VmPorts = z.object({ name: z.string(), mode: NetworkMode, ports: z.array(GuestPort) }).strict();
 export type VmPorts = z.infer<typeof VmPorts>;
 
 export const VmForwardParams = VmRef.extend({

@@ -7,6 +7,7 @@
  * `vm create`/`vm run` to restore instead of booting.
  */
 import { z } from 'zod';
+import { Accel, NetworkMode } from './enums.js';
 import { Name } from './names.js';
 import { Vm, VmRef, Workspace } from './vm.js';
 
@@ -19,10 +20,10 @@ export const SnapshotSpec = z
     vcpu: z.number().int(),
     memoryMib: z.number().int(),
     diskSizeBytes: z.number().int(),
-    accel: z.enum(['kvm', 'tcg']),
+    accel: Accel,
     hypervisor: z.string(),
     hypervisorVersion: z.string(),
-    network: z.enum(['user', 'bridge']),
+    network: NetworkMode,
     /** The source VM's workspace record: forks have the same files, so they inherit it. */
     workspace: Workspace.nullable(),
     /** Warm snapshots: what they were built from (a mismatch rebuilds them). */

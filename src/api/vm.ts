@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { NetworkMode, WorkspaceMode } from './enums.js';
 import { Name, Size } from './names.js';
+
+export { NetworkMode } from './enums.js';
 
 export const VmState = z.enum(['stopped', 'starting', 'running', 'stopping', 'broken']);
 export type VmState = z.infer<typeof VmState>;
-
-export const NetworkMode = z.enum(['user', 'bridge']);
 
 /** Stored network intent of a VM. */
 export const VmNetwork = z
@@ -28,7 +29,7 @@ export const Workspace = z
     hostSource: z.string(),
     headCommit: z.string(),
     branch: z.string().nullable(),
-    mode: z.enum(['shallow', 'full_copy']),
+    mode: WorkspaceMode,
     preparedAt: z.string(),
   })
   .strict();

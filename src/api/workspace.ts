@@ -4,10 +4,10 @@
  * (api/vm.ts). Schemas are strict: unknown fields are errors.
  */
 import { z } from 'zod';
+import { WorkspaceMode } from './enums.js';
 import { Workspace } from './vm.js';
 
-export const WorkspaceMode = z.enum(['shallow', 'full_copy']);
-export type WorkspaceMode = z.infer<typeof WorkspaceMode>;
+export { WorkspaceMode } from './enums.js';
 
 export const DEFAULT_GUEST_PATH = '/root/repo';
 

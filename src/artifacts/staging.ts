@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
 import { run, which } from '../host/exec.js';
 import type { Logger } from '../host/logger.js';
+import { parseStat, readStatAsync } from '../host/procstat.js';
 import type { Paths } from '../store/paths.js';
 
 /** Which artifact a staging directory belongs to: its name starts with `<family>-`. */
@@ -28,13 +29,7 @@ export interface Staging {
 const LINKED_FILE = 'linked';
 
 /** The start time (clock ticks since boot) from /proc/PID/stat; null if unreadable. */
-export function parseProcStartTime(stat: string): string | null {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return null;
-  // Fields after "(comm)" start at field 3 (state); starttime is field 22.
-  const fields = stat.slice(close + 2).split(' ');
-  return fields[22 - 3] ?? null;
-}
+export const parseProcStartTime = (stat: string): string | null => parseStat(stat)?.startTime ?? null;
 
 /** Mount points listed in /proc/self/mountinfo (octal escapes decoded). */
 export function parseMountPoints(mountinfo: string): string[] {
@@ -47,12 +42,8 @@ export function parseMountPoints(mountinfo: string): string[] {
 }
 
 async function ownerToken(pid: number): Promise<string | null> {
-  try {
-    const start = parseProcStartTime(await readFile(`/proc/${pid}/stat`, 'utf8'));
-    return start === null ? null : `${pid} ${start}`;
-  } catch {
-    return null;
-  }
+  const start = (await readStatAsync(pid))?.startTime ?? null;
+  return start === null ? null : `${pid} ${start}`;
 }
 
 /** Detaches every mount at or below `dir` (deepest first), then removes the tree. */

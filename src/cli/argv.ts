@@ -3,8 +3,3 @@ export function splitGuestCommand(argv: string[]): { own: string[]; guest: strin
   const i = argv.indexOf('--');
   return i < 0 ? { own: argv, guest: null } : { own: argv.slice(0, i), guest: argv.slice(i + 1) };
 }
-
-let guest: string[] | null = null;
-export const setGuestCommand = (g: string[] | null) => void (guest = g);
-/** The words after `--`, or null when there were none. */
-export const guestCommand = (): string[] | null => guest;

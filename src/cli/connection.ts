@@ -2,6 +2,10 @@
  * How the CLI reaches bangerd: connect to the socket, starting the daemon (detached, logging to
  * the state dir) on first use and waiting until it answers. On a system install owned by this user
  * (`sudo banger system install`) it talks to the system daemon's socket and never starts one.
+ *
+ * `createConnection` is made once per CLI process (cli/context.ts): the target is resolved once and
+ * the daemon is checked (or started) once, however many calls a command makes — one connection per
+ * call after that, instead of a `daemon.status` probe before each.
  */
 import { closeSync, fstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,11 +15,9 @@ import { ALREADY_RUNNING_EXIT } from '../api/daemon.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
-import { resolvePaths, systemPaths, type Paths } from '../store/paths.js';
+import { systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
-
-export const paths: Paths = resolvePaths();
 
 /**
  * The system install this CLI uses: the install record when its owner is this user, unless
@@ -27,14 +29,9 @@ export function systemInstall(env = process.env): InstallRecord | null {
   return r && r.uid === process.getuid?.() ? r : null;
 }
 
-let target: { socket: string; system: InstallRecord | null } | undefined;
-/** Where bangerd listens for this CLI (resolved once). */
-export function daemonTarget(): { socket: string; system: InstallRecord | null } {
-  if (!target) {
-    const system = systemInstall();
-    target = { socket: system ? system.daemonSocket : paths.daemonSocket, system };
-  }
-  return target;
+export interface DaemonTarget {
+  socket: string;
+  system: InstallRecord | null;
 }
 
 const DAEMON_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
@@ -44,8 +41,9 @@ function unreachable(err: unknown): boolean {
   return errno === 'ENOENT' || errno === 'ECONNREFUSED';
 }
 
-export async function ensureDaemon(): Promise<void> {
-  const { socket, system } = daemonTarget();
+/** Reaches bangerd at `target`, starting a private one (for `paths`) when nothing answers. */
+async function ensureDaemon(paths: Paths, target: DaemonTarget): Promise<void> {
+  const { socket, system } = target;
   try {
     await call(socket, 'daemon.status', {});
     return;
@@ -74,7 +72,7 @@ export async function ensureDaemon(): Promise<void> {
         await call(paths.daemonSocket, 'daemon.status', {});
         return;
       } catch {
-        throw new BangerError('unavailable', `bangerd could not start (exit ${exited}): ${startupError(outPath, from)}`);
+        throw new BangerError('unavailable', `bangerd could not start (exit ${exited}): ${startupError(paths, outPath, from)}`);
       }
     }
     try {
@@ -89,7 +87,7 @@ export async function ensureDaemon(): Promise<void> {
 }
 
 /** What bangerd wrote to bangerd.out from byte `from` on: its `bangerd: <message>` line, else the last lines. */
-function startupError(outPath: string, from: number): string {
+function startupError(paths: Paths, outPath: string, from: number): string {
   let text = '';
   try {
     const fd = openSync(outPath, 'r');
@@ -116,17 +114,49 @@ export interface ApiOpts extends CallOpts {
   doneLine?: (elapsedMs: number) => string | undefined;
 }
 
-/** Calls one API method, starting the daemon if needed and rendering its progress. */
-export async function api<M extends MethodName>(method: M, params: ParamsOf<M>, opts: ApiOpts = {}): Promise<ResultOf<M>> {
-  await ensureDaemon();
-  const t0 = Date.now();
-  const view = createProgressView(process.stderr, opts.progress === false);
-  try {
-    const result = await call(daemonTarget().socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
-    view.done(opts.doneLine?.(Date.now() - t0));
-    return result;
-  } catch (err) {
-    view.done();
-    throw err;
-  }
+export type Api = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: ApiOpts) => Promise<ResultOf<M>>;
+
+export interface Connection {
+  /** Where bangerd listens for this CLI (resolved at the first use, then kept). */
+  target(): DaemonTarget;
+  /** Reaches (or starts) bangerd; the first call does the work, later calls share its outcome. */
+  ready(): Promise<void>;
+  /** Calls one API method (the daemon is made ready first) and renders its progress. */
+  api: Api;
+}
+
+/** One per CLI process. A failed start is not remembered: a later call tries again. */
+export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.env): Connection {
+  let target: DaemonTarget | undefined;
+  let readying: Promise<void> | undefined;
+  const conn: Connection = {
+    target() {
+      if (!target) {
+        const system = systemInstall(env);
+        target = { socket: system ? system.daemonSocket : paths.daemonSocket, system };
+      }
+      return target;
+    },
+    ready() {
+      readying ??= ensureDaemon(paths, conn.target()).catch((err) => {
+        readying = undefined;
+        throw err;
+      });
+      return readying;
+    },
+    async api(method, params, opts = {}) {
+      await conn.ready();
+      const t0 = Date.now();
+      const view = createProgressView(process.stderr, opts.progress === false);
+      try {
+        const result = await call(conn.target().socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
+        view.done(opts.doneLine?.(Date.now() - t0));
+        return result;
+      } catch (err) {
+        view.done();
+        throw err;
+      }
+    },
+  };
+  return conn;
 }

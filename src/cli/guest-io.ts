@@ -1,12 +1,12 @@
 /** Runs a command in a VM through the daemon (streamed output, stdin, exit code) or an interactive ssh. */
-import { api } from './connection.js';
+import type { CliContext } from './context.js';
 import { spawnProcess } from '../host/exec.js';
 import { inDirectory, inDirectoryRaw } from '../guest/quote.js';
 
 /** Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. */
-export async function execInVm(name: string, argv: string[], opts: { cwd?: string } = {}): Promise<number> {
+export async function execInVm(ctx: CliContext, name: string, argv: string[], opts: { cwd?: string } = {}): Promise<number> {
   const withStdin = !process.stdin.isTTY;
-  const r = await api(
+  const r = await ctx.api(
     'vm.exec',
     { name, argv, cwd: opts.cwd, stdin: withStdin },
     {
@@ -16,12 +16,12 @@ export async function execInVm(name: string, argv: string[], opts: { cwd?: strin
     },
   );
   if (withStdin) process.stdin.destroy();
-  return r.signal ? 128 + 9 : r.exitCode;
+  return r.exitCode; // the daemon's decision, 128+N for a signal (guest/exitstatus.ts), as a shell reports it
 }
 
 /** An interactive shell (a pty) or a command via the system ssh client, with banger's key and known_hosts. */
-export async function sshToVm(name: string, command: string[] | null): Promise<number> {
-  const info = await api('vm.sshInfo', { name }, { progress: false });
+export async function sshToVm(ctx: CliContext, name: string, command: string[] | null): Promise<number> {
+  const info = await ctx.api('vm.sshInfo', { name }, { progress: false });
   const argv = [
     'ssh',
     '-i', info.keyPath,

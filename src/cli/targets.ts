@@ -23,6 +23,16 @@ export async function forEachTarget<T>(names: string[], action: (name: string) =
   if (firstCode) throw new ReportedFailure(firstCode);
 }
 
+/**
+ * The exit code for commander's own outcome: help and version asked for exit 0, a bare group
+ * (`banger vm`) shows help and exits 1 as commander does, anything else (unknown option, missing or
+ * invalid argument) is a usage error: 2, like every other bad request (api/errors.ts).
+ */
+export function usageExitCode(err: { exitCode: number; code: string }): number {
+  if (err.exitCode === 0 || err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return err.exitCode;
+  return exitCodeFor('bad_request');
+}
+
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ReportedFailure) return { message: '', exitCode: err.exitCode };
   const e = err instanceof BangerError ? err : toBangerError(err);

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
-import { derivedDefaults, parseConfig } from './config.js';
+import { Config, derivedDefaults, parseConfig } from './config.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { planFileSync } from './filesync.js';
 
 const host = { cores: 2, memoryMib: 24 * 1024, home: '/home/u', jailerChrootBase: '/s/banger/jailer' };
 
 describe('parseConfig', () => {
+  it.each([
+    ['', 'empty'],
+    ['accel = "tcg"\nhypervisor = "qemu"\ncidr = "10.9.0.0/24"\n[vm_defaults]\nsystem_overlay_size = "1G"\n[[file_sync]]\nhost = "~/.gitconfig"\nguest = "~/.gitconfig"\n', 'full'],
+  ])('its result is exactly what the Config schema describes (%#: %s)', (text) => {
+    expect(Config.strict().parse(parseConfig(text, 'config.toml', host))).toBeTruthy();
+  });
+
   it('gives defaults derived from the host for an empty file', () => {
     const c = parseConfig('', '/x/config.toml', host);
     expect(c.hypervisor).toBe('auto');

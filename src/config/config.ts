@@ -20,11 +20,12 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import { AccelSetting, HypervisorSetting } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 import { Name, parseSize } from '../api/names.js';
 import { intToIp, ipToInt, parseCidr } from '../network/ipalloc.js';
 import { Duration } from './duration.js';
-import { FileSyncEntryFile, planFileSync, type FileSyncEntry } from './filesync.js';
+import { FileSyncEntry, FileSyncEntryFile, planFileSync } from './filesync.js';
 
 /** The largest size a config key accepts (16 TiB): bounded, so it is always a safe integer. */
 export const MAX_SIZE_BYTES = 16 * 1024 ** 4;
@@ -61,8 +62,8 @@ export type LogLevel = z.infer<typeof LogLevel>;
 export const ConfigFile = z.object({
   log_level: LogLevel.optional(),
   default_image_name: Name.optional(),
-  hypervisor: z.enum(['auto', 'qemu', 'firecracker']).optional(),
-  accel: z.enum(['auto', 'kvm', 'tcg']).optional(),
+  hypervisor: HypervisorSetting.optional(),
+  accel: AccelSetting.optional(),
   ssh_key_path: PathKey.optional(),
   catalog: z.string().optional(),
   jailer_enabled: z.boolean().optional(),
@@ -103,31 +104,45 @@ export const ConfigFile = z.object({
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
-export interface Config {
+/** The resolved configuration the daemon and its services get (parseConfig's result); its type comes from this schema. */
+export const Config = z.object({
   /** From `log_level`; null: BANGER_LOG_LEVEL or info. */
-  logLevel: LogLevel | null;
-  defaultImageName: string;
-  defaultKernelName: string;
-  hypervisor: 'auto' | 'qemu' | 'firecracker';
-  accel: 'auto' | 'kvm' | 'tcg';
-  sshKeyPath: string | null;
-  catalog: string | null;
+  logLevel: LogLevel.nullable(),
+  defaultImageName: z.string(),
+  defaultKernelName: z.string(),
+  hypervisor: HypervisorSetting,
+  accel: AccelSetting,
+  sshKeyPath: z.string().nullable(),
+  catalog: z.string().nullable(),
   /** What the config asks for; whether the jailer really runs is decided where the driver is made. */
-  jailer: { enabled: boolean; bin: string; chrootBaseDir: string };
-  firecrackerBin: string;
-  qemuBin: string;
+  jailer: z.object({ enabled: z.boolean(), bin: z.string(), chrootBaseDir: z.string() }),
+  firecrackerBin: z.string(),
+  qemuBin: z.string(),
   /** 0: off. */
-  autoStopStaleAfterMs: number;
-  statsPollIntervalMs: number;
+  autoStopStaleAfterMs: z.number(),
+  statsPollIntervalMs: z.number(),
   /** Parsed, not honoured yet (needs the root helper). */
-  tapPoolSize: number;
-  network: { bridge: string; cidr: string; bridgeIp: string; dnsAddress: string; dnsPort: number; guestDns: string | null };
+  tapPoolSize: z.number().int(),
+  network: z.object({
+    bridge: z.string(),
+    cidr: z.string(),
+    bridgeIp: z.string(),
+    dnsAddress: z.string(),
+    dnsPort: z.number().int(),
+    guestDns: z.string().nullable(),
+  }),
   /** systemOverlaySizeBytes: parsed, not honoured yet (null when unset). */
-  vmDefaults: { vcpu: number; memoryMib: number; diskSizeBytes: number; systemOverlaySizeBytes: number | null };
-  fileSync: FileSyncEntry[];
+  vmDefaults: z.object({
+    vcpu: z.number().int(),
+    memoryMib: z.number().int(),
+    diskSizeBytes: z.number().int(),
+    systemOverlaySizeBytes: z.number().int().nullable(),
+  }),
+  fileSync: z.array(FileSyncEntry),
   /** Keys that were ignored or are not honoured yet, for people to see (log, daemon status, doctor). */
-  warnings: string[];
-}
+  warnings: z.array(z.string()),
+});
+export type Config = z.infer<typeof Config>;
 
 export interface HostFacts {
   cores: number;

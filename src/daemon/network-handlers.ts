@@ -1,6 +1,7 @@
 /** dns.*, sshConfig.show, vm.ports, vm.forward(s)/unforward: adapt the wire to network/; no logic of their own. */
 import { readFile } from 'node:fs/promises';
 import type { DoctorCheck } from '../api/daemon.js';
+import { vmHostName } from '../api/names.js';
 import type { Config } from '../config/config.js';
 import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
@@ -39,7 +40,7 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
         host: at.host,
         port: at.port,
         error: d.dns.error,
-        records: [...(d.dns.server?.records() ?? new Map<string, string>())].sort().map(([name, address]) => ({ name: `${name}.vm`, address })),
+        records: [...(d.dns.server?.records() ?? new Map<string, string>())].sort().map(([name, address]) => ({ name: vmHostName(name), address })),
         resolved: await readState(d.resolved, at),
       };
     },

@@ -10,6 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
+import { vmHostName } from '../api/names.js';
 
 export interface KnownHostEntry {
   /** Host names or patterns as written (comma-separated in the file); `|1|salt|hash` when hashed. */
@@ -25,13 +26,13 @@ export type KnownHostsLine = { kind: 'entry'; entry: KnownHostEntry; raw: string
 
 export type HostKeyCheck = { status: 'match' } | { status: 'unknown' } | { status: 'mismatch'; known: KnownHostEntry[] };
 
-const VM_SUFFIX = '.vm';
+const VM_SUFFIX = vmHostName('');
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const KEY_TYPE_RE = /^[A-Za-z0-9@._-]{1,64}$/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The known_hosts alias of a VM. */
-export const aliasFor = (vmName: string): string => `${vmName}${VM_SUFFIX}`;
+export const aliasFor = vmHostName;
 /** The VM name behind an alias (the alias itself when it is not a `.vm` one). */
 export const vmNameOf = (alias: string): string => (alias.endsWith(VM_SUFFIX) ? alias.slice(0, -VM_SUFFIX.length) : alias);
 

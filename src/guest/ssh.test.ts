@@ -10,6 +10,7 @@ import { run as hostRun, which } from '../host/exec.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhosts.js';
 import { quote, shellCommand } from './quote.js';
+import { exitCodeOf } from './exitstatus.js';
 import { connect, type GuestConnection } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
 
@@ -46,6 +47,16 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
     const r = await conn.run(['sh', '-c', `exit ${code}`]);
     expect(r.code).toBe(code);
     expect(r.signal).toBeUndefined();
+  });
+
+  it.each([
+    ['TERM', 143],
+    ['KILL', 137],
+    ['INT', 130],
+  ])('a command that dies of SIG%s exits %i, as a shell reports it', async (sig, code) => {
+    const r = await conn.run(['sh', '-c', `kill -${sig} $$`]);
+    expect(r).toMatchObject({ code: null, signal: `SIG${sig}` });
+    expect(exitCodeOf(r)).toBe(code);
   });
 
   it('keeps stdout and stderr apart', async () => {

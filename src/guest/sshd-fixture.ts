@@ -3,12 +3,13 @@
  * authorized_keys, run as root. Used by the guest/ tests and by anything (workspace/) that wants
  * a real sshd without booting a VM. Not imported by production code.
  */
-import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { generateEd25519 } from './keys.js';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
 import { freePort } from '../host/freeport.js';
+import { readStatAsync } from '../host/procstat.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -157,9 +158,7 @@ async function descendants(pid: number): Promise<number[]> {
   const parents = new Map<number, number[]>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    // Field 4 (ppid) follows the ")" that closes the command name.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const ppid = (await readStatAsync(Number(name)))?.ppid ?? NaN;
     if (!parents.has(ppid)) parents.set(ppid, []);
     parents.get(ppid)!.push(Number(name));
   }

@@ -3,8 +3,9 @@
  * `run` waits and collects output; `spawnProcess` returns a handle for long-lived or streamed work.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { channel } from 'node:diagnostics_channel';
 import { BangerError } from '../api/errors.js';
+import { isZombie, readStat } from './procstat.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -29,11 +30,26 @@ export interface RunResult {
 }
 
 export type CommandLogger = (argv: readonly string[]) => void;
-let logCommand: CommandLogger = () => {};
-/** Every command banger runs is reported here (the daemon wires its logger in). */
-export function setCommandLogger(fn: CommandLogger): void {
-  logCommand = fn;
+
+/**
+ * Every command banger runs is published on this diagnostics channel, argv as run. No module
+ * state: whoever wants them subscribes explicitly at its composition root (bangerd and bangerd-root
+ * log them at debug) and can unsubscribe; with no subscriber publishing costs nothing.
+ */
+const commands = channel('banger:exec');
+const logCommand = (argv: readonly string[]) => {
+  if (commands.hasSubscribers) commands.publish(argv);
+};
+
+/** Calls `fn` with the argv of every command started from now on; returns the unsubscribe. */
+export function onCommand(fn: CommandLogger): () => void {
+  const listener = (argv: unknown) => fn(argv as readonly string[]);
+  commands.subscribe(listener);
+  return () => void commands.unsubscribe(listener);
 }
+
+/** @deprecated use onCommand (explicit, several subscribers, can unsubscribe); kept until daemon/main.ts moves to it. */
+export const setCommandLogger = (fn: CommandLogger): void => void onCommand(fn);
 
 function withNetns(argv: readonly string[], netns?: string): string[] {
   return netns ? ['ip', 'netns', 'exec', netns, ...argv] : [...argv];
@@ -140,10 +156,6 @@ export function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
+  const stat = readStat(pid);
+  return stat === null || !isZombie(stat); // no /proc: trust kill(0)
 }

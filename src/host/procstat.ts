@@ -1,29 +1,110 @@
-/** Process CPU and memory from /proc (Linux). Parsers are pure; sampling reads files. */
+/**
+ * The one reader of /proc/<pid>/stat, /cmdline and /status (Linux): which process a pid is, its
+ * state, parent, start time, CPU ticks and RSS. Every layer that asks /proc about a process asks
+ * here, so the `(comm)` field — which may hold spaces and parentheses — is parsed once. Parsers are
+ * pure; the readers return null when the process is gone or unreadable.
+ */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
-/** utime+stime in clock ticks, from /proc/PID/stat (the comm field may contain spaces and parens). */
-export function parseCpuTicks(stat: string): number {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ", field 3 (state) is rest[0]; utime is field 14 → rest[11], stime rest[12].
-  return Number(rest[11]) + Number(rest[12]);
+/** The fields of /proc/PID/stat banger uses (see proc(5)). */
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  /** One letter: R, S, D, Z (zombie), X (dead), T, ... */
+  state: string;
+  ppid: number;
+  /** User and system CPU time in clock ticks. */
+  utime: number;
+  stime: number;
+  /** Clock ticks after boot when the process started: with the pid, it names one process for good. */
+  startTime: string | null;
 }
+
+/** USER_HZ: the unit of the tick fields (100 on every Linux banger runs on). */
+export const TICKS_PER_SECOND = 100;
+
+/** Parses /proc/PID/stat text; null when it is not one (numbers cut off at the end are NaN). Pure. */
+export function parseStat(text: string): ProcStat | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  // Fields after "pid (comm) " start at field 3 (state): field N is rest[N - 3].
+  const rest = text.slice(close + 2).trim().split(' ');
+  const state = rest[0];
+  if (!state) return null;
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state,
+    ppid: Number(rest[4 - 3]),
+    utime: Number(rest[14 - 3]),
+    stime: Number(rest[15 - 3]),
+    startTime: rest[22 - 3] ?? null,
+  };
+}
+
+/** Exited but not yet reaped (Z), or dead (X). */
+export const isZombie = (s: Pick<ProcStat, 'state'>): boolean => s.state === 'Z' || s.state === 'X';
 
 export function parseRssBytes(status: string): number | null {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return m ? Number(m[1]) * 1024 : null;
 }
 
-const TICKS_PER_SECOND = 100;
+/** utime+stime in clock ticks, from /proc/PID/stat text; NaN when it is not one. */
+export function parseCpuTicks(stat: string): number {
+  const s = parseStat(stat);
+  return s ? s.utime + s.stime : NaN;
+}
 
-export async function sampleProcess(pid: number, windowMs = 250): Promise<{ cpuPercent: number | null; rssBytes: number | null }> {
+const readOrNull = (path: string): string | null => {
   try {
-    const a = parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, windowMs));
-    const b = parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    const secs = (Date.now() - t0) / 1000;
-    return { cpuPercent: ((b - a) / TICKS_PER_SECOND / secs) * 100, rssBytes: parseRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8')) };
+    return readFileSync(path, 'utf8');
   } catch {
-    return { cpuPercent: null, rssBytes: null };
+    return null;
   }
+};
+
+/** /proc/PID/stat of a process, or null when there is none (or /proc cannot be read). */
+export function readStat(pid: number): ProcStat | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const text = readOrNull(`/proc/${pid}/stat`);
+  return text === null ? null : parseStat(text);
+}
+
+/** The same, without blocking (for scans over every pid). */
+export async function readStatAsync(pid: number): Promise<ProcStat | null> {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return readFile(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => null);
+}
+
+/** The argv of a live process, or null when it is gone or unreadable. */
+export function readCmdline(pid: number): string[] | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const text = readOrNull(`/proc/${pid}/cmdline`);
+  if (text === null) return null;
+  const parts = text.split('\0');
+  if (parts[parts.length - 1] === '') parts.pop(); // each argument ends with a NUL
+  return parts;
+}
+
+/** CPU ticks and RSS of a process now, or null when it is gone. */
+export function readUsage(pid: number): { ticks: number; rssBytes: number | null } | null {
+  const stat = readStat(pid);
+  if (!stat) return null;
+  const status = readOrNull(`/proc/${pid}/status`);
+  return { ticks: stat.utime + stat.stime, rssBytes: status === null ? null : parseRssBytes(status) };
+}
+
+/** CPU (percent of one core over `windowMs`) and RSS of a process; nulls when it is gone. */
+export async function sampleProcess(pid: number, windowMs = 250): Promise<{ cpuPercent: number | null; rssBytes: number | null }> {
+  const a = readUsage(pid);
+  if (!a) return { cpuPercent: null, rssBytes: null };
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, windowMs));
+  const b = readUsage(pid);
+  if (!b) return { cpuPercent: null, rssBytes: null };
+  const secs = (Date.now() - t0) / 1000;
+  return { cpuPercent: ((b.ticks - a.ticks) / TICKS_PER_SECOND / secs) * 100, rssBytes: b.rssBytes };
 }

@@ -8,9 +8,9 @@
  */
 import { access, constants, readFile, readdir, stat } from 'node:fs/promises';
 import { BangerError } from '../api/errors.js';
-import type { Accel } from './driver.js';
+import type { Accel, AccelSetting } from '../api/enums.js';
 
-export type AccelRequest = 'auto' | Accel;
+export type AccelRequest = AccelSetting;
 
 /** What the host tells us about KVM. */
 export interface HostAccelFacts {

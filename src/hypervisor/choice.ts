@@ -4,6 +4,7 @@
  * each VM the network mode it gets when it asks for none or for one. Table-tested in choice.test.ts;
  * the daemon gathers the facts once at start.
  */
+import type { NetworkMode } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 import { decideAccel, type AccelRequest, type HostAccelFacts } from './accel.js';
 import type { Accel } from './driver.js';
@@ -30,7 +31,7 @@ export interface HypervisorChoice {
   driverReason: string;
   bridge: BridgeAvailability;
   /** The network a VM gets when it asks for none: user mode where the driver has it, else bridge with NAT. */
-  defaultNetwork: { mode: 'user' | 'bridge'; nat: boolean };
+  defaultNetwork: { mode: NetworkMode; nat: boolean };
 }
 
 /** Accelerator, then bridge availability, then driver. Throws `unavailable` saying what is missing. */
@@ -51,12 +52,12 @@ export function chooseHypervisor(h: HostFacts): HypervisorChoice {
 
 export interface NetworkAsk {
   /** What the VM asked for; undefined = the default. */
-  mode?: 'user' | 'bridge';
+  mode?: NetworkMode;
   nat?: boolean;
 }
 
 /** The network mode and NAT a new VM gets under `choice`, or a `bad_request`/`unavailable` saying why not. */
-export function vmNetworkFor(choice: Pick<HypervisorChoice, 'driver' | 'bridge' | 'defaultNetwork'>, ask: NetworkAsk): { mode: 'user' | 'bridge'; nat: boolean } {
+export function vmNetworkFor(choice: Pick<HypervisorChoice, 'driver' | 'bridge' | 'defaultNetwork'>, ask: NetworkAsk): { mode: NetworkMode; nat: boolean } {
   const mode = ask.mode ?? choice.defaultNetwork.mode;
   if (mode === 'user' && choice.defaultNetwork.mode !== 'user') {
     throw new BangerError(

@@ -2,9 +2,10 @@
  * The hypervisor contract. Drivers are small capability interfaces plus `info()` feature flags;
  * code outside hypervisor/ reads flags and never tests a driver's name.
  */
+import type { Accel } from '../api/enums.js';
 import type { Logger } from '../host/logger.js';
 
-export type Accel = 'kvm' | 'tcg';
+export type { Accel } from '../api/enums.js';
 
 export interface DriverFeatures {
   /** Can save and restore a running VM's memory and device state. */

@@ -6,6 +6,7 @@
  * can have a network (it has no user-mode networking: each VM needs a tap, made by root or by the root
  * helper); else QEMU, with the reason said.
  */
+import type { HypervisorName, HypervisorSetting } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 import { which } from '../host/exec.js';
 import type { Logger } from '../host/logger.js';
@@ -14,8 +15,8 @@ import { createFirecrackerDriver } from './firecracker/driver.js';
 import type { JailerConfig } from './firecracker/jailer.js';
 import { createQemuDriver } from './qemu/driver.js';
 
-export type DriverName = 'qemu' | 'firecracker';
-export type DriverRequest = 'auto' | DriverName;
+export type DriverName = HypervisorName;
+export type DriverRequest = HypervisorSetting;
 
 export interface DriverEntry {
   name: DriverName;

@@ -6,9 +6,10 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { AUTHORITATIVE_ANSWER, decode, encode, RECURSION_DESIRED, type Answer, type DecodedPacket } from 'dns-packet';
+import { VM_DOMAIN } from '../api/names.js';
 import type { Logger } from '../host/logger.js';
 
-export const ZONE = 'vm';
+export const ZONE = VM_DOMAIN;
 /** Short: a record changes when its VM starts, stops or is deleted. */
 export const RECORD_TTL = 5;
 

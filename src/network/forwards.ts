@@ -5,6 +5,7 @@
  */
 import { BangerError, notFound } from '../api/errors.js';
 import type { VmForwardsResult } from '../api/network.js';
+import { vmHostName } from '../api/names.js';
 import type { VmNetwork } from '../api/vm.js';
 import type { Locks } from '../host/locks.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
@@ -41,7 +42,7 @@ export function createForwarding(d: ForwardingDeps) {
     if (rec.network.mode !== 'user') {
       throw new BangerError(
         'bad_request',
-        `VM "${rec.name}" uses bridge networking: its ports are reachable at ${rec.name}.vm:PORT (${rec.network.ip ?? 'its address'}) without forwarding`,
+        `VM "${rec.name}" uses bridge networking: its ports are reachable at ${vmHostName(rec.name)}:PORT (${rec.network.ip ?? 'its address'}) without forwarding`,
       );
     }
   };

@@ -1,5 +1,7 @@
 /** Free TCP ports on 127.0.0.1, picked by the kernel (host ports are shared with other processes). */
 import { createServer } from 'node:net';
+import type { NetworkMode } from '../api/enums.js';
+import { vmHostName } from '../api/names.js';
 import { BangerError } from '../api/errors.js';
 
 export { freePort } from '../host/freeport.js';
@@ -62,11 +64,11 @@ export interface Forward {
  * mode when the port is forwarded (SSH always is), else nothing. Loopback-only listeners have none.
  */
 export function hostEndpoint(
-  vm: { name: string; mode: 'user' | 'bridge'; ip: string | null; sshHostPort: number | null; forwards: Forward[] },
+  vm: { name: string; mode: NetworkMode; ip: string | null; sshHostPort: number | null; forwards: Forward[] },
   p: Pick<ListeningPort, 'port' | 'loopbackOnly'>,
 ): { display: string; host: string; port: number } | null {
   if (p.loopbackOnly) return null;
-  if (vm.mode === 'bridge') return vm.ip ? { display: `${vm.name}.vm:${p.port}`, host: vm.ip, port: p.port } : null;
+  if (vm.mode === 'bridge') return vm.ip ? { display: `${vmHostName(vm.name)}:${p.port}`, host: vm.ip, port: p.port } : null;
   const host = p.port === 22 && vm.sshHostPort ? vm.sshHostPort : vm.forwards.find((f) => f.guestPort === p.port)?.hostPort;
   return host ? { display: `127.0.0.1:${host}`, host: '127.0.0.1', port: host } : null;
 }

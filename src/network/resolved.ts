@@ -16,6 +16,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DoctorCheck } from '../api/daemon.js';
 import { BangerError } from '../api/errors.js';
+import { VM_DOMAIN } from '../api/names.js';
 import { run } from '../host/exec.js';
 
 export interface ResolvedHost {
@@ -45,7 +46,7 @@ const HEADER = '# Written by `banger dns install`; removed by `banger dns uninst
 
 export function dropInText(at: DnsListen): string {
   const server = at.host.includes(':') ? `[${at.host}]:${at.port}` : `${at.host}:${at.port}`;
-  return `${HEADER}\n[Resolve]\nDNS=${server}\nDomains=~vm\n`;
+  return `${HEADER}\n[Resolve]\nDNS=${server}\nDomains=~${VM_DOMAIN}\n`;
 }
 
 export interface ResolvedState {

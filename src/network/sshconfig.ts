@@ -8,6 +8,7 @@
 import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
+import { vmHostName } from '../api/names.js';
 
 export interface SshHostEntry {
   /** VM name; the host is `NAME.vm`. */
@@ -50,10 +51,10 @@ export function renderSshConfig(entries: readonly SshHostEntry[], id: SshIdentit
   ];
   for (const e of entries) {
     // Known hosts are keyed by NAME.vm (guest/knownhosts.ts), whatever address and port reach the VM.
-    lines.push(`Host ${e.name}.vm`, `  HostName ${e.hostName}`, ...(e.port === 22 ? [] : [`  Port ${e.port}`]), `  HostKeyAlias ${e.name}.vm`, '');
+    lines.push(`Host ${vmHostName(e.name)}`, `  HostName ${e.hostName}`, ...(e.port === 22 ? [] : [`  Port ${e.port}`]), `  HostKeyAlias ${vmHostName(e.name)}`, '');
   }
   lines.push(
-    'Host *.vm',
+    `Host ${vmHostName('*')}`,
     '  User root',
     `  IdentityFile ${value(id.keyPath)}`,
     '  IdentitiesOnly yes',

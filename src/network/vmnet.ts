@@ -8,6 +8,7 @@
  * under a starting one.
  */
 import { readFileSync } from 'node:fs';
+import type { NetworkMode } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
 import type { Vm, VmNetwork } from '../api/vm.js';
@@ -15,6 +16,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import { NEEDS_HELPER } from '../hypervisor/choice.js';
 import type { VmSpec } from '../hypervisor/driver.js';
+import { USER_NET } from '../hypervisor/usernet.js';
 import type { VmRecord } from '../store/vms.js';
 import { orphanRuleVms, tapName, type BridgeOps } from './bridge.js';
 import type { DnsServer } from './dns.js';
@@ -40,9 +42,6 @@ const noBridge: BridgeOps = {
   enableForwarding: refuse,
 };
 
-/** QEMU user-mode networking's fixed guest addresses. */
-const USER_GUEST = { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
-
 export interface PreparedNetwork {
   spec: VmSpec['network'];
   /** The guest's static configuration (kernel command line, read by the initramfs). */
@@ -63,7 +62,7 @@ export interface ReconcileReport {
 
 export interface VmNetworking {
   /** The stored network of a new VM; bridge mode gets its address and MAC here. Call under the global lock. */
-  assign(p: { id: string; mode: 'user' | 'bridge'; egress: boolean; nat: boolean }, others: readonly VmNetwork[]): VmNetwork;
+  assign(p: { id: string; mode: NetworkMode; egress: boolean; nat: boolean }, others: readonly VmNetwork[]): VmNetwork;
   /** Checks a `vm set --nat` change. */
   checkNat(network: VmNetwork, nat: boolean, name: string): void;
   /** Host side before boot (idempotent): ports, or bridge + tap + NAT. */
@@ -161,7 +160,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     }
     return {
       spec: { mode: 'user', sshHostPort: sshPort, egress: rec.network.egress, forwards },
-      boot: { ...USER_GUEST },
+      boot: { ...USER_NET },
       ssh: { host: '127.0.0.1', port: sshPort },
       forwards,
       network: rec.network.forwards ? { ...rec.network, forwards: forwards.map((f) => ({ guestPort: f.guestPort, hostPort: f.hostPort })) } : rec.network,

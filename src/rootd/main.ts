@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { BangerError } from '../api/errors.js';
 import { createTableDispatch } from '../daemon/dispatch.js';
 import { startServer } from '../daemon/server.js';
-import { setCommandLogger } from '../host/exec.js';
+import { onCommand } from '../host/exec.js';
 import { createLogger } from '../host/logger.js';
 import { buildInfo } from '../host/version.js';
 import { createBridgeOps } from '../network/bridge.js';
@@ -110,7 +110,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     info.version,
   );
   const log = createLogger().child({ svc: 'bangerd-root' });
-  setCommandLogger((a) => log.debug({ argv: a }, 'run'));
+  onCommand((a) => log.debug({ argv: a }, 'run'));
   const peer = loadPeerCred(); // fails closed: no caller check, no helper
 
   try {

@@ -11,8 +11,8 @@ import { call } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import type { ProgressEvent } from '../api/progress.js';
+import { daemonSocketPath } from '../api/socket.js';
 import type { Vm as VmInfo, VmCreateParams } from '../api/vm.js';
-import { resolvePaths } from '../store/paths.js';
 
 export { BangerError } from '../api/errors.js';
 export type { VmInfo };
@@ -30,7 +30,7 @@ export class CommandExitError extends Error {
 const ERROR_CLASSES: Partial<Record<BangerError['code'], typeof BangerError>> = { not_found: NotFoundError, conflict: ConflictError };
 
 export interface ConnectionOpts {
-  /** The daemon socket. @default the install's socket from the XDG environment */
+  /** The daemon socket. @default `$XDG_RUNTIME_DIR/banger/bangerd.sock` (api/socket.ts daemonSocketPath) */
   socketPath?: string;
   /** Aborts the call. */
   signal?: AbortSignal;
@@ -39,7 +39,7 @@ export interface ConnectionOpts {
 
 async function api<M extends MethodName>(method: M, params: ParamsOf<M>, opts: ConnectionOpts & { stdin?: Readable; onStream?: (s: 'stdout' | 'stderr', d: Buffer) => void } = {}): Promise<ResultOf<M>> {
   try {
-    return await call(opts.socketPath ?? resolvePaths().daemonSocket, method, params, opts, methods);
+    return await call(opts.socketPath ?? daemonSocketPath(), method, params, opts, methods);
   } catch (err) {
     if (err instanceof BangerError && ERROR_CLASSES[err.code]) {
       const Cls = ERROR_CLASSES[err.code]!;

@@ -4,13 +4,14 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { Accel } from '../api/enums.js';
 
 export const Handles = z
   .object({
     driver: z.string(),
     pid: z.number().int(),
     controlSocket: z.string(),
-    accel: z.enum(['kvm', 'tcg']),
+    accel: Accel,
     startedAt: z.string(),
     ssh: z.object({ host: z.string(), port: z.number().int() }).strict(),
     forwards: z.array(z.object({ hostPort: z.number().int(), guestPort: z.number().int() }).strict()).default([]),

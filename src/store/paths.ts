@@ -20,9 +20,10 @@
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  */
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
+import { daemonSocketPath, userRuntimeDir } from '../api/socket.js';
 
 export interface Env {
   [key: string]: string | undefined;
@@ -139,7 +140,7 @@ export function resolvePaths(env: Env = process.env): Paths {
   const configDir = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'banger');
   const stateDir = join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'banger');
   const cacheDir = join(env.XDG_CACHE_HOME || join(home, '.cache'), 'banger');
-  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'banger') : join('/tmp', `banger-${userInfo().uid}`);
+  const runtimeDir = userRuntimeDir(env);
   const sshDir = join(stateDir, 'ssh');
   const vmsDir = join(stateDir, 'vms');
   const kernelsDir = join(stateDir, 'kernels');
@@ -154,7 +155,7 @@ export function resolvePaths(env: Env = process.env): Paths {
     runtimeDir,
     db: join(stateDir, 'banger.db'),
     daemonLog: join(stateDir, 'bangerd.log'),
-    daemonSocket: checkSocketPath(join(runtimeDir, 'bangerd.sock')),
+    daemonSocket: checkSocketPath(daemonSocketPath(env)),
     daemonPidFile: join(runtimeDir, 'bangerd.pid'),
     daemonLock: join(stateDir, 'bangerd.lock'),
     sshDir,

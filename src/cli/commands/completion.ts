@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { call } from '../../api/client.js';
 import { BangerError } from '../../api/errors.js';
 import { quote } from '../../guest/quote.js';
-import { daemonTarget } from '../connection.js';
+import type { CliContext } from '../context.js';
 
 export const NAME_KINDS = ['vms', 'images', 'kernels'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
@@ -245,9 +245,8 @@ export function completionScript(shell: Shell, program: Command): string {
  * Names for the hidden `__complete`. It never starts the daemon: a Tab press must not spawn bangerd or
  * wait for it, so with no daemon running there is nothing to offer.
  */
-export async function listNames(kind: NameKind, socket?: string): Promise<string[]> {
+export async function listNames(kind: NameKind, socket: string): Promise<string[]> {
   try {
-    socket ??= daemonTarget().socket;
     switch (kind) {
       case 'vms':
         return (await call(socket, 'vm.list', {})).map((v) => v.name);
@@ -262,7 +261,7 @@ export async function listNames(kind: NameKind, socket?: string): Promise<string
   }
 }
 
-export function completionCommands(program: Command): void {
+export function completionCommands(program: Command, ctx: CliContext): void {
   program
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish)')
@@ -278,7 +277,7 @@ export function completionCommands(program: Command): void {
     .argument('<kind>', NAME_KINDS.join(' | '))
     .action(async (kind: string) => {
       if (!(NAME_KINDS as readonly string[]).includes(kind)) throw new BangerError('bad_request', `unknown name kind "${kind}"; use one of ${NAME_KINDS.join(', ')}`);
-      const names = await listNames(kind as NameKind);
+      const names = await listNames(kind as NameKind, ctx.target().socket);
       if (names.length) process.stdout.write(`${names.join('\n')}\n`);
     });
 }

@@ -3,9 +3,10 @@ import { Command } from 'commander';
 import { call } from '../../api/client.js';
 import { pidAlive } from '../../host/exec.js';
 import { BangerError } from '../../api/errors.js';
-import { api, daemonTarget, paths } from '../connection.js';
+import type { CliContext } from '../context.js';
 
-export function daemonCommands(program: Command): void {
+export function daemonCommands(program: Command, ctx: CliContext): void {
+  const { api, paths } = ctx;
   const d = program.command('daemon').description('the bangerd daemon');
   d.command('status')
     .description('pid, socket, log path, version and running VMs of bangerd')
@@ -31,7 +32,7 @@ export function daemonCommands(program: Command): void {
   d.command('stop')
     .description('stop bangerd (running VMs keep running and are adopted at the next start)')
     .action(async () => {
-      if (daemonTarget().system) {
+      if (ctx.target().system) {
         throw new BangerError('conflict', 'bangerd runs as a system service (bangerd.service): restart it with `sudo banger system restart`, or stop it with `sudo systemctl stop bangerd.service` (VMs keep running)');
       }
       try {

@@ -2,14 +2,15 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatBytes } from '../../api/names.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
 import { age, table } from '../table.js';
 import { forEachTarget } from '../targets.js';
 
 const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
 
-export function imageCommands(program: Command): void {
+export function imageCommands(program: Command, ctx: CliContext): void {
+  const { api } = ctx;
   const i = program.command('image').description('guest root file systems');
   i.command('build')
     .description('build the default Debian image locally with mmdebstrap, from the Debian archive (root not needed)')

@@ -1,5 +1,6 @@
 /** Commands beyond `vm` and `daemon`. */
 import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
 import { completionCommands } from './completion.js';
 import { doctorCommand } from './doctor.js';
 import { imageCommands } from './image.js';
@@ -9,13 +10,13 @@ import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
 import { workspaceCommands } from './workspace.js';
 
-export function registerExtraCommands(program: Command, vm: Command): void {
-  workspaceCommands(vm);
-  kernelCommands(program);
-  imageCommands(program);
-  snapshotCommands(program, vm);
-  networkCommands(program, vm);
+export function registerExtraCommands(program: Command, vm: Command, ctx: CliContext): void {
+  workspaceCommands(vm, ctx);
+  kernelCommands(program, ctx);
+  imageCommands(program, ctx);
+  snapshotCommands(program, vm, ctx);
+  networkCommands(program, vm, ctx);
   systemCommands(program);
-  doctorCommand(program);
-  completionCommands(program);
+  doctorCommand(program, ctx);
+  completionCommands(program, ctx);
 }

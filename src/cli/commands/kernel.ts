@@ -1,12 +1,13 @@
 /** kernel pull/list/show/rm/import. */
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { table, age } from '../table.js';
 import { forEachTarget } from '../targets.js';
 import { formatElapsed } from '../progress.js';
 
-export function kernelCommands(program: Command): void {
+export function kernelCommands(program: Command, ctx: CliContext): void {
+  const { api } = ctx;
   const k = program.command('kernel').description('guest kernels (Debian cloud kernel by default)');
   k.command('pull')
     .description('fetch a Debian kernel package, extract vmlinux and build the initramfs')

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { VmForwardsResult, VmPorts } from '../../api/network.js';
 import { parseForwardSpec } from '../../network/ports.js';
 import { installInclude, uninstallInclude } from '../../network/sshconfig.js';
-import { api } from '../connection.js';
+import { BangerError } from '../../api/errors.js';
+import type { CliContext } from '../context.js';
 import { table } from '../table.js';
 import { forEachTarget } from '../targets.js';
 
@@ -25,7 +26,8 @@ export function forwardsTable(r: VmForwardsResult): string {
   );
 }
 
-export function networkCommands(program: Command, vm: Command): void {
+export function networkCommands(program: Command, vm: Command, ctx: CliContext): void {
+  const { api } = ctx;
   const dns = program.command('dns').description("banger's DNS server for NAME.vm names");
   dns
     .command('status')
@@ -69,7 +71,7 @@ export function networkCommands(program: Command, vm: Command): void {
     .addHelpText('after', '\nExamples:\n  banger ssh-config --install && ssh web.vm\n  ssh -F "$(banger ssh-config --path)" web.vm')
     .option('--path', "print only the path of banger's ssh_config")
     .action(async (o: { install?: boolean; uninstall?: boolean; path?: boolean }) => {
-      if (o.install && o.uninstall) throw new Error('pass --install or --uninstall, not both');
+      if (o.install && o.uninstall) throw new BangerError('bad_request', 'pass --install or --uninstall, not both');
       const userConfig = join(homedir(), '.ssh', 'config');
       if (o.uninstall) {
         const r = await uninstallInclude(userConfig);
@@ -106,11 +108,11 @@ export function networkCommands(program: Command, vm: Command): void {
     .action(async (name: string, spec: string | undefined, o: { rm?: boolean; json?: boolean }) => {
       let r: VmForwardsResult;
       if (!spec) {
-        if (o.rm) throw new Error('--rm needs the guest port to stop forwarding');
+        if (o.rm) throw new BangerError('bad_request', '--rm needs the guest port to stop forwarding, e.g. `banger vm forward NAME 8080 --rm`');
         r = await api('vm.forwards', { name }, { progress: false });
       } else {
         const f = parseForwardSpec(spec);
-        if (o.rm && f.hostPort !== undefined) throw new Error('--rm takes only the guest port');
+        if (o.rm && f.hostPort !== undefined) throw new BangerError('bad_request', '--rm takes only the guest port, e.g. `banger vm forward NAME 8080 --rm`');
         r = o.rm
           ? await api('vm.unforward', { name, guestPort: f.guestPort }, { progress: false })
           : await api('vm.forward', { name, guestPort: f.guestPort, hostPort: f.hostPort }, { progress: false });

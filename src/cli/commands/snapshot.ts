@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../api/names.js';
 import type { Snapshot } from '../../api/snapshot.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
 import { age, table } from '../table.js';
 import { forEachTarget } from '../targets.js';
@@ -25,7 +25,8 @@ function describe(s: Snapshot): string {
   return lines.join('\n');
 }
 
-export function snapshotCommands(program: Command, vm: Command): void {
+export function snapshotCommands(program: Command, vm: Command, ctx: CliContext): void {
+  const { api } = ctx;
   vm.command('snapshot')
     .description('save a running VM (memory, devices, disk) as a snapshot; the VM resumes unless --stop')
     .argument('<vm>')

@@ -1,8 +1,9 @@
 /** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
 import { Command, Option } from 'commander';
+import { NetworkMode } from '../../api/enums.js';
+import { BangerError } from '../../api/errors.js';
 import { parseSize } from '../../api/names.js';
-import { guestCommand } from '../argv.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { execInVm, sshToVm } from '../guest-io.js';
 import { readyLine } from './vm-lifecycle.js';
 import { changedFilesNotice, checkPrepareFlags, prepareWorkspace, withPrepareFlags, type PrepareFlags } from './workspace.js';
@@ -13,7 +14,7 @@ interface CreateFlags {
   vcpu?: number;
   memory?: number;
   diskSize?: string;
-  network?: 'user' | 'bridge';
+  network?: NetworkMode;
   egress: boolean;
   nat?: boolean;
   cold?: boolean;
@@ -26,14 +27,14 @@ function withCreateFlags(c: Command): Command {
     .option('--vcpu <n>', 'virtual CPUs', Number)
     .option('--memory <mib>', 'memory in MiB', Number)
     .option('--disk-size <size>', 'disk size, e.g. 8G')
-    .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(['user', 'bridge']))
+    .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(NetworkMode.options))
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
     .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
 }
 
 function createParams(o: CreateFlags, start: boolean) {
-  if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new Error(`--disk-size ${o.diskSize}: sizes look like 8G`);
+  if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new BangerError('bad_request', `--disk-size ${o.diskSize}: sizes look like 8G`);
   return {
     name: o.name,
     image: o.image,
@@ -48,13 +49,13 @@ function createParams(o: CreateFlags, start: boolean) {
   };
 }
 
-export function createCommands(vm: Command): void {
+export function createCommands(vm: Command, ctx: CliContext): void {
   withCreateFlags(vm.command('create'))
     .description('create a VM (and start it unless --no-start)')
     .option('--no-start', 'only create the VM and its disk')
     .addHelpText('after', '\nExamples:\n  banger vm create --name web\n  banger vm create --name big --vcpu 2 --memory 2048 --disk-size 16G --no-start')
     .action(async (o: CreateFlags & { start: boolean }) => {
-      const v = await api('vm.create', createParams(o, o.start), { doneLine: o.start ? readyLine : undefined });
+      const v = await ctx.api('vm.create', createParams(o, o.start), { doneLine: o.start ? readyLine : undefined });
       console.log(`${v.name}: ${v.state}${v.ssh ? ` (ssh ${v.ssh.host}:${v.ssh.port})` : ''}`);
     });
 
@@ -65,11 +66,11 @@ export function createCommands(vm: Command): void {
     .option('-d, --detach', 'start it and return without running anything')
     .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run ./repo --rm -- make test   # the repo\'s files, then the command in them\n  banger vm run --name dev          # interactive shell; the VM keeps running')
     .action(async (path: string | undefined, o: CreateFlags & PrepareFlags & { rm?: boolean; detach?: boolean }) => {
-      const cmd = guestCommand();
-      if (path !== undefined) await checkPrepareFlags(path, o); // before booting anything
-      const v = await api('vm.create', createParams(o, true), { doneLine: readyLine });
+      const cmd = ctx.guest;
+      if (path !== undefined) await checkPrepareFlags(ctx, path, o); // before booting anything
+      const v = await ctx.api('vm.create', createParams(o, true), { doneLine: readyLine });
       if (o.detach) {
-        if (path !== undefined) await prepareWorkspace(v.name, path, o);
+        if (path !== undefined) await prepareWorkspace(ctx, v.name, path, o);
         return void console.log(`${v.name}: running (ssh ${v.ssh?.host}:${v.ssh?.port}); \`banger vm ssh ${v.name}\``);
       }
       let removing = false;
@@ -77,17 +78,17 @@ export function createCommands(vm: Command): void {
         if (removing || !o.rm) return;
         removing = true;
         if (path !== undefined) {
-          const notice = await changedFilesNotice(v.name).catch(() => null);
+          const notice = await changedFilesNotice(ctx, v.name).catch(() => null);
           if (notice) console.error(notice);
         }
-        await api('vm.delete', { name: v.name }, { progress: false }).catch((e) => console.error(`banger: could not delete ${v.name}: ${e.message}`));
+        await ctx.api('vm.delete', { name: v.name }, { progress: false }).catch((e) => console.error(`banger: could not delete ${v.name}: ${e.message}`));
       };
       const onSignal = () => void cleanup().finally(() => process.exit(130));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       if (path !== undefined) {
         try {
-          await prepareWorkspace(v.name, path, o);
+          await prepareWorkspace(ctx, v.name, path, o);
         } catch (err) {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
@@ -98,7 +99,7 @@ export function createCommands(vm: Command): void {
       }
       let code: number;
       try {
-        code = cmd && cmd.length > 0 ? await execInVm(v.name, cmd) : await sshToVm(v.name, null);
+        code = cmd && cmd.length > 0 ? await execInVm(ctx, v.name, cmd) : await sshToVm(ctx, v.name, null);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

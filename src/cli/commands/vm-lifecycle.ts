@@ -1,11 +1,13 @@
 /** vm start/stop/restart/kill/delete/prune/set: thin wrappers, several targets at once. */
 import { Command, Option } from 'commander';
+import { BangerError } from '../../api/errors.js';
 import { parseSize } from '../../api/names.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { forEachTarget } from '../targets.js';
 import { formatElapsed } from '../progress.js';
 
-export function lifecycleCommands(vm: Command): void {
+export function lifecycleCommands(vm: Command, ctx: CliContext): void {
+  const { api } = ctx;
   vm.command('start')
     .description('start stopped VMs and wait for SSH')
     .argument('<names...>')
@@ -70,7 +72,7 @@ export function lifecycleCommands(vm: Command): void {
     .addOption(new Option('--nat', 'enable NAT (bridge mode)'))
     .addOption(new Option('--no-nat', 'disable NAT (bridge mode)'))
     .action(async (name: string, o: { vcpu?: number; memory?: number; diskSize?: string; nat?: boolean }) => {
-      if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new Error(`--disk-size ${o.diskSize}: sizes look like 8G`);
+      if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new BangerError('bad_request', `--disk-size ${o.diskSize}: sizes look like 8G`);
       const v = await api('vm.set', { name, vcpu: o.vcpu, memoryMib: o.memory, diskSize: o.diskSize, nat: o.nat }, { progress: false });
       console.log(`${v.name}: vcpu ${v.vcpu}, memory ${v.memoryMib} MiB, disk ${v.diskSizeBytes} bytes`);
     });

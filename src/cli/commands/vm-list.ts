@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { createReadStream, statSync, watch } from 'node:fs';
 import { formatBytes } from '../../api/names.js';
 import type { Vm } from '../../api/vm.js';
-import { api } from '../connection.js';
+import type { CliContext } from '../context.js';
 import { age, table } from '../table.js';
 
 const sshCell = (v: Vm) => (v.ssh ? `${v.ssh.host}:${v.ssh.port}` : '-');
@@ -26,7 +26,8 @@ export function vmRows(vms: Vm[], now = Date.now()): string {
   );
 }
 
-export function listCommands(vm: Command): void {
+export function listCommands(vm: Command, ctx: CliContext): void {
+  const { api } = ctx;
   vm.command('list')
     .alias('ps')
     .description('list VMs')

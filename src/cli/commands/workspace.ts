@@ -4,8 +4,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
-import { DEFAULT_GUEST_PATH, WorkspacePrepareParams, type WorkspaceMode, type WorkspacePlan, type WorkspacePlanParams } from '../../api/workspace.js';
-import { api } from '../connection.js';
+import { DEFAULT_GUEST_PATH, WorkspaceMode, WorkspacePrepareParams, type WorkspacePlan, type WorkspacePlanParams } from '../../api/workspace.js';
+import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
 
 export interface PrepareFlags {
@@ -20,7 +20,7 @@ export interface PrepareFlags {
 export function withPrepareFlags(c: Command): Command {
   return c
     .option('--guest-path <path>', 'where the repo goes in the guest (absolute)', DEFAULT_GUEST_PATH)
-    .addOption(new Option('--mode <mode>', 'shallow: HEAD only; full_copy: the whole history (and submodules)').choices(['shallow', 'full_copy']).default('shallow'))
+    .addOption(new Option('--mode <mode>', 'shallow: HEAD only; full_copy: the whole history (and submodules)').choices(WorkspaceMode.options).default('shallow'))
     .option('--branch <name>', 'create (or reset) this branch in the guest and check it out')
     .option('--from <ref>', 'start --branch at this host commit (the guest gets its tree instead of the working tree)')
     .option('--include-untracked', 'also copy untracked files that are not ignored');
@@ -42,19 +42,19 @@ function prepareParams(name: string, path: string, o: PrepareFlags) {
 }
 
 /** The plan (`workspace.plan`) for prepare's params: the daemon reads the repo, no VM is needed. */
-function planOf(p: ReturnType<typeof prepareParams>, listFiles: boolean): Promise<WorkspacePlan> {
+function planOf(ctx: CliContext, p: ReturnType<typeof prepareParams>, listFiles: boolean): Promise<WorkspacePlan> {
   const params: WorkspacePlanParams = { hostPath: p.hostPath, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, listFiles };
-  return api('workspace.plan', params, { progress: false });
+  return ctx.api('workspace.plan', params, { progress: false });
 }
 
 /** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it. */
-export async function checkPrepareFlags(path: string, o: PrepareFlags): Promise<void> {
-  await planOf(prepareParams('check', path, o), false);
+export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags): Promise<void> {
+  await planOf(ctx, prepareParams('check', path, o), false);
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
-export async function prepareWorkspace(name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
-  const r = await api('workspace.prepare', prepareParams(name, path, o));
+export async function prepareWorkspace(ctx: CliContext, name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
+  const r = await ctx.api('workspace.prepare', prepareParams(name, path, o));
   if (o.json) return void console.log(JSON.stringify(r, null, 2));
   const extra = r.preparedCommit !== r.workspace.headCommit ? ' (with the host\'s uncommitted changes)' : '';
   console.error(
@@ -76,7 +76,7 @@ function printPlan(plan: WorkspacePlan): void {
   for (const s of plan.skipped) console.log(`skipped ${showPath(s.path)}: ${s.reason}`);
 }
 
-export function workspaceCommands(vm: Command): void {
+export function workspaceCommands(vm: Command, ctx: CliContext): void {
   const ws = vm.command('workspace').description('copy a git repo into a VM, and bring the changes back as a patch');
 
   withPrepareFlags(ws.command('prepare'))
@@ -102,8 +102,8 @@ export function workspaceCommands(vm: Command): void {
     )
     .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
       const p = prepareParams(name, path, o);
-      if (!o.dryRun) return prepareWorkspace(name, path, o);
-      const plan = await planOf(p, true);
+      if (!o.dryRun) return prepareWorkspace(ctx, name, path, o);
+      const plan = await planOf(ctx, p, true);
       if (o.json) console.log(JSON.stringify(plan, null, 2));
       else printPlan(plan);
     });
@@ -136,7 +136,7 @@ export function workspaceCommands(vm: Command): void {
       const fd = o.output ? openSync(o.output, 'w') : toStdout ? 1 : null;
       let r;
       try {
-        r = await api(
+        r = await ctx.api(
           'workspace.export',
           { name, guestPath: o.guestPath, baseCommit: o.baseCommit, nameOnly: o.nameOnly ?? false, apply: o.apply ?? false, repo: o.repo ? resolve(o.repo) : undefined },
           { progress: !toStdout || !process.stdout.isTTY, onStream: (_s, data) => fd !== null && writeSync(fd, data) },
@@ -153,8 +153,8 @@ export function workspaceCommands(vm: Command): void {
 }
 
 /** Before `vm run --rm` deletes a VM: how many files changed in its workspace, and how to keep them. */
-export async function changedFilesNotice(name: string): Promise<string | null> {
-  const r = await api('workspace.export', { name, nameOnly: true }, { progress: false });
+export async function changedFilesNotice(ctx: CliContext, name: string): Promise<string | null> {
+  const r = await ctx.api('workspace.export', { name, nameOnly: true }, { progress: false });
   if (r.files.length === 0) return null;
   return `${r.files.length} file${r.files.length === 1 ? '' : 's'} changed in the guest workspace of ${name}; --rm deletes them with the VM. To keep them, run without --rm, or export first: \`banger vm workspace export ${name} -o changes.patch\``;
 }

@@ -7,13 +7,14 @@
  * serial log; Firecracker's own log goes to spec.logPath via PUT /logger.
  * Request bodies are built in requests.ts and checked against the published spec in contract.test.ts.
  */
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { chown, copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BangerError } from '../../api/errors.js';
 import { pidAlive, run, spawnProcess, which } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
+import { readCmdline } from '../../host/procstat.js';
 import { VM_RUNTIME_FILES, checkSocketPath } from '../../store/paths.js';
 import type { Driver, DriverInfo, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
 import { createApiClient } from './api.js';
@@ -364,24 +365,10 @@ async function moveFile(from: string, to: string): Promise<void> {
 
 /** Alive, not a zombie, and still the process we started (pids get reused). */
 export function processIsOurs(pid: number, cmdlineMarker: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return false;
-  try {
-    const stat = readFileSyncSafe(`/proc/${pid}/stat`);
-    if (stat !== null && /\) Z /.test(stat)) return false;
-    const cmdline = readFileSyncSafe(`/proc/${pid}/cmdline`);
-    return cmdline === null ? true : cmdline.split('\0').some((arg) => arg.includes(cmdlineMarker));
-  } catch {
-    return false;
-  }
-}
-
-function readFileSyncSafe(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err; // the process is gone
-    return null;
-  }
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return false; // pidAlive: not a zombie either
+  const argv = readCmdline(pid);
+  if (argv === null) return pidAlive(pid); // unreadable: trust that it is still there
+  return argv.some((arg) => arg.includes(cmdlineMarker));
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

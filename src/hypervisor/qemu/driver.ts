@@ -9,6 +9,7 @@
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Accel, type NetworkMode } from '../../api/enums.js';
 import { BangerError, notFound } from '../../api/errors.js';
 import { run, spawnProcess } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
@@ -48,7 +49,7 @@ export interface QemuHandles extends VmHandles {
   driver: 'qemu';
   vmId: string;
   machine: QemuMachine;
-  network: 'user' | 'bridge';
+  network: NetworkMode;
 }
 
 export type QemuDriver = Driver & { snapshots: SnapshotManager; ports: PortForwarder };
@@ -230,7 +231,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       features: {
         snapshots: true,
         needsRoot: false,
-        accelerators: kvm.usable ? ['kvm', 'tcg'] : ['tcg'],
+        accelerators: kvm.usable ? [...Accel.options] : ['tcg'],
         userNetworking: true,
         diskFormats: ['qcow2', 'raw'],
       },

@@ -2,40 +2,23 @@
  * Facts about a hypervisor process from /proc, for VMs the daemon may not have spawned itself
  * (after a daemon restart QEMU is no longer our child, so there is no exit event, only polling).
  */
-import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pidAlive } from '../../host/exec.js';
+import { isZombie, parseStat, readCmdline, readStat } from '../../host/procstat.js';
 
 export type ProcessState = 'running' | 'zombie' | 'gone';
 
 /** State letter from /proc/<pid>/stat text (the field after the parenthesised command name). Pure. */
-export function parseStatState(stat: string): string | undefined {
-  const close = stat.lastIndexOf(')');
-  return close < 0 ? undefined : stat.slice(close + 2, close + 3) || undefined;
-}
+export const parseStatState = (stat: string): string | undefined => parseStat(stat)?.state;
 
 export function processState(pid: number): ProcessState {
   if (!Number.isInteger(pid) || pid <= 0) return 'gone';
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return pidAlive(pid) ? 'running' : 'gone';
-  }
-  const state = parseStatState(stat);
-  return state === 'Z' || state === 'X' ? 'zombie' : 'running';
+  const stat = readStat(pid);
+  if (!stat) return pidAlive(pid) ? 'running' : 'gone';
+  return isZombie(stat) ? 'zombie' : 'running';
 }
 
-/** The argv of a live process, or null when it is gone or unreadable. */
-export function readCmdline(pid: number): string[] | null {
-  try {
-    const parts = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (parts[parts.length - 1] === '') parts.pop(); // each argument ends with a NUL
-    return parts;
-  } catch {
-    return null;
-  }
-}
+export { readCmdline };
 
 /**
  * Is `pid` a live (non-zombie) process whose argv mentions `marker`? Guards against pid reuse:

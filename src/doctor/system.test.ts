@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { systemChecks } from './doctor.js';
-import type { SystemStatus } from './status.js';
+import type { SystemStatus } from '../system/status.js';
+import { systemChecks } from './system.js';
 
 const record: NonNullable<SystemStatus['record']> = {
   version: 1,

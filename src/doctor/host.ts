@@ -1,19 +1,19 @@
 /**
- * Host checks for `banger doctor`: facts are gathered by I/O here, each verdict is a pure
- * function of them so the table of outcomes is unit-tested.
+ * `banger doctor`'s host rows (architecture, Node, QEMU, KVM, Firecracker, tools, directories): facts
+ * are gathered by I/O here, each verdict is a pure function of them so the table of outcomes is
+ * unit-tested. It sits above hypervisor/ (whose version and KVM rules it reads), not in host/.
  */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { arch } from 'node:os';
+import type { DoctorCheck } from '../api/daemon.js';
 import { kvmUsability, probeHost, type HostAccelFacts } from '../hypervisor/accel.js';
 import { checkFirecrackerVersion, MIN_VERSION, parseFirecrackerVersion, TESTED_RANGE } from '../hypervisor/firecracker/version.js';
 import { atLeast, parseQemuVersion } from '../hypervisor/qemu/version.js';
+import { run, which } from '../host/exec.js';
+import { findTool } from '../host/tools.js';
 import type { Paths } from '../store/paths.js';
-import { run, which } from './exec.js';
-import { findTool } from './tools.js';
 
-import type { DoctorCheck } from '../api/daemon.js';
-
-export type Check = DoctorCheck;
+type Check = DoctorCheck;
 
 export interface DoctorFacts {
   arch: string;

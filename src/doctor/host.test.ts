@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluate, firecrackerCheck, isStaticElf, type DoctorFacts } from './doctor.js';
+import { evaluate, firecrackerCheck, isStaticElf, type DoctorFacts } from './host.js';
 
 const good: DoctorFacts = {
   arch: 'x64',

@@ -3,7 +3,7 @@
  * runs doctor, so the table of verdicts is unit-tested without systemd.
  */
 import type { DoctorCheck } from '../api/daemon.js';
-import type { SystemStatus } from './status.js';
+import type { SystemStatus } from '../system/status.js';
 
 const INSTALL = 'sudo banger system install';
 const RESTART = 'sudo banger system restart (see `banger system status` and `journalctl -u bangerd -u bangerd-root`)';
