@@ -3,13 +3,14 @@
  * the state dir) on first use and waiting until it answers. On a system install owned by this user
  * (`sudo banger system install`) it talks to the system daemon's socket and never starts one.
  */
-import { closeSync, fstatSync, openSync, mkdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, type CallOpts } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
+import { ensurePrivateDir } from '../host/privatefile.js';
 import { resolvePaths, systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
@@ -43,8 +44,33 @@ function unreachable(err: unknown): boolean {
   return errno === 'ENOENT' || errno === 'ECONNREFUSED';
 }
 
+/**
+ * Before a byte is sent: the private runtime dir must be ours (0700, not a link) and the socket
+ * in it ours too (or root's, for the system install's socket), so a socket another user planted
+ * never receives a request. A missing socket is fine (the daemon is started).
+ */
+export function checkDaemonSocket(socket: string, system: InstallRecord | null, uid = process.getuid?.() ?? 0): void {
+  if (!system) ensurePrivateDir(paths.runtimeDir, 'runtime directory', uid);
+  let st;
+  try {
+    st = lstatSync(socket);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const allowed = system ? [uid, 0] : [uid];
+  if (!st.isSocket() || !allowed.includes(st.uid)) {
+    throw new BangerError(
+      'conflict',
+      `${socket} is ${st.isSocket() ? `a socket owned by uid ${st.uid}` : 'not a socket'}, not bangerd's (uid ${allowed.join(' or ')}); refusing to talk to it. Remove it if you know where it came from, and check who else can write to ${dirname(socket)}`,
+      { details: { path: socket } },
+    );
+  }
+}
+
 export async function ensureDaemon(): Promise<void> {
   const { socket, system } = daemonTarget();
+  checkDaemonSocket(socket, system);
   try {
     await call(socket, 'daemon.status', {});
     return;

@@ -137,3 +137,15 @@ describe('plain ssh through the generated config and the Include (real sshd on 1
     expect(bad).toMatch(/HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
 });
+
+describe('sshEntries with forged rows', () => {
+  it('leaves out entries whose name, address or port ssh could read as something else', () => {
+    const vms = [
+      { name: 'ok', state: 'running', network: { mode: 'user' }, ssh: { host: '127.0.0.1', port: 40022 } },
+      { name: 'x\n  ProxyCommand sh', state: 'running', network: { mode: 'user' }, ssh: { host: '127.0.0.1', port: 40023 } },
+      { name: 'evil', state: 'running', network: { mode: 'user' }, ssh: { host: '-oProxyCommand=sh', port: 40024 } },
+      { name: 'br', state: 'stopped', network: { mode: 'bridge', ip: '1.2.3.4 ProxyCommand sh' }, ssh: null },
+    ];
+    expect(sshEntries(vms).map((e) => e.name)).toEqual(['ok']);
+  });
+});

@@ -8,6 +8,8 @@
 import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
+import { NAME_PATTERN } from '../api/names.js';
+import { checkSshHost, checkSshPort } from '../guest/sshargv.js';
 
 export interface SshHostEntry {
   /** VM name; the host is `NAME.vm`. */
@@ -30,7 +32,20 @@ function value(v: string): string {
   return /\s/.test(v) ? `"${v}"` : v;
 }
 
-/** VMs that ssh can reach: running user-mode VMs (at their forwarded port) and bridge-mode VMs (at their address). */
+/** Whether an entry is safe to write into ssh_config: a VM name, an IP or host name, a port (guest/sshargv.ts checks). */
+function writable(e: SshHostEntry): boolean {
+  try {
+    return NAME_PATTERN.test(e.name) && checkSshHost(e.hostName) === e.hostName && checkSshPort(e.port) === e.port;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * VMs that ssh can reach: running user-mode VMs (at their forwarded port) and bridge-mode VMs (at
+ * their address). An entry whose name, address or port is not plainly one (a stored row edited to
+ * hold `x\n  ProxyCommand …`) is left out, never written.
+ */
 export function sshEntries(
   vms: ReadonlyArray<{ name: string; state: string; network: { mode: string; ip?: string }; ssh: { host: string; port: number } | null }>,
 ): SshHostEntry[] {
@@ -39,7 +54,7 @@ export function sshEntries(
     if (v.network.mode === 'bridge' && v.network.ip) out.push({ name: v.name, hostName: v.network.ip, port: 22 });
     else if (v.state === 'running' && v.ssh) out.push({ name: v.name, hostName: v.ssh.host, port: v.ssh.port });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.filter(writable).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function renderSshConfig(entries: readonly SshHostEntry[], id: SshIdentity): string {

@@ -19,7 +19,10 @@
  *     apt-archives/                           .debs of the last image build, seeded into the next one
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
+ *     (XDG_RUNTIME_DIR unset: /run/user/<uid>/banger when /run/user/<uid> exists, else /tmp/banger-<uid>;
+ *      host/privatefile.ts ensurePrivateDir refuses it unless it is ours, 0700, not a link)
  */
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
@@ -131,13 +134,31 @@ export interface Paths {
   snapshotFile(id: string, file: keyof typeof SNAPSHOT_FILES): string;
 }
 
-/** Resolves every path from the environment. Pure: pass `env` in tests. */
-export function resolvePaths(env: Env = process.env): Paths {
+/** What resolvePaths needs to know about the host besides the environment. */
+export interface PathHostFacts {
+  uid: number;
+  exists(path: string): boolean;
+}
+const realHost: PathHostFacts = { uid: process.getuid?.() ?? userInfo().uid, exists: existsSync };
+
+/**
+ * The runtime dir: $XDG_RUNTIME_DIR/banger; without it (the usual case under sudo) the login
+ * manager's /run/user/<uid>/banger when that exists, else /tmp/banger-<uid> — a predictable name
+ * another user can pre-create, which is why the daemon and the CLI check it before use.
+ */
+export function runtimeDirFor(env: Env, host: PathHostFacts): string {
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'banger');
+  const runUser = join('/run/user', String(host.uid));
+  return host.exists(runUser) ? join(runUser, 'banger') : join('/tmp', `banger-${host.uid}`);
+}
+
+/** Resolves every path from the environment. Pure: pass `env` (and `host`) in tests. */
+export function resolvePaths(env: Env = process.env, host: PathHostFacts = realHost): Paths {
   const home = env.HOME || homedir();
   const configDir = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'banger');
   const stateDir = join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'banger');
   const cacheDir = join(env.XDG_CACHE_HOME || join(home, '.cache'), 'banger');
-  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'banger') : join('/tmp', `banger-${userInfo().uid}`);
+  const runtimeDir = runtimeDirFor(env, host);
   const sshDir = join(stateDir, 'ssh');
   const vmsDir = join(stateDir, 'vms');
   const kernelsDir = join(stateDir, 'kernels');
