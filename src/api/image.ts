@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { Sha256 } from './kernel.js';
-import { Name, Size } from './names.js';
+import { ImageSize, Name } from './names.js';
 
 export const ImageName = Name;
 export type ImageName = z.infer<typeof ImageName>;
@@ -84,7 +84,7 @@ export const ImageBuildParams = z
     /** Packages added to the default set. */
     include: z.array(PackageName).default([]),
     /** Apparent size of the ext4 (sparse), e.g. 4G. */
-    size: Size.default(DEFAULT_IMAGE_SIZE),
+    size: ImageSize.default(DEFAULT_IMAGE_SIZE),
   })
   .strict();
 export type ImageBuildParams = z.input<typeof ImageBuildParams>;
@@ -96,7 +96,7 @@ export const ImageImportParams = z
     /** A host path to a `docker export`-style tar; the CLI turns `-` into a stream it uploads. */
     rootfsTar: z.string().min(1),
     /** Apparent size of the ext4; by default 4G or twice the content, whichever is larger. */
-    size: Size.optional(),
+    size: ImageSize.optional(),
   })
   .strict();
 export type ImageImportParams = z.input<typeof ImageImportParams>;

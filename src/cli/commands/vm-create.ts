@@ -1,6 +1,6 @@
 /** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
 import { Command, Option } from 'commander';
-import { parseSize } from '../../api/names.js';
+import { checkSizeFlag } from '../../api/names.js';
 import { guestCommand } from '../argv.js';
 import { api } from '../connection.js';
 import { execInVm, sshToVm } from '../guest-io.js';
@@ -33,7 +33,7 @@ function withCreateFlags(c: Command): Command {
 }
 
 function createParams(o: CreateFlags, start: boolean) {
-  if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new Error(`--disk-size ${o.diskSize}: sizes look like 8G`);
+  checkSizeFlag('--disk-size', o.diskSize);
   return {
     name: o.name,
     image: o.image,
