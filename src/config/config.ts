@@ -24,6 +24,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BangerError } from '../api/errors.js';
+import { DEFAULT_IMPORT_MAX_BYTES } from '../api/image.js';
 import { MAX_SIZE_BYTES, MemoryMib, Name, parseSize, sizeProblem } from '../api/names.js';
 import { intToIp, ipToInt, parseCidr } from '../network/ipalloc.js';
 import { Duration } from './duration.js';
@@ -40,9 +41,6 @@ const BoundedSize = z.string().transform((s, ctx) => {
   }
   return parseSize(s)!;
 });
-
-/** The largest rootfs tar `image import` reads unless `image_import_max_size` says otherwise. */
-export const DEFAULT_IMPORT_MAX_BYTES = 64 * 1024 ** 3;
 
 const BridgeName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -');
 const Cidr = z.string().refine(

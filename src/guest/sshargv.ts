@@ -12,7 +12,6 @@ import { inDirectory, inDirectoryRaw } from './quote.js';
 const USER = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 const refuse = (what: string, value: string, want: string): never => {
