@@ -28,3 +28,12 @@ describe('stripControls', () => {
     }
   });
 });
+
+describe('vm ports table', () => {
+  it('drops escape sequences from guest process names', async () => {
+    const { portsTable } = await import('./commands/network.js');
+    const text = portsTable({ name: 'web', mode: 'user', ports: [{ port: 80, process: '\x1b]0;owned\x07ngi\x1b[2Knx', addresses: ['0.0.0.0'], endpoint: null, url: null }] });
+    expect(text).toContain('nginx');
+    expect(text).not.toContain('\x1b');
+  });
+});
