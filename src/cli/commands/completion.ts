@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { call } from '../../api/client.js';
 import { BangerError } from '../../api/errors.js';
 import { quote } from '../../guest/quote.js';
-import { daemonTarget } from '../connection.js';
+import { checkDaemonSocket, daemonTarget } from '../connection.js';
 
 export const NAME_KINDS = ['vms', 'images', 'kernels'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
@@ -247,7 +247,10 @@ export function completionScript(shell: Shell, program: Command): string {
  */
 export async function listNames(kind: NameKind, socket?: string): Promise<string[]> {
   try {
-    socket ??= daemonTarget().socket;
+    if (socket === undefined) {
+      socket = daemonTarget().socket;
+      checkDaemonSocket(socket, daemonTarget().system); // never a request to a socket that is not bangerd's
+    }
     switch (kind) {
       case 'vms':
         return (await call(socket, 'vm.list', {})).map((v) => v.name);

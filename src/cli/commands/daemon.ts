@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { call } from '../../api/client.js';
 import { pidAlive } from '../../host/exec.js';
 import { BangerError } from '../../api/errors.js';
-import { api, daemonTarget, paths } from '../connection.js';
+import { api, checkDaemonSocket, daemonTarget, paths } from '../connection.js';
 
 export function daemonCommands(program: Command): void {
   const d = program.command('daemon').description('the bangerd daemon');
@@ -34,6 +34,7 @@ export function daemonCommands(program: Command): void {
       if (daemonTarget().system) {
         throw new BangerError('conflict', 'bangerd runs as a system service (bangerd.service): restart it with `sudo banger system restart`, or stop it with `sudo systemctl stop bangerd.service` (VMs keep running)');
       }
+      checkDaemonSocket(paths.daemonSocket, null); // ours, in our 0700 runtime dir, before a byte is sent
       try {
         const { pid } = await call(paths.daemonSocket, 'daemon.status', {});
         await call(paths.daemonSocket, 'daemon.stop', {});
