@@ -149,3 +149,21 @@ describe('sshEntries with forged rows', () => {
     expect(sshEntries(vms).map((e) => e.name)).toEqual(['ok']);
   });
 });
+
+describe('writeIfChanged temp file', () => {
+  it('never writes through a link planted at a predictable temp name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sshcfg-tmp-'));
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'keep\n');
+      const cfg = join(dir, 'config');
+      symlinkSync(victim, `${cfg}.banger-tmp`); // the name the old code used
+      expect(await writeIfChanged(cfg, 'Host x.vm\n')).toBe(true);
+      expect(readFileSync(victim, 'utf8')).toBe('keep\n');
+      expect(readFileSync(cfg, 'utf8')).toBe('Host x.vm\n');
+      expect(statSync(cfg).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -5,11 +5,12 @@
  * marker-fenced `Include` of it at the top of ~/.ssh/config so plain `ssh NAME.vm` works.
  * Rendering and editing are pure; the small I/O functions below only read and write files.
  */
-import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
 import { NAME_PATTERN } from '../api/names.js';
 import { checkSshHost, checkSshPort } from '../guest/sshargv.js';
+import { openTempBeside } from '../host/privatefile.js';
 
 export interface SshHostEntry {
   /** VM name; the host is `NAME.vm`. */
@@ -116,9 +117,17 @@ async function writeAtomic(link: string, text: string): Promise<void> {
   // A dotfile manager may keep ~/.ssh/config as a symlink: write the file it points to.
   const path = await realpath(link).catch(() => link);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.banger-tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
+  // A new file under an unpredictable name (O_EXCL|O_NOFOLLOW), renamed over the target.
+  const tmp = await openTempBeside(path, 0o600);
+  try {
+    await tmp.handle.writeFile(text);
+  } catch (err) {
+    await tmp.handle.close();
+    await rm(tmp.path, { force: true });
+    throw err;
+  }
+  await tmp.handle.close();
+  await rename(tmp.path, path);
 }
 
 /** Writes the file when its content differs; returns whether it did. */
