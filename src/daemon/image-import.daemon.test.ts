@@ -79,6 +79,15 @@ describe('limits and cancellation', () => {
     expect(images()).toEqual([]);
   });
 
+  it('refuses a regular file over the limit before reading it', async () => {
+    const big = join(inst.root, 'big.tar');
+    writeFileSync(big, await tarOf([{ name: 'blob', body: Buffer.alloc(3 * 1024 * 1024, 7) }]));
+    const r = await inst.cli(['image', 'import', 'big', '--rootfs-tar', big]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/big\.tar \(3\.0M\) exceeds the 2M import limit; raise image_import_max_size/);
+    expect(images()).toEqual([]);
+  });
+
   it('a client that goes away mid-import leaves nothing registered or staged', async () => {
     const body = await tarOf([{ name: 'etc/os-release', body: 'ID=tiny\n' }, { name: 'bin/sh', body: '#!/x\n' }]);
     // The whole tar is sent, but stdin never ends: the import is still waiting when the client dies.
@@ -104,7 +113,10 @@ describe('importing over an existing name', () => {
   it('is a conflict without --force; --force replaces it and removes the old directory', async () => {
     const one = await tarOf([{ name: 'etc/os-release', body: 'ID=one\n' }]);
     const two = await tarOf([{ name: 'etc/os-release', body: 'ID=two\n' }]);
-    expect((await inst.cli(['image', 'import', 'tiny', '--rootfs-tar', '-', '--size', '16M'], { input: one })).code).toBe(0);
+    const oneFile = join(inst.root, 'one.tar'); // a regular file: read by the daemon itself
+    writeFileSync(oneFile, one);
+    const first0 = await inst.cli(['image', 'import', 'tiny', '--rootfs-tar', oneFile, '--size', '16M']);
+    expect(first0.code, first0.stderr).toBe(0);
     const first = images();
     expect(first).toHaveLength(1);
 
