@@ -10,7 +10,7 @@ import { call, type CallOpts } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
-import { ensurePrivateDir } from '../host/privatefile.js';
+import { checkPrivateDir } from '../host/privatefile.js';
 import { resolvePaths, systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
@@ -50,7 +50,7 @@ function unreachable(err: unknown): boolean {
  * never receives a request. A missing socket is fine (the daemon is started).
  */
 export function checkDaemonSocket(socket: string, system: InstallRecord | null, uid = process.getuid?.() ?? 0): void {
-  if (!system) ensurePrivateDir(paths.runtimeDir, 'runtime directory', uid);
+  if (!system && !checkPrivateDir(paths.runtimeDir, 'runtime directory', uid)) return; // none yet: the daemon makes it
   let st;
   try {
     st = lstatSync(socket);

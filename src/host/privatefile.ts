@@ -57,10 +57,30 @@ export function privateDirProblem(st: { isDirectory(): boolean; isSymbolicLink()
 }
 
 /**
- * Creates `dir` (0700) if missing, then refuses it unless it is a real directory owned by `uid`
- * with mode 0700: someone else's directory at a predictable name (`/tmp/banger-<uid>`) could
- * hold a planted socket or links for our pid file.
+ * Refuses `dir` unless it is a real directory owned by `uid` with mode 0700: someone else's
+ * directory at a predictable name (`/tmp/banger-<uid>`) could hold a planted socket or links for
+ * our pid file. A missing directory is fine here (returns false): there is nothing in it to trust.
  */
+export function checkPrivateDir(dir: string, what: string, uid = process.getuid?.() ?? 0): boolean {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const problem = privateDirProblem(st, uid);
+  if (problem) {
+    throw new BangerError(
+      'conflict',
+      `${what} ${dir} ${problem}; banger refuses it, since another user could have prepared it. Remove it (\`sudo rm -rf ${dir}\`) or set XDG_RUNTIME_DIR to a directory of your own`,
+      { details: { path: dir } },
+    );
+  }
+  return true;
+}
+
+/** Creates `dir` (0700) if missing, then checks it with checkPrivateDir. */
 export function ensurePrivateDir(dir: string, what: string, uid = process.getuid?.() ?? 0): void {
   try {
     mkdirSync(dir, { mode: 0o700 });
@@ -69,12 +89,5 @@ export function ensurePrivateDir(dir: string, what: string, uid = process.getuid
     if (code === 'ENOENT') mkdirSync(dir, { recursive: true, mode: 0o700 });
     else if (code !== 'EEXIST') throw err;
   }
-  const problem = privateDirProblem(lstatSync(dir), uid);
-  if (problem) {
-    throw new BangerError(
-      'conflict',
-      `${what} ${dir} ${problem}; banger refuses it, since another user could have prepared it. Remove it (\`sudo rm -rf ${dir}\`) or set XDG_RUNTIME_DIR to a directory of your own`,
-      { details: { path: dir } },
-    );
-  }
+  checkPrivateDir(dir, what, uid);
 }
