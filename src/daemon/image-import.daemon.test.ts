@@ -69,6 +69,19 @@ describe('image import refuses what is not a regular file, and the daemon stays 
   });
 });
 
+describe('kernel import reads only regular files', () => {
+  it('refuses a FIFO and /dev/zero at once; the daemon stays up', async () => {
+    const pipe = join(inst.root, 'vmlinux.fifo');
+    execFileSync('mkfifo', [pipe]);
+    for (const path of [pipe, '/dev/zero']) {
+      const r = await inst.cli(['kernel', 'import', 'k', '--vmlinux', path], { timeoutMs: 30_000 });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/expected a regular file/);
+    }
+    expect(await daemonPid()).toBe(pid);
+  });
+});
+
 describe('limits and cancellation', () => {
   it('stops reading stdin at image_import_max_size, naming the key', async () => {
     const big = await tarOf([{ name: 'blob', body: Buffer.alloc(3 * 1024 * 1024, 7) }]);
