@@ -69,7 +69,7 @@ describe('method params', () => {
 
   it('image.import needs a name and a tar; image.pull a name or URL', () => {
     expect(ImageImportParams.safeParse({ name: 'mine' }).success).toBe(false);
-    expect(ImageImportParams.parse({ name: 'mine', rootfsTar: '-' })).toEqual({ name: 'mine', rootfsTar: '-' });
+    expect(ImageImportParams.parse({ name: 'mine', rootfsTar: '-' })).toEqual({ name: 'mine', rootfsTar: '-', force: false });
     expect(ImagePullParams.safeParse({ nameOrUrl: '' }).success).toBe(false);
   });
 

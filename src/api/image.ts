@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { Sha256 } from './kernel.js';
-import { Name, Size } from './names.js';
+import { ImageSize, Name } from './names.js';
 
 export const ImageName = Name;
 export type ImageName = z.infer<typeof ImageName>;
@@ -13,6 +13,8 @@ export type ImageName = z.infer<typeof ImageName>;
 /** The image `image build` makes when no name is given, and the one `vm create` uses by default. */
 export const DEFAULT_IMAGE_NAME = 'debian-bookworm';
 export const DEFAULT_IMAGE_SIZE = '4G';
+/** The largest rootfs tar `image import` reads unless config.toml's `image_import_max_size` says otherwise. */
+export const DEFAULT_IMPORT_MAX_BYTES = 64 * 1024 ** 3;
 
 /** A Debian package name (policy §5.6.1): what `--include` accepts. */
 export const PackageName = z
@@ -84,7 +86,7 @@ export const ImageBuildParams = z
     /** Packages added to the default set. */
     include: z.array(PackageName).default([]),
     /** Apparent size of the ext4 (sparse), e.g. 4G. */
-    size: Size.default(DEFAULT_IMAGE_SIZE),
+    size: ImageSize.default(DEFAULT_IMAGE_SIZE),
   })
   .strict();
 export type ImageBuildParams = z.input<typeof ImageBuildParams>;
@@ -96,7 +98,9 @@ export const ImageImportParams = z
     /** A host path to a `docker export`-style tar; the CLI turns `-` into a stream it uploads. */
     rootfsTar: z.string().min(1),
     /** Apparent size of the ext4; by default 4G or twice the content, whichever is larger. */
-    size: Size.optional(),
+    size: ImageSize.optional(),
+    /** Replace an image already registered under this name (refused while a VM or snapshot uses it). */
+    force: z.boolean().default(false),
   })
   .strict();
 export type ImageImportParams = z.input<typeof ImageImportParams>;

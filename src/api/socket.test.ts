@@ -10,8 +10,11 @@ describe('the daemon socket, defined once', () => {
     expect(daemonSocketPath(env)).toBe(socket);
     expect(resolvePaths(env).daemonSocket).toBe(socket);
   });
-  it('without XDG_RUNTIME_DIR: a per-user directory under /tmp', () => {
-    expect(daemonSocketPath({ HOME: '/home/u' })).toBe(resolvePaths({ HOME: '/home/u' }).daemonSocket);
-    expect(daemonSocketPath({ HOME: '/home/u' })).toMatch(/^\/tmp\/banger-\d+\/bangerd\.sock$/);
+  it('without XDG_RUNTIME_DIR: /run/user/<uid> when it exists, else a per-user directory under /tmp', () => {
+    const none = { uid: 1000, exists: () => false };
+    const run = { uid: 1000, exists: (p: string) => p === '/run/user/1000' };
+    expect(daemonSocketPath({ HOME: '/home/u' }, none)).toBe(resolvePaths({ HOME: '/home/u' }, none).daemonSocket);
+    expect(daemonSocketPath({ HOME: '/home/u' }, none)).toBe('/tmp/banger-1000/bangerd.sock');
+    expect(daemonSocketPath({ HOME: '/home/u' }, run)).toBe('/run/user/1000/banger/bangerd.sock');
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NetworkMode, WorkspaceMode } from './enums.js';
-import { Name, Size } from './names.js';
+import { MemoryMib, Name, Size } from './names.js';
 
 export { NetworkMode } from './enums.js';
 
@@ -70,7 +70,7 @@ export const VmCreateParams = z
     name: Name.optional(),
     image: Name.optional(),
     vcpu: z.number().int().min(1).max(64).optional(),
-    memoryMib: z.number().int().min(128).max(1024 * 1024).optional(),
+    memoryMib: MemoryMib.optional(),
     diskSize: Size.optional(),
     start: z.boolean().default(true),
     /** Absent: the host's default (user mode with QEMU; bridge + NAT where only Firecracker runs). */
@@ -92,7 +92,7 @@ export const VmKillParams = VmRef.extend({ signal: z.string().regex(/^(SIG)?[A-Z
 export const VmDeleteParams = VmRef.extend({ force: z.boolean().default(true) }).strict();
 export const VmSetParams = VmRef.extend({
   vcpu: z.number().int().min(1).max(64).optional(),
-  memoryMib: z.number().int().min(128).optional(),
+  memoryMib: MemoryMib.optional(),
   diskSize: Size.optional(),
   nat: z.boolean().optional(),
 }).strict();

@@ -7,7 +7,7 @@
  * the daemon is checked (or started) once, however many calls a command makes — one connection per
  * call after that, instead of a `daemon.status` probe before each.
  */
-import { closeSync, fstatSync, openSync, mkdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, type CallOpts } from '../api/client.js';
@@ -15,6 +15,7 @@ import { ALREADY_RUNNING_EXIT } from '../api/daemon.js';
 import { BangerError } from '../api/errors.js';
 import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
+import { checkPrivateDir } from '../host/privatefile.js';
 import { systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
@@ -39,6 +40,30 @@ const DAEMON_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'daemon
 function unreachable(err: unknown): boolean {
   const errno = err instanceof BangerError ? (err.details?.errno as string | undefined) : undefined;
   return errno === 'ENOENT' || errno === 'ECONNREFUSED';
+}
+
+/**
+ * Before a byte is sent: the private runtime dir must be ours (0700, not a link) and the socket
+ * in it ours too (or root's, for the system install's socket), so a socket another user planted
+ * never receives a request. A missing socket is fine (the daemon is started).
+ */
+export function checkDaemonSocket(runtimeDir: string, socket: string, system: InstallRecord | null, uid = process.getuid?.() ?? 0): void {
+  if (!system && !checkPrivateDir(runtimeDir, 'runtime directory', uid)) return; // none yet: the daemon makes it
+  let st;
+  try {
+    st = lstatSync(socket);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const allowed = system ? [uid, 0] : [uid];
+  if (!st.isSocket() || !allowed.includes(st.uid)) {
+    throw new BangerError(
+      'conflict',
+      `${socket} is ${st.isSocket() ? `a socket owned by uid ${st.uid}` : 'not a socket'}, not bangerd's (uid ${allowed.join(' or ')}); refusing to talk to it. Remove it if you know where it came from, and check who else can write to ${dirname(socket)}`,
+      { details: { path: socket } },
+    );
+  }
 }
 
 /** Reaches bangerd at `target`, starting a private one (for `paths`) when nothing answers. */
@@ -133,7 +158,9 @@ export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.
     target() {
       if (!target) {
         const system = systemInstall(env);
-        target = { socket: system ? system.daemonSocket : paths.daemonSocket, system };
+        const t = { socket: system ? system.daemonSocket : paths.daemonSocket, system };
+        checkDaemonSocket(paths.runtimeDir, t.socket, t.system); // before any byte is sent to it
+        target = t;
       }
       return target;
     },

@@ -29,6 +29,7 @@ describe('config.toml through the CLI', () => {
     ['auto_stop_stale_after = "soon"\n', /config\.toml: key auto_stop_stale_after: durations look like/],
     ['[[file_sync]]\nhost = "~other/x"\nguest = "~/x"\n', /config\.toml: file_sync\[0\]: .*~user/],
     ['bridge_name = "br0"\n[network]\nbridge = "br1"\n', /bridge_name = "br0" and network\.bridge = "br1" disagree/],
+    ['[vm_defaults]\ndisk_size = "17T"\n', /key vm_defaults\.disk_size: sizes look like .* from 1M to 16T/],
   ])('a bad value: the CLI shows the daemon’s own message at once (%j)', async (config, message) => {
     inst = installWith(config);
     const t0 = Date.now();
@@ -68,5 +69,31 @@ describe('config.toml through the CLI', () => {
     expect((await inst.cli(['daemon', 'status'])).code).toBe(0);
     await inst.cli(['daemon', 'stop']);
     expect(readFileSync(join(inst.stateDir, 'bangerd.log'), 'utf8')).toMatch(/"msg":"listening"/);
+  });
+});
+
+describe('sizes through the CLI and the daemon', () => {
+  it('vm create/set with sizes out of range are bad_request naming the range; nothing is stored; the daemon answers', async () => {
+    inst = installWith('');
+    for (const args of [
+      ['vm', 'create', '--name', 'big', '--no-start', '--disk-size', `1${'0'.repeat(400)}`],
+      ['vm', 'create', '--name', 'big', '--no-start', '--disk-size', '99999999999T'],
+      ['vm', 'create', '--name', 'big', '--no-start', '--disk-size', '17T'],
+    ]) {
+      const r = await inst.cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--disk-size sizes look like 512M, 4G or 8GiB, from 1M to 16T/);
+    }
+    for (const args of [
+      ['vm', 'create', '--name', 'big', '--no-start', '--memory', '4000000'],
+      ['vm', 'set', 'big', '--memory', '4000000'],
+    ]) {
+      const r = await inst.cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/memoryMib: memory is 128 to 1048576 MiB/);
+    }
+    const list = await inst.cli(['vm', 'list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([]);
   });
 });

@@ -262,3 +262,25 @@ describe('planFileSync', () => {
     ).toThrow(/^file_sync\[2\]: /);
   });
 });
+
+describe('bounded sizes and paths relative to the file', () => {
+  it('refuses sizes and memory out of range, naming the range', () => {
+    for (const text of ['[vm_defaults]\ndisk_size = "17T"', `[vm_defaults]\ndisk_size = "1${'0'.repeat(400)}"`, 'image_import_max_size = "99999999999T"']) {
+      expect(() => parseConfig(text, '/c.toml', host)).toThrow(/from 1M to 16T/);
+    }
+    expect(() => parseConfig('[vm_defaults]\nmemory_mib = 4000000', '/c.toml', host)).toThrow(/memory is 128 to 1048576 MiB/);
+  });
+
+  it('resolves a relative catalog path against the config file, not the working directory', () => {
+    expect(parseConfig('catalog = "cat/catalog.json"', '/etc/me/config.toml', host).catalog).toBe('/etc/me/cat/catalog.json');
+    expect(parseConfig('catalog = "../shared.json"', '/etc/me/config.toml', host).catalog).toBe('/etc/shared.json');
+    expect(parseConfig('catalog = "~/c.json"', '/etc/me/config.toml', host).catalog).toBe('/home/u/c.json');
+    expect(parseConfig('catalog = "/abs/c.json"', '/etc/me/config.toml', host).catalog).toBe('/abs/c.json');
+    expect(parseConfig('catalog = "https://example.org/c.json"', '/etc/me/config.toml', host).catalog).toBe('https://example.org/c.json');
+  });
+
+  it('reads image_import_max_size (default 64G)', () => {
+    expect(parseConfig('', '/c.toml', host).imageImportMaxBytes).toBe(64 * 1024 ** 3);
+    expect(parseConfig('image_import_max_size = "1M"', '/c.toml', host).imageImportMaxBytes).toBe(1024 ** 2);
+  });
+});

@@ -16,27 +16,31 @@
  * - `system_overlay_size` and `tap_pool_size`: parsed and validated, but not honoured yet (a
  *   warning says so). A VM here has one disk, a qcow2 overlay over the image sized by
  *   `disk_size`, so there is no separate system overlay to size; a tap pool needs the root helper.
+ * - `catalog`: a URL or a path; a relative path is relative to config.toml's directory.
+ * - `image_import_max_size` (default 64G): the largest rootfs tar `image import` reads.
  * - `jailer_enabled` (default true): the jailer is used only where it can run (as root for now).
  */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { AccelSetting, HypervisorSetting } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
-import { Name, parseSize } from '../api/names.js';
+import { DEFAULT_IMPORT_MAX_BYTES } from '../api/image.js';
+import { MAX_SIZE_BYTES, MemoryMib, Name, parseSize, sizeProblem } from '../api/names.js';
 import { intToIp, ipToInt, parseCidr } from '../network/ipalloc.js';
 import { Duration } from './duration.js';
 import { FileSyncEntry, FileSyncEntryFile, planFileSync } from './filesync.js';
 
-/** The largest size a config key accepts (16 TiB): bounded, so it is always a safe integer. */
-export const MAX_SIZE_BYTES = 16 * 1024 ** 4;
+export { MAX_SIZE_BYTES };
 
+/** A size key: bounded (api/names.ts MIN/MAX_SIZE_BYTES), so it is always a safe integer; the error names the range. */
 const BoundedSize = z.string().transform((s, ctx) => {
-  const n = parseSize(s);
-  if (n === null || !Number.isSafeInteger(n) || n > MAX_SIZE_BYTES) {
-    ctx.addIssue({ code: 'custom', message: `sizes look like 512M, 4G or 8GiB, at most 16T (got ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)})` });
+  const problem = sizeProblem(s);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
     return z.NEVER;
   }
-  return n;
+  return parseSize(s)!;
 });
 
 const BridgeName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -');
@@ -65,7 +69,10 @@ export const ConfigFile = z.object({
   hypervisor: HypervisorSetting.optional(),
   accel: AccelSetting.optional(),
   ssh_key_path: PathKey.optional(),
-  catalog: z.string().optional(),
+  /** A path (relative: to this file's directory) or an http(s)/file URL. */
+  catalog: z.string().min(1).optional(),
+  /** The largest rootfs tar `image import` reads (a size like 64G). */
+  image_import_max_size: BoundedSize.optional(),
   jailer_enabled: z.boolean().optional(),
   jailer_bin: BinKey.optional(),
   jailer_chroot_base: PathKey.optional(),
@@ -95,7 +102,7 @@ export const ConfigFile = z.object({
   vm_defaults: z
     .object({
       vcpu: z.number().int().min(1).max(64).optional(),
-      memory_mib: z.number().int().min(128).max(1024 * 1024).optional(),
+      memory_mib: MemoryMib.optional(),
       disk_size: BoundedSize.optional(),
       system_overlay_size: BoundedSize.optional(),
     })
@@ -113,7 +120,10 @@ export const Config = z.object({
   hypervisor: HypervisorSetting,
   accel: AccelSetting,
   sshKeyPath: z.string().nullable(),
+  /** A URL or an absolute path (a relative path in the file is resolved against the file's directory). */
   catalog: z.string().nullable(),
+  /** From `image_import_max_size`: the largest rootfs tar `image import` reads. */
+  imageImportMaxBytes: z.number().int().positive(),
   /** What the config asks for; whether the jailer really runs is decided where the driver is made. */
   jailer: z.object({ enabled: z.boolean(), bin: z.string(), chrootBaseDir: z.string() }),
   firecrackerBin: z.string(),
@@ -188,6 +198,15 @@ function pick<T>(file: string, a: [string, T | undefined], b: [string, T | undef
   return a[1] ?? b[1];
 }
 
+/**
+ * A relative path written in the config file means relative to the file, not to wherever the
+ * daemon happened to be started; URLs and absolute paths stay as written.
+ */
+export function relativeToFile(value: string, file: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || isAbsolute(value)) return value;
+  return resolve(dirname(file), value);
+}
+
 export function parseConfig(text: string, file: string, host: HostFacts): Config {
   let raw: unknown;
   try {
@@ -236,7 +255,8 @@ export function parseConfig(text: string, file: string, host: HostFacts): Config
     hypervisor: c.hypervisor ?? 'auto',
     accel: c.accel ?? 'auto',
     sshKeyPath: home(c.ssh_key_path) ?? null,
-    catalog: c.catalog ?? null,
+    catalog: c.catalog === undefined ? null : relativeToFile(home(c.catalog), file),
+    imageImportMaxBytes: c.image_import_max_size ?? DEFAULT_IMPORT_MAX_BYTES,
     jailer: { enabled: c.jailer_enabled ?? true, bin: home(c.jailer_bin) ?? '/usr/bin/jailer', chrootBaseDir: home(c.jailer_chroot_base) ?? host.jailerChrootBase },
     firecrackerBin: home(c.firecracker_bin) ?? 'firecracker',
     qemuBin: home(c.qemu_bin) ?? 'qemu-system-x86_64',

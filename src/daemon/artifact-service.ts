@@ -23,7 +23,7 @@ import { createVmStore } from '../store/vms.js';
 import type { ArtifactAccess, ResolvedBoot } from '../vms/service.js';
 import type { Handlers } from './dispatch.js';
 import { SingleFlight, type Locks } from '../host/locks.js';
-import { imageExtraHandlers } from './image-handlers.js';
+import { imageExtraHandlers, nameTaken } from './image-handlers.js';
 
 export interface ArtifactServiceDeps {
   paths: Paths;
@@ -132,6 +132,24 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     if (users.length) throw new BangerError('conflict', `${what} "${name}" is used by ${users.join(', ')}; delete those first`, { details: { users } });
   }
 
+  /** image.import's registration: a taken name is refused or, with `replace`, replaced without leaking the old directory. */
+  async function registerImport(name: string, m: ImageManifest, replace: boolean): Promise<ImageManifest> {
+    const old = images.get(name);
+    try {
+      if (old && !replace) throw nameTaken(name, old.manifest); // registered by another import meanwhile
+      if (old) refuseIfUsed('image', name);
+    } catch (err) {
+      if (images.refCount(m.sha256) === 0) await removeImageDir(paths, m.sha256);
+      throw err;
+    }
+    const manifest = registerImage(name, m, m.kernelRef);
+    if (old && old.sha256 !== m.sha256 && images.refCount(old.sha256) === 0) {
+      await removeImageDir(paths, old.sha256);
+      log.info({ name, old: old.sha256, new: m.sha256 }, 'image replaced');
+    }
+    return manifest;
+  }
+
   const handlers: ArtifactHandlers = {
     'kernel.pull': (p, ctx) => pullKernel(p.name, ctx.progress),
     'kernel.list': async (p) => ({
@@ -170,7 +188,16 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
       if (images.refCount(r.sha256) === 0) await removeImageDir(paths, r.sha256);
       return { name: p.name, sha256: r.sha256 };
     },
-    ...imageExtraHandlers({ paths, config, log, registerImage, pullKernel, getImage: (n) => images.get(n)?.manifest ?? null }),
+    ...imageExtraHandlers({
+      paths,
+      config,
+      log,
+      registerImage,
+      registerImport,
+      refuseIfUsed: (name) => refuseIfUsed('image', name),
+      pullKernel,
+      getImage: (n) => images.get(n)?.manifest ?? null,
+    }),
   };
 
   async function doctor(): Promise<DoctorCheck[]> {

@@ -2,12 +2,13 @@
  * bangerd: the only place that wires real implementations together. Listens on a unix socket
  * in a 0700 runtime dir; adopts running VMs at start; never kills VMs when it exits.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { call } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { loadConfig } from '../config/load.js';
 import { setCommandLogger } from '../host/exec.js';
 import { createLogger } from '../host/logger.js';
+import { ensurePrivateDir, replaceFileSync } from '../host/privatefile.js';
 import { buildInfo } from '../host/version.js';
 import { probeHost } from '../hypervisor/accel.js';
 import { chooseHypervisor } from '../hypervisor/choice.js';
@@ -44,7 +45,8 @@ import { createWorkspaceService } from '../workspace/service.js';
 
 export async function main(): Promise<void> {
   const paths = resolvePaths();
-  for (const d of [paths.stateDir, paths.vmsDir, paths.runtimeDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  for (const d of [paths.stateDir, paths.vmsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(paths.runtimeDir, 'runtime directory'); // ours, 0700, not a link: else refuse to start
   const running = await takeInstanceLock(paths.daemonLock, paths.daemonPidFile); // one bangerd per install, before the socket
   if (running) return void ((process.exitCode = ALREADY_RUNNING_EXIT), process.stderr.write(`${running}\n`));
   // One daemon per install: if the socket answers, another bangerd owns it.
@@ -214,7 +216,7 @@ export async function main(): Promise<void> {
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),
   });
   const server = await startServer({ socketPath: paths.daemonSocket, dispatch, log });
-  writeFileSync(paths.daemonPidFile, `${process.pid}\n`);
+  replaceFileSync(paths.daemonPidFile, `${process.pid}\n`); // O_EXCL|O_NOFOLLOW: a planted link is removed, not followed
   log.info({ socket: paths.daemonSocket, pid: process.pid, version: info.version }, 'listening');
 
   shutdown = () => {

@@ -18,12 +18,16 @@ export function snapshotHandlers(snapshots: SnapshotService): SnapshotHandlers {
   };
 }
 
-/** image.delete / kernel.delete with the snapshot guard in front. */
+/** image.delete / kernel.delete (and image.import --force, which replaces an image) with the snapshot guard in front. */
 export function guardArtifactDeletes(
   snapshots: SnapshotService,
-  inner: Pick<Handlers, 'image.delete' | 'kernel.delete'>,
-): Pick<Handlers, 'image.delete' | 'kernel.delete'> {
+  inner: Pick<Handlers, 'image.delete' | 'kernel.delete' | 'image.import'>,
+): Pick<Handlers, 'image.delete' | 'kernel.delete' | 'image.import'> {
   return {
+    'image.import': (p, ctx) => {
+      if (p.force) snapshots.beforeArtifactDelete('image', p.name);
+      return inner['image.import'](p, ctx);
+    },
     'image.delete': (p, ctx) => {
       snapshots.beforeArtifactDelete('image', p.name);
       return inner['image.delete'](p, ctx);

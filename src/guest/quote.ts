@@ -4,10 +4,21 @@
  */
 import { BangerError } from '../api/errors.js';
 
-/** Quotes one value for a POSIX shell: safe for spaces, quotes, newlines, `$(...)`, globbing. */
+/** Words a shell reads as they are: no quoting, globbing, expansion or word splitting applies. */
+const BARE = /^[A-Za-z0-9_\-+=.,/:@%^]+$/;
+/** `NAME=...` in the first position is a variable assignment, not a command: `X=1 env` would run `env`. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** Reserved words change the grammar in the first position (`if`, `time` in bash); quoted they are plain names. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', 'coproc']);
+
+/**
+ * Quotes one value for a POSIX shell: safe for spaces, quotes, newlines, `$(...)`, globbing. A
+ * word that would mean something else as the first word of a command (an assignment such as
+ * `X=1`, a reserved word) is quoted too, wherever it stands: quoting never changes an argument.
+ */
 export function quote(value: string): string {
   if (value === '') return "''";
-  if (/^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(value)) return value;
+  if (BARE.test(value) && !ASSIGNMENT.test(value) && !RESERVED.has(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -137,3 +137,33 @@ describe('plain ssh through the generated config and the Include (real sshd on 1
     expect(bad).toMatch(/HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
 });
+
+describe('sshEntries with forged rows', () => {
+  it('leaves out entries whose name, address or port ssh could read as something else', () => {
+    const vms = [
+      { name: 'ok', state: 'running', network: { mode: 'user' }, ssh: { host: '127.0.0.1', port: 40022 } },
+      { name: 'x\n  ProxyCommand sh', state: 'running', network: { mode: 'user' }, ssh: { host: '127.0.0.1', port: 40023 } },
+      { name: 'evil', state: 'running', network: { mode: 'user' }, ssh: { host: '-oProxyCommand=sh', port: 40024 } },
+      { name: 'br', state: 'stopped', network: { mode: 'bridge', ip: '1.2.3.4 ProxyCommand sh' }, ssh: null },
+    ];
+    expect(sshEntries(vms).map((e) => e.name)).toEqual(['ok']);
+  });
+});
+
+describe('writeIfChanged temp file', () => {
+  it('never writes through a link planted at a predictable temp name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sshcfg-tmp-'));
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'keep\n');
+      const cfg = join(dir, 'config');
+      symlinkSync(victim, `${cfg}.banger-tmp`); // the name the old code used
+      expect(await writeIfChanged(cfg, 'Host x.vm\n')).toBe(true);
+      expect(readFileSync(victim, 'utf8')).toBe('keep\n');
+      expect(readFileSync(cfg, 'utf8')).toBe('Host x.vm\n');
+      expect(statSync(cfg).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -5,10 +5,12 @@
  * marker-fenced `Include` of it at the top of ~/.ssh/config so plain `ssh NAME.vm` works.
  * Rendering and editing are pure; the small I/O functions below only read and write files.
  */
-import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
-import { vmHostName } from '../api/names.js';
+import { NAME_PATTERN, vmHostName } from '../api/names.js';
+import { checkSshHost, checkSshPort } from '../guest/sshargv.js';
+import { openTempBeside } from '../host/privatefile.js';
 
 export interface SshHostEntry {
   /** VM name; the host is `NAME.vm`. */
@@ -31,7 +33,20 @@ function value(v: string): string {
   return /\s/.test(v) ? `"${v}"` : v;
 }
 
-/** VMs that ssh can reach: running user-mode VMs (at their forwarded port) and bridge-mode VMs (at their address). */
+/** Whether an entry is safe to write into ssh_config: a VM name, an IP or host name, a port (guest/sshargv.ts checks). */
+function writable(e: SshHostEntry): boolean {
+  try {
+    return NAME_PATTERN.test(e.name) && checkSshHost(e.hostName) === e.hostName && checkSshPort(e.port) === e.port;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * VMs that ssh can reach: running user-mode VMs (at their forwarded port) and bridge-mode VMs (at
+ * their address). An entry whose name, address or port is not plainly one (a stored row edited to
+ * hold `x\n  ProxyCommand …`) is left out, never written.
+ */
 export function sshEntries(
   vms: ReadonlyArray<{ name: string; state: string; network: { mode: string; ip?: string }; ssh: { host: string; port: number } | null }>,
 ): SshHostEntry[] {
@@ -40,7 +55,7 @@ export function sshEntries(
     if (v.network.mode === 'bridge' && v.network.ip) out.push({ name: v.name, hostName: v.network.ip, port: 22 });
     else if (v.state === 'running' && v.ssh) out.push({ name: v.name, hostName: v.ssh.host, port: v.ssh.port });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.filter(writable).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function renderSshConfig(entries: readonly SshHostEntry[], id: SshIdentity): string {
@@ -102,9 +117,17 @@ async function writeAtomic(link: string, text: string): Promise<void> {
   // A dotfile manager may keep ~/.ssh/config as a symlink: write the file it points to.
   const path = await realpath(link).catch(() => link);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.banger-tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
+  // A new file under an unpredictable name (O_EXCL|O_NOFOLLOW), renamed over the target.
+  const tmp = await openTempBeside(path, 0o600);
+  try {
+    await tmp.handle.writeFile(text);
+  } catch (err) {
+    await tmp.handle.close();
+    await rm(tmp.path, { force: true });
+    throw err;
+  }
+  await tmp.handle.close();
+  await rename(tmp.path, path);
 }
 
 /** Writes the file when its content differs; returns whether it did. */

@@ -19,11 +19,13 @@
  *     apt-archives/                           .debs of the last image build, seeded into the next one
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
+ *     (XDG_RUNTIME_DIR unset: /run/user/<uid>/banger when /run/user/<uid> exists, else /tmp/banger-<uid>;
+ *      host/privatefile.ts ensurePrivateDir refuses it unless it is ours, 0700, not a link)
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
-import { daemonSocketPath, userRuntimeDir } from '../api/socket.js';
+import { DAEMON_SOCKET_FILE, userRuntimeDir, type RuntimeHostFacts } from '../api/socket.js';
 
 export interface Env {
   [key: string]: string | undefined;
@@ -134,13 +136,16 @@ export interface Paths {
   snapshotFile(id: string, file: keyof typeof SNAPSHOT_FILES): string;
 }
 
-/** Resolves every path from the environment. Pure: pass `env` in tests. */
-export function resolvePaths(env: Env = process.env): Paths {
+/** What resolvePaths needs to know about the host besides the environment. */
+export type PathHostFacts = RuntimeHostFacts;
+
+/** Resolves every path from the environment. Pure: pass `env` (and `host`) in tests. */
+export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Paths {
   const home = env.HOME || homedir();
   const configDir = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'banger');
   const stateDir = join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'banger');
   const cacheDir = join(env.XDG_CACHE_HOME || join(home, '.cache'), 'banger');
-  const runtimeDir = userRuntimeDir(env);
+  const runtimeDir = userRuntimeDir(env, host);
   const sshDir = join(stateDir, 'ssh');
   const vmsDir = join(stateDir, 'vms');
   const kernelsDir = join(stateDir, 'kernels');
@@ -155,7 +160,7 @@ export function resolvePaths(env: Env = process.env): Paths {
     runtimeDir,
     db: join(stateDir, 'banger.db'),
     daemonLog: join(stateDir, 'bangerd.log'),
-    daemonSocket: checkSocketPath(daemonSocketPath(env)),
+    daemonSocket: checkSocketPath(join(runtimeDir, DAEMON_SOCKET_FILE)),
     daemonPidFile: join(runtimeDir, 'bangerd.pid'),
     daemonLock: join(stateDir, 'bangerd.lock'),
     sshDir,

@@ -5,7 +5,7 @@
  * written sparse and hashed in the same pass, and its sha256 checked against the manifest (and
  * the bundle's own sha256 against the catalog's, when known) before anything is registered.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -16,6 +16,7 @@ import { ImageManifest, ImageName, type ImageSource } from '../../api/image.js';
 import { formatBytes } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { spawnProcess, which, type ProcessHandle } from '../../host/exec.js';
+import { openTempBeside } from '../../host/privatefile.js';
 import { silentLogger, type Logger } from '../../host/logger.js';
 import { IMAGE_FILES, type Paths } from '../../store/paths.js';
 import { newSha256, sha256File, verifySha256 } from '../digest.js';
@@ -63,7 +64,9 @@ export async function exportBundle(opts: ExportBundleOptions): Promise<ExportBun
   const rootfs = join(opts.dir, IMAGE_FILES.rootfs);
   const st = await stat(rootfs);
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  const partial = `${opts.output}.partial-${process.pid}`;
+  // A new file with an unpredictable name (O_EXCL|O_NOFOLLOW), renamed over the output when complete.
+  const temp = await openTempBeside(opts.output, 0o644);
+  const partial = temp.path;
   const mtime = new Date(manifest.builtAt);
 
   progress('export', `${manifest.name}: ${formatBytes(st.size)} ext4 -> ${opts.output}`);
@@ -79,7 +82,7 @@ export async function exportBundle(opts: ExportBundleOptions): Promise<ExportBun
     },
   });
   const pack = tar.pack();
-  const out = pipeline(zstd.child.stdout!, tap, createWriteStream(partial, { mode: 0o644 }));
+  const out = pipeline(zstd.child.stdout!, tap, temp.handle.createWriteStream());
   const feed = pipeline(pack, zstd.child.stdin!);
   out.catch(() => {});
   feed.catch(() => {});

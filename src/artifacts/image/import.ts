@@ -13,7 +13,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_SIZE, ImageManifest, ImageName } from '../../api/image.js';
+import { DEFAULT_IMAGE_SIZE, DEFAULT_IMPORT_MAX_BYTES, ImageManifest, ImageName } from '../../api/image.js';
 import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { extractKept, ownershipKeeper } from './keeper.js';
@@ -27,6 +27,12 @@ import { cleanStaleStaging, createStaging } from '../staging.js';
 import { publishRootTree, type PublishedImage } from './store.js';
 import { normalizeEntryName, TarEntryChecker, unsafeEntryError } from './tarsafety.js';
 import { packMode } from './retar.js';
+import { limitBytes } from './tarinput.js';
+
+/** Throws `unavailable` when the caller went away; checked between the import's steps. */
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BangerError('unavailable', 'the import was cancelled (the client went away); nothing was imported');
+}
 
 export interface ImportRootfsOptions {
   paths: Paths;
@@ -35,6 +41,10 @@ export interface ImportRootfsOptions {
   input: Readable;
   /** Apparent ext4 size; default max(4G, twice the content). */
   size?: string;
+  /** The most tar bytes read (config image_import_max_size). @default DEFAULT_IMPORT_MAX_BYTES */
+  maxBytes?: number;
+  /** Aborted when the client goes away: reading stops and the staging directory is removed. */
+  signal?: AbortSignal;
   progress?: Progress;
   log?: Logger;
 }
@@ -89,13 +99,17 @@ function cleanHeader(h: tar.Header, path: string, linkTarget: string | undefined
  * holding only the validated names and plain headers. The host `tar -x` then reads an archive
  * this code wrote, so no difference between two tar parsers can smuggle a name past the check.
  */
-export async function sanitizeTar(input: Readable, output: Writable): Promise<TarStats> {
+export async function sanitizeTar(
+  input: Readable,
+  output: Writable,
+  opts: { maxBytes?: number; signal?: AbortSignal } = {},
+): Promise<TarStats> {
   const extract = tar.extract();
   const pack = tar.pack();
   const checker = new TarEntryChecker();
   const stats: TarStats = { entries: 0, contentBytes: 0 };
   const written = pipeline(pack, output);
-  const read = pipeline(input, refuseCompressed(), extract);
+  const read = pipeline(input, limitBytes(opts.maxBytes ?? DEFAULT_IMPORT_MAX_BYTES), refuseCompressed(), extract, ...(opts.signal ? [{ signal: opts.signal }] : []));
   written.catch(() => {});
   read.catch(() => {});
   try {
@@ -121,6 +135,7 @@ export async function sanitizeTar(input: Readable, output: Writable): Promise<Ta
     pack.destroy();
     extract.destroy();
     input.destroy();
+    checkCancelled(opts.signal);
     if (err instanceof BangerError) throw err;
     const first = await read.then(
       () => null,
@@ -159,7 +174,8 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
     await mkdir(out);
 
     progress('receive', 'checking every tar entry while staging the archive');
-    const stats = await sanitizeTar(opts.input, createWriteStream(tarFile));
+    const stats = await sanitizeTar(opts.input, createWriteStream(tarFile), { maxBytes: opts.maxBytes, signal: opts.signal });
+    checkCancelled(opts.signal);
     log.info({ entries: stats.entries, contentBytes: stats.contentBytes }, 'rootfs tar validated');
 
     progress('extract', `${stats.entries} entries, ${formatBytes(stats.contentBytes)}`);
@@ -168,12 +184,14 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
     await keeper.init();
     await extractKept(keeper, root, tarFile);
     await rm(tarFile, { force: true });
+    checkCancelled(opts.signal);
 
     const { distro, packages } = await describeRoot(root);
     if ((await resolveInRoot(root, 'sbin/init')) === null) {
       progress('check', 'warning: no /sbin/init in this root file system; a VM will not boot from it until one is installed');
     }
 
+    checkCancelled(opts.signal);
     const content = await treeBytes(root);
     const sizeBytes = requestedSize ?? Math.max(parseSize(DEFAULT_IMAGE_SIZE)!, Math.ceil((content * 2) / 1048576) * 1048576);
     return await publishRootTree({

@@ -300,10 +300,15 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** The largest kernel file `kernel import` reads into memory (Debian's are ~8 MB; vmlinux ~60 MB). */
+const MAX_KERNEL_FILE_BYTES = 512 * 1024 ** 2;
+
+/** A directory, or a regular file of bounded size: a FIFO or /dev/zero would be read forever. */
 async function mustExist(path: string, flag: string, dir: boolean): Promise<void> {
   const st = await stat(path).catch(() => null);
   if (!st) throw new BangerError('bad_request', `${flag} ${path}: no such file`);
-  if (dir !== st.isDirectory()) throw new BangerError('bad_request', `${flag} ${path}: expected a ${dir ? 'directory' : 'file'}`);
+  if (dir ? !st.isDirectory() : !st.isFile()) throw new BangerError('bad_request', `${flag} ${path}: expected a ${dir ? 'directory' : 'regular file'}`);
+  if (!dir && st.size > MAX_KERNEL_FILE_BYTES) throw new BangerError('bad_request', `${flag} ${path}: ${st.size} bytes is more than a kernel file (at most ${MAX_KERNEL_FILE_BYTES})`);
 }
 
 /** A user initrd must at least look like one (cpio, or a compressor the kernel knows). */

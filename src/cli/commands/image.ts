@@ -28,9 +28,11 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .argument('<name>')
     .requiredOption('--rootfs-tar <file>', 'tar file, or - for stdin')
     .option('--size <size>', 'file system size')
-    .action(async (name: string, o: { rootfsTar: string; size?: string }) => {
+    .option('--force', 'replace an image of the same name (refused while a VM or snapshot uses it)')
+    .addHelpText('after', '\nThe tar must be a regular file (or - for stdin), at most image_import_max_size (config.toml, default 64G).')
+    .action(async (name: string, o: { rootfsTar: string; size?: string; force?: boolean }) => {
       const fromStdin = o.rootfsTar === '-';
-      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
+      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force: o.force ?? false }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
       console.log(`${m.name}: imported (${m.sha256.slice(0, 12)})`);
     });
   i.command('export')

@@ -9,12 +9,14 @@ import { BangerError } from '../../api/errors.js';
 import type { CliContext } from '../context.js';
 import { table } from '../table.js';
 import { forEachTarget } from '../targets.js';
+import { stripControls } from '../controlstrip.js';
 
+/** Process names come from the guest: escape sequences in them are dropped (cli/controlstrip.ts). */
 export function portsTable(r: VmPorts): string {
   if (r.ports.length === 0) return `${r.name}: no listening TCP ports`;
   return table(
     ['PORT', 'PROCESS', 'ENDPOINT', 'URL'],
-    r.ports.map((p) => [String(p.port), p.process ?? '-', p.endpoint ?? (r.mode === 'user' ? `- (banger vm forward ${r.name} ${p.port})` : '- (guest-local)'), p.url ?? '']),
+    r.ports.map((p) => [String(p.port), p.process === null ? '-' : stripControls(p.process), p.endpoint ?? (r.mode === 'user' ? `- (banger vm forward ${r.name} ${p.port})` : '- (guest-local)'), p.url ?? '']),
   );
 }
 

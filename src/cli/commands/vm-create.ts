@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { NetworkMode } from '../../api/enums.js';
 import { BangerError } from '../../api/errors.js';
-import { parseSize } from '../../api/names.js';
+import { checkSizeFlag } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { execInVm, sshToVm } from '../guest-io.js';
 import { readyLine } from './vm-lifecycle.js';
@@ -34,7 +34,7 @@ function withCreateFlags(c: Command): Command {
 }
 
 function createParams(o: CreateFlags, start: boolean) {
-  if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new BangerError('bad_request', `--disk-size ${o.diskSize}: sizes look like 8G`);
+  checkSizeFlag('--disk-size', o.diskSize);
   return {
     name: o.name,
     image: o.image,

@@ -1,7 +1,7 @@
 /** vm start/stop/restart/kill/delete/prune/set: thin wrappers, several targets at once. */
 import { Command, Option } from 'commander';
 import { BangerError } from '../../api/errors.js';
-import { parseSize } from '../../api/names.js';
+import { checkSizeFlag } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { forEachTarget } from '../targets.js';
 import { formatElapsed } from '../progress.js';
@@ -72,7 +72,7 @@ export function lifecycleCommands(vm: Command, ctx: CliContext): void {
     .addOption(new Option('--nat', 'enable NAT (bridge mode)'))
     .addOption(new Option('--no-nat', 'disable NAT (bridge mode)'))
     .action(async (name: string, o: { vcpu?: number; memory?: number; diskSize?: string; nat?: boolean }) => {
-      if (o.diskSize !== undefined && parseSize(o.diskSize) === null) throw new BangerError('bad_request', `--disk-size ${o.diskSize}: sizes look like 8G`);
+      checkSizeFlag('--disk-size', o.diskSize);
       const v = await api('vm.set', { name, vcpu: o.vcpu, memoryMib: o.memory, diskSize: o.diskSize, nat: o.nat }, { progress: false });
       console.log(`${v.name}: vcpu ${v.vcpu}, memory ${v.memoryMib} MiB, disk ${v.diskSizeBytes} bytes`);
     });

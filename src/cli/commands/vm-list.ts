@@ -4,6 +4,7 @@ import { createReadStream, statSync, watch } from 'node:fs';
 import { formatBytes } from '../../api/names.js';
 import type { Vm } from '../../api/vm.js';
 import type { CliContext } from '../context.js';
+import { controlStripStream } from '../controlstrip.js';
 import { age, table } from '../table.js';
 
 const sshCell = (v: Vm) => (v.ssh ? `${v.ssh.host}:${v.ssh.port}` : '-');
@@ -58,22 +59,26 @@ export function listCommands(vm: Command, ctx: CliContext): void {
     });
 
   vm.command('logs')
-    .description("print a VM's serial console log")
+    .description("print a VM's serial console log (terminal escape sequences from the guest removed, unless --raw)")
     .argument('<name>')
     .option('-f, --follow', 'keep printing as the log grows')
-    .action(async (name: string, o: { follow?: boolean }) => {
+    .option('--raw', "print the guest's bytes unchanged, escape sequences included")
+    .action(async (name: string, o: { follow?: boolean; raw?: boolean }) => {
       const { path } = await api('vm.logs', { name }, { progress: false });
+      // The guest writes this file: never hand its escape sequences to the terminal unasked (cli/controlstrip.ts).
+      const out = o.raw ? process.stdout : controlStripStream();
+      if (!o.raw) out.pipe(process.stdout);
       await new Promise<void>((resolve, reject) => {
         const s = createReadStream(path);
         s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? resolve() : reject(e)));
         s.on('end', resolve);
-        s.pipe(process.stdout, { end: false });
+        s.pipe(out, { end: false });
       });
       if (!o.follow) return;
       let pos = statSync(path).size;
       watch(path, () => {
         const size = statSync(path).size;
-        if (size > pos) createReadStream(path, { start: pos, end: size - 1 }).pipe(process.stdout, { end: false });
+        if (size > pos) createReadStream(path, { start: pos, end: size - 1 }).pipe(out, { end: false });
         pos = size;
       });
       await new Promise(() => {});
