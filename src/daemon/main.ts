@@ -99,7 +99,10 @@ export async function main(): Promise<void> {
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
   // A VM whose disk lost its identity step (killed right after create) gets it again on connect.
   const guest = await createGuestAccess(paths, config.sshKeyPath, {
-    reidentify: (s, vm, trustHostKey) => applyIdentity(s, vm, true, { trustHostKey, log: log.child({ svc: 'identity' }) }).then(() => undefined),
+    reidentify: async (s, vm, trustHostKey) => {
+      log.warn({ vm: vm.name }, 'guest presented its pre-identity host key (its disk lost the identity step): applying it again');
+      await applyIdentity(s, vm, true, { trustHostKey, log });
+    },
   });
   const artifacts = createArtifactService({ paths, db, config, locks, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
+import { createGuestAccess } from '../daemon/guest-access.js';
 import { run } from '../host/exec.js';
+import { resolvePaths } from '../store/paths.js';
 import { ensureKeyPair, generateEd25519, type KeyPair } from './keys.js';
 import { checkHostKey, isPreIdentityConflict, KnownHostsStore, parseKnownHosts, rekeyAlias } from './knownhosts.js';
 import { connect } from './ssh.js';
@@ -144,6 +146,45 @@ describe.skipIf(skipReason !== null)('pre-identity keys against a real sshd and 
       expect(foreign.code).toBe('conflict');
       expect(isPreIdentityConflict(foreign)).toBe(false);
       expect(foreign.message).toMatch(/host key of VM "web" has changed/);
+    }
+  });
+
+  it('GuestAccess re-identifies once on such a guest (concurrent opens share it) and pools that session; without the hook it refuses', async () => {
+    await sshd.restart({ newHostKey: true });
+    const paths = resolvePaths({ XDG_STATE_HOME: join(dir, 'ga'), XDG_RUNTIME_DIR: join(dir, 'ga-run'), XDG_CONFIG_HOME: join(dir, 'ga-cfg') });
+    const kh = new KnownHostsStore(paths.knownHosts);
+    const target = { vmId: 'v1', alias: 'web.vm', host: sshd.host, port: sshd.port };
+    const calls: string[] = [];
+    const guest = await createGuestAccess(paths, key.path, {
+      async reidentify(session, vm, trustHostKey) {
+        calls.push(`${vm.id} ${vm.name} ${(await session.run(['echo', 'on the guest'])).stdout.trim()}`);
+        // What the identity step does last: trust the key it gave the guest (here: the one sshd has).
+        await trustHostKey('web.vm', `ssh-ed25519 ${sshd.hostKey}`);
+      },
+    });
+    const plain = await createGuestAccess(paths, key.path);
+    try {
+      await kh.verify('web.vm', ED, sshd.hostKey); // the first connect after the restore
+      await kh.rekey('web.vm', ED, K1); // the identity the guest then lost
+      const err = await caught(plain.open(target, { timeoutMs: 10_000 }));
+      expect(isPreIdentityConflict(err)).toBe(true);
+
+      const [a, b] = await Promise.all([guest.open(target, { timeoutMs: 10_000 }), guest.open(target, { timeoutMs: 10_000 })]);
+      expect(calls).toEqual(['v1 web on the guest']);
+      expect(a).toBe(b);
+      expect(await guest.open(target, { timeoutMs: 10_000 })).toBe(a); // pooled
+      expect((await a.run(['echo', 'ok'])).stdout).toBe('ok\n');
+      expect((await kh.lookup('web.vm')).map((e) => e.key)).toEqual([sshd.hostKey]);
+
+      // A foreign key: the hook is not asked, the conflict stands.
+      guest.drop('v1');
+      await sshd.restart({ newHostKey: true });
+      const foreign = await caught(guest.open(target, { timeoutMs: 10_000 }));
+      expect(foreign.message).toMatch(/host key of VM "web" has changed/);
+      expect(calls).toHaveLength(1);
+    } finally {
+      guest.closeAll();
+      plain.closeAll();
     }
   });
 });
