@@ -20,6 +20,7 @@ import { readInstallRecord } from '../system/record.js';
 import { createVmStore } from '../store/vms.js';
 import { createVmService, type VmService } from '../vms/service.js';
 import { createSnapshotService } from '../snapshots/service.js';
+import { applyIdentity } from '../snapshots/identity-step.js';
 import { createSnapshotStore } from '../store/snapshots.js';
 import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from './artifact-service.js';
@@ -101,7 +102,13 @@ export async function main(): Promise<void> {
   const driverName = hv.driver;
   const driver = registry.get(driverName)!.create(log);
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
-  const guest = await createGuestAccess(paths, config.sshKeyPath);
+  // A VM whose disk lost its identity step (killed right after create) gets it again on connect.
+  const guest = await createGuestAccess(paths, config.sshKeyPath, {
+    reidentify: async (s, vm, trustHostKey) => {
+      log.warn({ vm: vm.name }, 'guest presented its pre-identity host key (its disk lost the identity step): applying it again');
+      await applyIdentity(s, vm, true, { trustHostKey, log });
+    },
+  });
   const artifacts = createArtifactService({ paths, db, config, locks, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
   const dns = { server: null as DnsServer | null, error: null as string | null };

@@ -5,6 +5,14 @@
  * on every start), in OpenSSH's format, so `ssh -o UserKnownHostsFile=FILE -o HostKeyAlias=NAME.vm`
  * checks against the same file. The host key is the guest's first untrusted input: this module is
  * where it is parsed and validated.
+ *
+ * Pre-identity keys. A VM restored from a snapshot first presents the snapshot's host key (the warm
+ * template's, or the forked VM's); banger then gives it its own key (snapshots/identity.ts) and
+ * `rekey` records that one, keeping the old one as a `#banger-pre-identity ALIAS TYPE KEY` line (a
+ * comment to OpenSSH, which never accepts it). If the guest later presents that key, its disk lost
+ * the identity step (killed before the writes reached it): `verify` then fails with a distinct
+ * conflict (`details.preIdentity`) that the caller may answer by connecting through
+ * `acceptingPreIdentity()` and applying identity again. Any other unknown key is still a conflict.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -21,12 +29,28 @@ export interface KnownHostEntry {
   comment?: string;
 }
 
-/** One line of the file; lines banger does not interpret (comments, markers) are kept verbatim. */
-export type KnownHostsLine = { kind: 'entry'; entry: KnownHostEntry; raw: string } | { kind: 'other'; raw: string };
+/** A key the alias's guest had before banger applied its identity (see the module comment). */
+export interface PreIdentityKey {
+  alias: string;
+  keyType: string;
+  key: string;
+}
 
-export type HostKeyCheck = { status: 'match' } | { status: 'unknown' } | { status: 'mismatch'; known: KnownHostEntry[] };
+/** One line of the file; lines banger does not interpret (comments, markers) are kept verbatim. */
+export type KnownHostsLine =
+  | { kind: 'entry'; entry: KnownHostEntry; raw: string }
+  | { kind: 'preIdentity'; mark: PreIdentityKey; raw: string }
+  | { kind: 'other'; raw: string };
+
+export type HostKeyCheck =
+  | { status: 'match' }
+  | { status: 'unknown' }
+  | { status: 'mismatch'; known: KnownHostEntry[] }
+  /** Not the recorded key, but one this alias's guest had before its identity was applied. */
+  | { status: 'preIdentity'; known: KnownHostEntry[] };
 
 const VM_SUFFIX = vmHostName('');
+const PRE_IDENTITY = '#banger-pre-identity';
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const KEY_TYPE_RE = /^[A-Za-z0-9@._-]{1,64}$/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -49,6 +73,10 @@ export function parseKnownHosts(text: string): KnownHostsLine[] {
 
 function parseLine(raw: string): KnownHostsLine {
   const trimmed = raw.trim();
+  const mark = trimmed.split(/\s+/);
+  if (mark[0] === PRE_IDENTITY && mark.length === 4 && ALIAS_RE.test(mark[1]) && KEY_TYPE_RE.test(mark[2]) && BASE64_RE.test(mark[3])) {
+    return { kind: 'preIdentity', raw, mark: { alias: mark[1], keyType: mark[2], key: mark[3] } };
+  }
   // Comments, blanks and marker lines (@cert-authority, @revoked) are not ours to interpret.
   if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('@')) return { kind: 'other', raw };
   const fields = trimmed.split(/\s+/);
@@ -59,6 +87,16 @@ function parseLine(raw: string): KnownHostsLine {
 
 export function formatEntry(entry: KnownHostEntry): string {
   return [entry.hosts.join(','), entry.keyType, entry.key, ...(entry.comment ? [entry.comment] : [])].join(' ');
+}
+
+export function formatPreIdentity(mark: PreIdentityKey): string {
+  return [PRE_IDENTITY, mark.alias, mark.keyType, mark.key].join(' ');
+}
+
+/** The pre-identity keys recorded for an alias. */
+export function preIdentityKeys(lines: readonly KnownHostsLine[], alias: string): PreIdentityKey[] {
+  const wanted = alias.toLowerCase();
+  return lines.flatMap((l) => (l.kind === 'preIdentity' && l.mark.alias.toLowerCase() === wanted ? [l.mark] : []));
 }
 
 export function formatKnownHosts(lines: readonly KnownHostsLine[]): string {
@@ -90,12 +128,30 @@ export function checkHostKey(lines: readonly KnownHostsLine[], alias: string, ke
   const known = entriesFor(lines, alias);
   if (known.length === 0) return { status: 'unknown' };
   if (known.some((e) => e.keyType === keyType && e.key === key)) return { status: 'match' };
+  if (preIdentityKeys(lines, alias).some((m) => m.keyType === keyType && m.key === key)) return { status: 'preIdentity', known };
   return { status: 'mismatch', known };
 }
 
-/** Removes the alias: its own lines go, shared lines lose just that host name. */
-export function removeAlias(lines: readonly KnownHostsLine[], alias: string): KnownHostsLine[] {
+/**
+ * Makes `keyType key` the alias's only host key; the keys it had become its pre-identity keys
+ * (kept once each). For the key a guest was just given over a session verified with the old one.
+ */
+export function rekeyAlias(lines: readonly KnownHostsLine[], alias: string, keyType: string, key: string): KnownHostsLine[] {
+  const marks = preIdentityKeys(lines, alias);
+  const fresh = entriesFor(lines, alias)
+    .filter((e) => !(e.keyType === keyType && e.key === key) && !marks.some((m) => m.keyType === e.keyType && m.key === e.key))
+    .map((e): KnownHostsLine => {
+      const mark = { alias, keyType: e.keyType, key: e.key };
+      return { kind: 'preIdentity', mark, raw: formatPreIdentity(mark) };
+    });
+  const entry = { hosts: [alias], keyType, key };
+  return [...removeAlias(lines, alias, { keepPreIdentity: true }), ...fresh, { kind: 'entry', entry, raw: formatEntry(entry) }];
+}
+
+/** Removes the alias: its own lines (and pre-identity keys, unless kept) go, shared lines lose just that host name. */
+export function removeAlias(lines: readonly KnownHostsLine[], alias: string, opts: { keepPreIdentity?: boolean } = {}): KnownHostsLine[] {
   return lines.flatMap((l): KnownHostsLine[] => {
+    if (l.kind === 'preIdentity') return !opts.keepPreIdentity && l.mark.alias.toLowerCase() === alias.toLowerCase() ? [] : [l];
     if (l.kind !== 'entry') return [l];
     const hosts = l.entry.hosts.filter((h) => !hostMatches(h, alias));
     if (hosts.length === l.entry.hosts.length) return [l];
@@ -134,27 +190,64 @@ function mismatchError(path: string, alias: string, keyType: string, key: string
   );
 }
 
+function preIdentityError(path: string, alias: string, keyType: string, key: string, known: KnownHostEntry[]): BangerError {
+  const vm = vmNameOf(alias);
+  return new BangerError(
+    'conflict',
+    `VM "${vm}" came up without the identity banger gave it: it presents ${keyType} ${fingerprint(key)}, the key it had before ` +
+      `(its disk lost the identity step, e.g. it was killed right after create). \`banger vm restart ${vm}\` applies its identity again.`,
+    { details: { vm, alias, knownHosts: path, presented: fingerprint(key), recorded: known.map((e) => fingerprint(e.key)), preIdentity: true } },
+  );
+}
+
+/** Did the guest present the key it had before banger applied its identity (see the module comment)? */
+export function isPreIdentityConflict(err: unknown): err is BangerError {
+  return err instanceof BangerError && err.code === 'conflict' && err.details?.preIdentity === true;
+}
+
+/** One queue per file in this process, shared by every store (and view) on it. */
+const queues = new Map<string, Promise<unknown>>();
+
 /**
- * The file-backed store. All reads-then-writes run one at a time in this process, so concurrent
- * first connects to one VM record one line, and a `forget` never races an append. Other processes
- * (an `ssh` CLI) only read the file; appends use O_APPEND and rewrites an atomic rename.
+ * The file-backed store. All reads-then-writes on one file run one at a time in this process, so
+ * concurrent first connects to one VM record one line, and a `forget` never races an append. Other
+ * processes (an `ssh` CLI) only read the file; appends use O_APPEND and rewrites an atomic rename.
  */
 export class KnownHostsStore {
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #acceptPreIdentity: boolean;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    opts: { acceptPreIdentity?: boolean } = {},
+  ) {
+    this.#acceptPreIdentity = opts.acceptPreIdentity ?? false;
+  }
+
+  /**
+   * The same file, for the one connection that re-applies a VM's identity: a pre-identity key is
+   * accepted (`'pre-identity'`) instead of refused. Everything else behaves as in the store.
+   */
+  acceptingPreIdentity(): KnownHostsStore {
+    return new KnownHostsStore(this.path, { acceptPreIdentity: true });
+  }
 
   /**
    * Trust on first use: an unknown alias is recorded (`'recorded'`), a matching key is accepted
-   * (`'known'`), anything else throws BangerError('conflict') naming the VM and the way out.
+   * (`'known'`), a pre-identity key throws a conflict `isPreIdentityConflict` recognises (accepted
+   * as `'pre-identity'` by an `acceptingPreIdentity()` view), anything else throws
+   * BangerError('conflict') naming the VM and the way out.
    */
-  async verify(alias: string, keyType: string, key: string): Promise<'recorded' | 'known'> {
+  async verify(alias: string, keyType: string, key: string): Promise<'recorded' | 'known' | 'pre-identity'> {
     checkAlias(alias);
     if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key)) throw new BangerError('bad_request', `malformed host key for ${alias}`);
     return this.#serial(async () => {
       const text = await this.#readText();
       const check = checkHostKey(parseKnownHosts(text), alias, keyType, key);
       if (check.status === 'match') return 'known' as const;
+      if (check.status === 'preIdentity') {
+        if (this.#acceptPreIdentity) return 'pre-identity' as const;
+        throw preIdentityError(this.path, alias, keyType, key, check.known);
+      }
       if (check.status === 'mismatch') throw mismatchError(this.path, alias, keyType, key, check.known);
       const sep = text === '' || text.endsWith('\n') ? '' : '\n';
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -163,23 +256,45 @@ export class KnownHostsStore {
     });
   }
 
-  /** Forgets every key of the alias (vm delete). Resolves true when something was removed. */
+  /** Forgets every key of the alias, pre-identity ones included (vm delete). Resolves true when something was removed. */
   async forget(alias: string): Promise<boolean> {
     checkAlias(alias);
     return this.#serial(async () => {
       const lines = parseKnownHosts(await this.#readText());
       const kept = removeAlias(lines, alias);
       if (kept.length === lines.length && kept.every((l, i) => l === lines[i])) return false;
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, formatKnownHosts(kept), { mode: 0o600 });
-      await rename(tmp, this.path);
+      await this.#rewrite(kept);
       return true;
+    });
+  }
+
+  /**
+   * Records the key banger just gave the alias's guest (over a session verified with the old one)
+   * as its only key; the old keys become its pre-identity keys.
+   */
+  async rekey(alias: string, keyType: string, key: string): Promise<void> {
+    checkAlias(alias);
+    if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key)) throw new BangerError('bad_request', `malformed host key for ${alias}`);
+    await this.#serial(async () => {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await this.#rewrite(rekeyAlias(parseKnownHosts(await this.#readText()), alias, keyType, key));
     });
   }
 
   /** The recorded keys of an alias. */
   async lookup(alias: string): Promise<KnownHostEntry[]> {
     return entriesFor(parseKnownHosts(await this.#readText()), checkAlias(alias));
+  }
+
+  /** The alias's pre-identity keys. */
+  async preIdentity(alias: string): Promise<PreIdentityKey[]> {
+    return preIdentityKeys(parseKnownHosts(await this.#readText()), checkAlias(alias));
+  }
+
+  async #rewrite(lines: readonly KnownHostsLine[]): Promise<void> {
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(tmp, formatKnownHosts(lines), { mode: 0o600 });
+    await rename(tmp, this.path);
   }
 
   async #readText(): Promise<string> {
@@ -192,8 +307,13 @@ export class KnownHostsStore {
   }
 
   #serial<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(job);
-    this.#queue = result.catch(() => {});
+    const result = (queues.get(this.path) ?? Promise.resolve()).then(job);
+    const tail = result.catch(() => {});
+    queues.set(this.path, tail);
+    // The map keeps no settled tail: a long-lived daemon with many stores does not grow it.
+    void tail.then(() => {
+      if (queues.get(this.path) === tail) queues.delete(this.path);
+    });
     return result;
   }
 }

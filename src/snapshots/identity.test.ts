@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,6 +35,7 @@ function fakeGuest(opts: { perl: boolean; defaultDev?: string }) {
     chmodSync(join(root, 'bin', name), 0o755);
   };
   stub('date', 'exit 0');
+  stub('sync', 'exit 0');
   stub('ip', opts.defaultDev ? `[ "$1 $2 $3" = "route show default" ] && echo "default via 10.0.2.2 dev ${opts.defaultDev} proto static"; exit 0` : 'exit 0');
   // Without perl on PATH: only the tools the shell version needs.
   for (const tool of ['sed', 'cat', 'chmod', 'mv']) symlinkSync(`/usr/bin/${tool}`, join(root, 'bin', tool));
@@ -66,7 +67,8 @@ describe('identity refresh script', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // A plain file is not the random device: the reseed ioctls fail and the entropy is mixed in.
-    expect(parseIdentityReport(r.stdout)).toEqual({ reseeded: false, done: true });
+    // The new identity is flushed to disk before `done` (perl: syncfs(2); shell: sync -f, below).
+    expect(parseIdentityReport(r.stdout)).toEqual({ reseeded: false, synced: true, done: true });
     expect(readFileSync(join(g.root, 'dev/urandom')).length).toBeGreaterThan(0);
     expect(g.read('proc/sys/kernel/hostname')).toBe('fork-1');
     expect(g.read('etc/hostname')).toBe('fork-1\n');
@@ -88,15 +90,36 @@ describe('identity refresh script', () => {
         'ip route show default',
         'ip link set dev eth0 address 52:54:00:01:02:03',
         'ip neigh flush dev eth0',
+        `sync -f ${g.root}/etc`,
       ]);
     }
+  });
+
+  it('flushes the new identity with syncfs(2) after its last rename, before reporting done (strace)', async (ctx) => {
+    if (!existsSync('/usr/bin/strace')) return ctx.skip();
+    const g = fakeGuest({ perl: true, defaultDev: 'eth0' });
+    const cmd = identityCommand({ nowMs: 1_000, entropy, fresh: fresh(generateHostKey('root@fork-1')) });
+    const trace = join(g.root, 'trace');
+    const r = await run(['strace', '-f', '-qq', '-s', '4096', '-e', 'trace=rename,syncfs,write', '-o', trace, '/bin/sh', ...cmd.argv.slice(1)], {
+      input: cmd.stdin,
+      check: false,
+      env: { PATH: '/usr/bin:/bin', BANGER_ROOT: g.root },
+    });
+    expect(r.code).toBe(0);
+    const calls = readFileSync(trace, 'utf8').split('\n');
+    const lastRename = calls.findLastIndex((l) => l.includes('rename(') && l.includes('ssh_host_ed25519_key.pub'));
+    const sync = calls.findIndex((l) => /syncfs\(\d+\)\s+= 0/.test(l));
+    const done = calls.findIndex((l) => l.includes('banger-identity: done'));
+    expect(lastRename).toBeGreaterThan(-1);
+    expect(sync).toBeGreaterThan(lastRename);
+    expect(done).toBeGreaterThan(sync);
   });
 
   it.each([true, false])('resuming as itself (perl %s) only refreshes randomness (and the clock)', async (perl) => {
     const g = fakeGuest({ perl, defaultDev: 'eth0' });
     const r = await g.exec({ nowMs: 1_000, entropy });
     expect(r.code).toBe(0);
-    expect(parseIdentityReport(r.stdout)).toEqual({ reseeded: false, done: true });
+    expect(parseIdentityReport(r.stdout)).toEqual({ reseeded: false, synced: false, done: true });
     expect(g.read('etc/hostname')).toBe('template\n');
     expect(g.read('etc/machine-id')).toBe('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n');
     expect(g.read('etc/ssh/ssh_host_ed25519_key')).toBe('OLD PRIVATE\n');

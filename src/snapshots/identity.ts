@@ -15,7 +15,9 @@
  * 3. Identity (forks and warm starts, not a VM resuming as itself): host name (+ the 127.0.1.1
  *    line of /etc/hosts, other lines kept), /etc/machine-id, the NIC's MAC (changed live), and a
  *    new ed25519 SSH host key made on the host and sent on stdin; the caller records its public
- *    half for the VM's alias.
+ *    half for the VM's alias. These writes are synced to the guest's disk before the script reports
+ *    `done`: a VM killed right after create would otherwise boot later with the template's host key
+ *    (writeback runs ~30 s after the write), which banger's known_hosts no longer accepts.
  *
  * Secrets (the entropy, the private key) travel on stdin, never in argv where any guest user could
  * read them from /proc.
@@ -49,6 +51,8 @@ export interface IdentityPlan {
 export interface IdentityReport {
   /** The CRNG was rekeyed from the new entropy (false: mixed only, see the module comment). */
   reseeded: boolean;
+  /** The new identity reached the guest's disk (fresh identity only; see IDENTITY_PERL). */
+  synced: boolean;
   done: boolean;
 }
 
@@ -115,11 +119,11 @@ if (ioctl($u, 0x40085203, pack('ii', length($bytes) * 8, length($bytes)) . $byte
   print "banger-identity: mixed\n";
 }
 close $u;
+my $arch = '';
+if (open(my $ah, '<', '/proc/sys/kernel/arch')) { $arch = <$ah>; close $ah; }
 if ($real) {
   my $s = int($epoch);
   my $us = int(($epoch - $s) * 1e6 + 0.5);
-  my $arch = '';
-  if (open(my $ah, '<', '/proc/sys/kernel/arch')) { $arch = <$ah>; close $ah; }
   my $nr = $arch =~ /^x86_64/ ? 164 : $arch =~ /^aarch64/ ? 170 : -1;
   unless ($nr >= 0 && syscall($nr, pack('q q', $s, $us), 0) == 0) {
     system('date', '-u', '-s', "\@$epoch") == 0 or die "cannot set the clock\n";
@@ -158,6 +162,13 @@ if (defined $pub) {
     put("$R/etc/ssh/ssh_host_ed25519_key", $key, 0600);
     put("$R/etc/ssh/ssh_host_ed25519_key.pub", "$pub\n", 0644);
   }
+  # Durable before the caller records the new key: syncfs(2) on the root file system (the files and
+  # the directories their renames changed) instead of leaving them to writeback, ~30 s later.
+  my $nrs = $arch =~ /^x86_64/ ? 306 : $arch =~ /^aarch64/ ? 267 : -1;
+  my $ok = 0;
+  if ($nrs >= 0 && opendir(my $etc, "$R/etc")) { $ok = syscall($nrs, fileno($etc)) == 0; closedir $etc; }
+  $ok = system('sync') == 0 unless $ok;
+  print "banger-identity: synced\n" if $ok;
 }
 print "banger-identity: done\n";
 `;
@@ -212,6 +223,7 @@ if [ "$#" -ge 5 ]; then
     mv -f "$k.banger-new" "$k"
     mv -f "$k.pub.banger-new" "$k.pub"
   fi
+  if sync -f "$R/etc" 2>/dev/null || sync; then echo 'banger-identity: synced'; fi
 fi
 echo 'banger-identity: done'
 `;
@@ -243,5 +255,9 @@ export function identityCommand(plan: IdentityPlan): IdentityCommand {
 
 export function parseIdentityReport(stdout: string): IdentityReport {
   const lines = stdout.split('\n').map((l) => l.trim());
-  return { reseeded: lines.includes('banger-identity: reseeded'), done: lines.includes('banger-identity: done') };
+  return {
+    reseeded: lines.includes('banger-identity: reseeded'),
+    synced: lines.includes('banger-identity: synced'),
+    done: lines.includes('banger-identity: done'),
+  };
 }

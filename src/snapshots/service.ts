@@ -13,7 +13,7 @@
  * and then its vmLock, for the whole save. Name reservations and reference changes use the global
  * lock for milliseconds.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { BangerError, conflict, notFound } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
@@ -31,8 +31,7 @@ import type { VmRecord, VmStore } from '../store/vms.js';
 import { USER_NET, buildBootArgs } from '../vms/bootargs.js';
 import type { ArtifactAccess, GuestAccess, GuestSession, ResolvedBoot, RestoreHooks, RestoreSource, VmService, WarmRequestInput } from '../vms/service.js';
 import { restoreBlocker, snapshotUnsupported } from './compat.js';
-import { generateHostKey } from './hostkey.js';
-import { ENTROPY_BYTES, identityCommand, macFor, newMachineId, parseIdentityReport } from './identity.js';
+import { applyIdentity } from './identity-step.js';
 import { qemuImgLayers, type LayerOps } from './layers.js';
 import { autoSnapshotName, forkNames, staleWarmName, uniqueName, warmName } from './names.js';
 import { decideWarm, warmCacheAction, warmKey } from './warm.js';
@@ -543,25 +542,7 @@ export function createSnapshotService(deps: SnapshotServiceDeps) {
     },
 
     async refresh(session: GuestSession, vm, src, progress) {
-      const fresh = src.identity === 'fresh';
-      progress('identity', fresh ? 'new host name, machine-id, MAC and SSH host key; reseeding randomness' : 'reseeding randomness and setting the clock');
-      const hostKey = fresh ? generateHostKey(`root@${vm.name}`) : undefined;
-      const cmd = identityCommand({
-        nowMs: Date.now(),
-        entropy: randomBytes(ENTROPY_BYTES),
-        fresh: fresh ? { hostname: vm.name, machineId: newMachineId(), mac: macFor(vm.id), hostKey: hostKey! } : undefined,
-      });
-      const r = await session.run(cmd.argv, { stdin: cmd.stdin, timeoutMs: 30_000 });
-      const report = parseIdentityReport(r.stdout);
-      if (r.code !== 0 || !report.done) {
-        throw new BangerError('internal', `the identity script exited with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 300) || r.stdout.trim().slice(0, 300)}`);
-      }
-      if (!report.reseeded) {
-        log.warn({ vm: vm.name }, 'guest has no perl: entropy mixed in, CRNG not reseeded at once');
-        progress('identity', 'warning: the guest cannot reseed its random generator at once (no perl); it reseeds on its own within a minute');
-      }
-      // The new key was learned over this already verified session: record it for the VM's alias.
-      if (hostKey) await guest.trustHostKey(alias(vm.name), hostKey.publicLine);
+      await applyIdentity(session, vm, src.identity === 'fresh', { trustHostKey: (a, l) => guest.trustHostKey(a, l), log }, progress);
     },
 
     resumeFor(vm: VmRecord, progress) {
