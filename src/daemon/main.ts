@@ -21,9 +21,10 @@ import { createVmService, type VmService } from '../vms/service.js';
 import { createSnapshotService } from '../snapshots/service.js';
 import { createSnapshotStore } from '../store/snapshots.js';
 import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
-import { createArtifactService } from './artifact-service.js';
+import { createArtifactService } from '../artifacts/service.js';
+import { artifactHandlers } from './artifact-handlers.js';
 import { createDispatch } from './dispatch.js';
-import { createGuestAccess } from './guest-access.js';
+import { createGuestAccess } from '../guest/access.js';
 import { createLocks } from '../host/locks.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
@@ -96,8 +97,9 @@ export async function main(): Promise<void> {
   const driverName = hv.driver;
   const driver = registry.get(driverName)!.create(log);
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
-  const guest = await createGuestAccess(paths, config.sshKeyPath);
-  const artifacts = createArtifactService({ paths, db, config, locks, log });
+  const guest = await createGuestAccess({ keyPath: config.sshKeyPath ?? paths.sshKey, knownHostsPath: paths.knownHosts });
+  const vmStore = createVmStore(db);
+  const artifacts = createArtifactService({ paths, db, config, vmStore, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
   const dns = { server: null as DnsServer | null, error: null as string | null };
   try {
@@ -114,7 +116,6 @@ export async function main(): Promise<void> {
     dns: dns.server,
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
-  const vmStore = createVmStore(db);
   const activity = createActivity({ store: createActivityStore(db), staleMs: config.autoStopStaleAfterMs, log: log.child({ svc: 'auto-stop' }) });
   // The two services call each other (fork creates VMs; a VM start may restore a snapshot).
   let vmService: VmService | undefined;
@@ -177,6 +178,7 @@ export async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const info = buildInfo();
   let shutdown: () => void = () => {};
+  const artifactCalls = artifactHandlers(artifacts, { paths, config, log });
   const dispatch = createDispatch({
     'daemon.status': () => ({
       pid: process.pid,
@@ -204,9 +206,9 @@ export async function main(): Promise<void> {
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
     ],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
-    ...artifacts.handlers,
+    ...artifactCalls,
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
-    ...guardArtifactDeletes(snapshots, artifacts.handlers),
+    ...guardArtifactDeletes(snapshots, artifactCalls),
     ...snapshotHandlers(snapshots),
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),
   });

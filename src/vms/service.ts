@@ -12,7 +12,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import type { Driver, VmHandles } from '../hypervisor/driver.js';
 import type { Locks } from '../host/locks.js';
-import type { GuestConnection } from '../guest/ssh.js';
+import type { GuestAccess, GuestSession } from '../guest/access.js';
+import type { ArtifactAccess, ResolvedBoot } from '../artifacts/service.js';
 import { vmNetworkFor, type HypervisorChoice } from '../hypervisor/choice.js';
 import { createVmNetworking, type VmNetworking } from '../network/vmnet.js';
 import { readHandles, removeHandles, writeHandles, type Handles } from '../store/handles.js';
@@ -25,39 +26,8 @@ import { syncFiles } from './filesync.js';
 import { deriveState } from './inspect.js';
 import { generateName } from './names.js';
 
-/** A command channel to one running guest (the daemon's pooled SSH connection). */
-export type GuestSession = Pick<GuestConnection, 'run' | 'exec'>;
-
-export interface GuestTarget {
-  vmId: string;
-  alias: string;
-  host: string;
-  port: number;
-}
-
-export interface GuestAccess {
-  /** Returns the pooled session, waiting for SSH up to timeoutMs. */
-  open(target: GuestTarget, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<GuestSession>;
-  drop(vmId: string): void;
-  forget(alias: string): Promise<void>;
-  /** Records `publicKeyLine` as the alias's only host key (learned over an already verified session). */
-  trustHostKey(alias: string, publicKeyLine: string): Promise<void>;
-  publicKeyBlob(): Promise<string>;
-  keyPath(): string;
-  knownHostsPath(): string;
-}
-
-export interface ResolvedBoot {
-  image: { name: string; rootfsPath: string; kernelName: string };
-  kernel: { name: string; vmlinuxPath: string; initrdPath: string };
-}
-
-export interface ArtifactAccess {
-  /** The named image (or the default, built on first use) and its kernel (pulled on first use). */
-  resolve(imageName: string | undefined, progress: Progress): Promise<ResolvedBoot>;
-  /** Paths for an existing VM's image and kernel. */
-  pathsFor(imageName: string, kernelName: string): ResolvedBoot;
-}
+export type { GuestAccess, GuestSession, GuestTarget } from '../guest/access.js';
+export type { ArtifactAccess, ResolvedBoot } from '../artifacts/service.js';
 
 /** A saved VM (snapshot) to restore instead of booting; snapshots/ builds these. */
 export interface RestoreSource {
