@@ -17,8 +17,12 @@ import { resolvePaths, systemPaths } from '../store/paths.js';
 import { systemInstallClash } from '../system/guard.js';
 import { readInstallRecord } from '../system/record.js';
 import { createVmStore } from '../store/vms.js';
-import { createVmService, type VmService } from '../vms/service.js';
+import { createVmService } from '../vms/service.js';
+import { qemuImgLayers } from '../snapshots/layers.js';
+import { createSnapshotRegistry } from '../snapshots/registry.js';
+import { createRestoreHooks } from '../snapshots/restore.js';
 import { createSnapshotService } from '../snapshots/service.js';
+import { createWarmCache } from '../snapshots/warmcache.js';
 import { createSnapshotStore } from '../store/snapshots.js';
 import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from '../artifacts/service.js';
@@ -41,6 +45,9 @@ import { createActivityStore } from '../store/activity.js';
 import { createActivity, startAutoStop } from '../vms/autostop.js';
 import { createStatsSampler } from '../vms/stats.js';
 import { createWorkspaceService } from '../workspace/service.js';
+
+/** How long a boot (and the warm template's boot) waits for SSH. */
+const SSH_TIMEOUT_MS = 180_000;
 
 export async function main(): Promise<void> {
   const paths = resolvePaths();
@@ -117,21 +124,23 @@ export async function main(): Promise<void> {
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
   const activity = createActivity({ store: createActivityStore(db), staleMs: config.autoStopStaleAfterMs, log: log.child({ svc: 'auto-stop' }) });
-  // The two services call each other (fork creates VMs; a VM start may restore a snapshot).
-  let vmService: VmService | undefined;
-  const snapshots = createSnapshotService({
-    paths,
-    config,
-    store: createSnapshotStore(db),
-    vmStore,
-    vms: () => vmService!,
-    driver,
-    driverName,
+  const snapshotStore = createSnapshotStore(db);
+  const snapLog = log.child({ svc: 'snapshots' });
+  const snapshotRegistry = createSnapshotRegistry({ paths, store: snapshotStore, vmStore, driver, driverName, layers: qemuImgLayers(), locks, log: snapLog });
+  // The restore half of snapshots needs no VM service: the VM service is built on it.
+  const restore = createRestoreHooks({
+    registry: snapshotRegistry,
+    warmFor: createWarmCache({ registry: snapshotRegistry, paths, config, driver, driverName, accel: accel.accel, guest, log: snapLog, sshTimeoutMs: SSH_TIMEOUT_MS }),
     accel: accel.accel,
+    driverName,
     locks,
     guest,
-    artifacts: artifacts.access,
-    log: log.child({ svc: 'snapshots' }),
+    log: snapLog,
+  });
+  // [config] stats_poll_interval: the daemon samples running VMs (read by `vm stats`).
+  const stats = createStatsSampler({
+    intervalMs: config.statsPollIntervalMs,
+    running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
   });
   const vms = createVmService({
     paths,
@@ -145,11 +154,26 @@ export async function main(): Promise<void> {
     guest,
     artifacts: artifacts.access,
     log,
-    restore: snapshots.hooks,
+    sshTimeoutMs: SSH_TIMEOUT_MS,
+    restore,
     network: networking,
     activity, // [config: auto_stop_stale_after]
+    fileSync: config.fileSync ?? [],
+    stats,
   });
-  vmService = vms;
+  const snapshots = createSnapshotService({
+    registry: snapshotRegistry,
+    paths,
+    vmStore,
+    vms,
+    driver,
+    driverName,
+    accel: accel.accel,
+    locks,
+    guest,
+    log: snapLog,
+    forkParallelism: 2,
+  });
   const rec = vms.reconcile();
   log.info({ ...rec, accel: accel.accel, reason: accel.reason, driver: driverName }, 'reconciled');
   // Taps and NAT rules of VMs that are gone (a crash), then names from the VMs that still run.
@@ -169,10 +193,6 @@ export async function main(): Promise<void> {
   log.info(await snapshots.recover(), 'snapshots recovered');
   // [config] auto_stop_stale_after and stats_poll_interval timers (both unref'd).
   startAutoStop(vms, activity, config.autoStopStaleAfterMs, log.child({ svc: 'auto-stop' }));
-  const stats = createStatsSampler({
-    intervalMs: config.statsPollIntervalMs,
-    running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
-  });
   stats.start();
 
   const startedAt = new Date().toISOString();
@@ -205,7 +225,7 @@ export async function main(): Promise<void> {
       ...(await artifacts.doctor()),
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
     ],
-    ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
+    ...vmHandlers(vms, { paths }),
     ...artifactCalls,
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
     ...guardArtifactDeletes(snapshots, artifactCalls),

@@ -4,11 +4,9 @@ import type { DoctorCheck } from '../api/daemon.js';
 import type { Config } from '../config/config.js';
 import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
-import { answersHttp } from '../network/httpprobe.js';
-import { hostEndpoint, parseSsListening } from '../network/ports.js';
 import type { ResolverWiring } from '../network/privilege.js';
 import { installResolved, readState, resolvedCheck, uninstallResolved, type ResolvedHost } from '../network/resolved.js';
-import type { VmService } from '../vms/service.js';
+import type { VmService } from '../vms/contracts.js';
 import type { Handlers } from './dispatch.js';
 
 type NetworkHandlers = Pick<
@@ -49,26 +47,7 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
       await d.vms.publish(); // the file reflects this moment
       return { path: d.sshConfigPath, text: await readFile(d.sshConfigPath, 'utf8').catch(() => '') };
     },
-    'vm.ports': async (p, ctx) => {
-      const { rec, session, handles } = await d.vms.session(p.name, ctx.signal);
-      const ss = await session.run(['ss', '-ltnpH'], { timeoutMs: 20_000, signal: ctx.signal, check: true });
-      const vm = {
-        name: rec.name,
-        mode: rec.network.mode,
-        ip: rec.network.ip ?? null,
-        sshHostPort: rec.network.mode === 'user' ? handles.ssh.port : null,
-        forwards: handles.forwards,
-      };
-      const ports = await Promise.all(
-        parseSsListening(ss.stdout).map(async (lp) => {
-          const ep = hostEndpoint(vm, lp);
-          // Port 22 is sshd: probing it only adds a failed login to the guest's log.
-          const http = ep && lp.port !== 22 ? await answersHttp(ep.host, ep.port) : false;
-          return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
-        }),
-      );
-      return { name: rec.name, mode: rec.network.mode, ports };
-    },
+    'vm.ports': (p, ctx) => d.vms.ports(p.name, ctx.signal),
     'vm.forward': (p) => d.forwarding.add(p.name, p.guestPort, p.hostPort),
     'vm.unforward': (p) => d.forwarding.remove(p.name, p.guestPort),
     'vm.forwards': (p) => d.forwarding.list(p.name),
