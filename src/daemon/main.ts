@@ -18,7 +18,7 @@ import { systemInstallClash } from '../system/guard.js';
 import { readInstallRecord } from '../system/record.js';
 import { createVmStore } from '../store/vms.js';
 import { createVmService } from '../vms/service.js';
-import { qemuImgLayers } from '../snapshots/layers.js';
+import { qemuImgLayers } from '../hypervisor/qemu/layers.js';
 import { createSnapshotRegistry } from '../snapshots/registry.js';
 import { createRestoreHooks } from '../snapshots/restore.js';
 import { createSnapshotService } from '../snapshots/service.js';

@@ -18,7 +18,7 @@ import { waitForSsh } from '../guest/wait.js';
 import { run } from '../host/exec.js';
 import { silentLogger } from '../host/logger.js';
 import { goldenState } from '../testing/fixture.js';
-import { buildBootArgs } from '../vms/bootargs.js';
+import { buildBootArgs } from './bootargs.js';
 import { kvmUsability, probeHost } from './accel.js';
 import { planConformance, type ConformanceTarget, type DriverProbe } from './conformance-plan.js';
 import { artifactsFromState, makeDisk, netnsTapNetwork, userNetwork, type GuestArtifacts, type GuestNetwork, type VmDisk } from './conformance-rig.js';

@@ -23,7 +23,7 @@ import type { SnapshotRecord, SnapshotStore } from '../store/snapshots.js';
 import type { VmStore } from '../store/vms.js';
 import type { RestoreSource } from '../vms/contracts.js';
 import { snapshotUnsupported } from './compat.js';
-import type { LayerOps } from './layers.js';
+import type { LayerOps } from '../hypervisor/layers.js';
 import { staleWarmName } from './names.js';
 
 export interface SnapshotRegistryDeps {

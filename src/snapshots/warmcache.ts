@@ -18,7 +18,7 @@ import { writeHandles } from '../store/handles.js';
 import { newId } from '../store/ids.js';
 import type { Paths } from '../store/paths.js';
 import type { SnapshotRecord } from '../store/snapshots.js';
-import { USER_NET, buildBootArgs } from '../vms/bootargs.js';
+import { USER_NET, buildBootArgs } from '../hypervisor/bootargs.js';
 import type { RestoreSource, WarmRequestInput } from '../vms/contracts.js';
 import { warmName } from './names.js';
 import type { SnapshotRegistry } from './registry.js';

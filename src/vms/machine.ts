@@ -11,7 +11,7 @@ import { aliasFor } from '../guest/knownhosts.js';
 import type { VmHandles } from '../hypervisor/driver.js';
 import { removeHandles, writeHandles, type Handles } from '../store/handles.js';
 import type { UnreadableVm, VmRecord } from '../store/vms.js';
-import { buildBootArgs } from './bootargs.js';
+import { buildBootArgs } from '../hypervisor/bootargs.js';
 import type { RestoreSource, VmContext } from './contracts.js';
 import { syncFiles } from './filesync.js';
 import type { VmView } from './view.js';
