@@ -11,6 +11,8 @@ import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
 import { buildImage } from './image/build.js';
+import { exportBundle } from './image/bundle.js';
+import { loadCatalog, pullImage } from './image/catalog.js';
 import { checkRootless, rootlessFacts, rootlessProblems } from './image/rootless.js';
 import { removeImageDir } from './image/store.js';
 import { privateApt } from './apt/apt.js';
@@ -45,6 +47,10 @@ export interface ArtifactService {
   showKernel(name: string): KernelManifest;
   deleteKernel(name: string): Promise<{ name: string; sha256: string }>;
   importKernel(p: z.output<typeof KernelImportParams>, progress: Progress): Promise<KernelManifest>;
+  /** `image pull`: a catalog name or bundle URL, its kernel pulled by name when the catalog names one. */
+  pullImage(nameOrUrl: string, progress: Progress): Promise<ImageManifest>;
+  /** `image export`: the image as a bundle written to `output`. */
+  exportImage(name: string, output: string, progress: Progress): ReturnType<typeof exportBundle>;
   buildImage(name: string, include: string[], size: string, progress: Progress): Promise<ImageManifest>;
   listImages(): { images: ImageManifest[] };
   showImage(name: string): ImageManifest;
@@ -61,6 +67,8 @@ export interface ArtifactServiceDeps {
   config: Config;
   /** Which VMs use an image or kernel (deletes are refused while any does). */
   vmStore: Pick<VmStore, 'usersOf'>;
+  /** Runs first on every image or kernel delete: snapshots made from it refuse it, warm ones are dropped (snapshots/registry.ts). */
+  beforeDelete(kind: 'image' | 'kernel', name: string): void;
   log: Logger;
 }
 
@@ -195,6 +203,7 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
       return r.manifest;
     },
     async deleteKernel(name) {
+      deps.beforeDelete('kernel', name);
       const r = kernels.get(name);
       if (!r) throw notFound('kernel', name, 'run `banger kernel list`');
       refuseIfUsed('kernel', name);
@@ -207,6 +216,27 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
       return registerKernel(p.name, r.manifest);
     },
     buildImage: build,
+    async pullImage(nameOrUrl, progress) {
+      const catalog = await loadCatalog(config.catalog);
+      let kernelName: string | null = null;
+      const r = await pullImage({
+        paths,
+        nameOrUrl,
+        catalog,
+        pullKernel: async (name) => {
+          kernelName = name;
+          return pullKernel(name, progress);
+        },
+        progress,
+        log,
+      });
+      return registerImage(r.manifest.name, r.manifest, kernelName ?? r.manifest.kernelRef);
+    },
+    exportImage(name, output, progress) {
+      const m = images.get(name)?.manifest;
+      if (!m) throw notFound('image', name, 'run `banger image list`');
+      return exportBundle({ dir: paths.imageDir(m.sha256), output, progress, log });
+    },
     listImages: () => ({ images: images.list().map((r) => r.manifest) }),
     showImage(name) {
       const r = images.get(name);
@@ -215,6 +245,7 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     },
     getImage: (name) => images.get(name)?.manifest ?? null,
     async deleteImage(name) {
+      deps.beforeDelete('image', name);
       const r = images.get(name);
       if (!r) throw notFound('image', name, 'run `banger image list`');
       refuseIfUsed('image', name);

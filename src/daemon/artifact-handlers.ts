@@ -22,6 +22,8 @@ export function artifactHandlers(a: ArtifactService, deps: { paths: Paths; confi
     'image.list': () => a.listImages(),
     'image.show': (p) => a.showImage(p.name),
     'image.delete': (p) => a.deleteImage(p.name),
-    ...imageExtraHandlers({ ...deps, registerImage: a.registerImage, pullKernel: a.pullKernel, getImage: a.getImage }),
+    'image.export': (p, ctx) => a.exportImage(p.name, p.output, ctx.progress),
+    'image.pull': (p, ctx) => a.pullImage(p.nameOrUrl, ctx.progress),
+    ...imageExtraHandlers({ ...deps, registerImage: a.registerImage }),
   };
 }

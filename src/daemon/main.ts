@@ -24,7 +24,7 @@ import { createRestoreHooks } from '../snapshots/restore.js';
 import { createSnapshotService } from '../snapshots/service.js';
 import { createWarmCache } from '../snapshots/warmcache.js';
 import { createSnapshotStore } from '../store/snapshots.js';
-import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from '../artifacts/service.js';
 import { artifactHandlers } from './artifact-handlers.js';
 import { createDispatch } from './dispatch.js';
@@ -106,7 +106,6 @@ export async function main(): Promise<void> {
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
   const guest = await createGuestAccess({ keyPath: config.sshKeyPath ?? paths.sshKey, knownHostsPath: paths.knownHosts });
   const vmStore = createVmStore(db);
-  const artifacts = createArtifactService({ paths, db, config, vmStore, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
   const dns = { server: null as DnsServer | null, error: null as string | null };
   try {
@@ -127,6 +126,8 @@ export async function main(): Promise<void> {
   const snapshotStore = createSnapshotStore(db);
   const snapLog = log.child({ svc: 'snapshots' });
   const snapshotRegistry = createSnapshotRegistry({ paths, store: snapshotStore, vmStore, driver, driverName, layers: qemuImgLayers(), locks, log: snapLog });
+  // Snapshots made from an image or kernel guard its delete (unused warm ones are dropped).
+  const artifacts = createArtifactService({ paths, db, config, vmStore, log, beforeDelete: snapshotRegistry.beforeArtifactDelete });
   // The restore half of snapshots needs no VM service: the VM service is built on it.
   const restore = createRestoreHooks({
     registry: snapshotRegistry,
@@ -198,7 +199,6 @@ export async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const info = buildInfo();
   let shutdown: () => void = () => {};
-  const artifactCalls = artifactHandlers(artifacts, { paths, config, log });
   const dispatch = createDispatch({
     'daemon.status': () => ({
       pid: process.pid,
@@ -226,9 +226,8 @@ export async function main(): Promise<void> {
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
     ],
     ...vmHandlers(vms, { paths }),
-    ...artifactCalls,
+    ...artifactHandlers(artifacts, { paths, config, log }),
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
-    ...guardArtifactDeletes(snapshots, artifactCalls),
     ...snapshotHandlers(snapshots),
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),
   });

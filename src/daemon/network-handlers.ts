@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
 import type { ResolverWiring } from '../network/privilege.js';
-import { installResolved, readState, resolvedCheck, uninstallResolved, type ResolvedHost } from '../network/resolved.js';
+import { readState, resolvedCheck, type ResolvedHost } from '../network/resolved.js';
 import type { VmService } from '../vms/contracts.js';
 import type { Handlers } from './dispatch.js';
 
@@ -21,8 +21,8 @@ export interface NetworkHandlerDeps {
   /** The running DNS server, or null with the reason it is not. */
   dns: { server: DnsServer | null; error: string | null };
   resolved: ResolvedHost;
-  /** Who writes resolved's drop-in (bangerd-root for a non-root daemon). @default in this process */
-  resolver?: ResolverWiring;
+  /** Who writes resolved's drop-in: this process, or bangerd-root for a non-root daemon (network/privilege.ts). */
+  resolver: ResolverWiring;
   sshConfigPath: string;
 }
 
@@ -41,8 +41,8 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
         resolved: await readState(d.resolved, at),
       };
     },
-    'dns.install': () => (d.resolver ? d.resolver.install(dnsAt(d)) : installResolved(d.resolved, dnsAt(d))),
-    'dns.uninstall': () => (d.resolver ? d.resolver.uninstall() : uninstallResolved(d.resolved)),
+    'dns.install': () => d.resolver.install(dnsAt(d)),
+    'dns.uninstall': () => d.resolver.uninstall(),
     'sshConfig.show': async () => {
       await d.vms.publish(); // the file reflects this moment
       return { path: d.sshConfigPath, text: await readFile(d.sshConfigPath, 'utf8').catch(() => '') };

@@ -1,8 +1,4 @@
-/**
- * vm.snapshot / vm.fork / snapshot.*: adapt the wire to the snapshot service. Also wraps
- * image.delete and kernel.delete so snapshots made from an artifact guard it (and unused warm
- * snapshots of it are dropped) before the artifact service deletes it.
- */
+/** vm.snapshot / vm.fork / snapshot.*: adapt the wire to the snapshot service. */
 import type { SnapshotService } from '../snapshots/service.js';
 import type { Handlers } from './dispatch.js';
 
@@ -15,22 +11,5 @@ export function snapshotHandlers(snapshots: SnapshotService): SnapshotHandlers {
     'snapshot.list': async () => ({ snapshots: await snapshots.list() }),
     'snapshot.show': (p) => snapshots.show(p.name),
     'snapshot.delete': (p) => snapshots.delete(p.name),
-  };
-}
-
-/** image.delete / kernel.delete with the snapshot guard in front. */
-export function guardArtifactDeletes(
-  snapshots: SnapshotService,
-  inner: Pick<Handlers, 'image.delete' | 'kernel.delete'>,
-): Pick<Handlers, 'image.delete' | 'kernel.delete'> {
-  return {
-    'image.delete': (p, ctx) => {
-      snapshots.beforeArtifactDelete('image', p.name);
-      return inner['image.delete'](p, ctx);
-    },
-    'kernel.delete': (p, ctx) => {
-      snapshots.beforeArtifactDelete('kernel', p.name);
-      return inner['kernel.delete'](p, ctx);
-    },
   };
 }

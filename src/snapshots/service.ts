@@ -1,8 +1,8 @@
 /**
- * The snapshot service (`vm snapshot`, `vm fork`, `snapshot list/show/delete`, the artifact-delete
- * guard, start-up recovery), assembled from registry.ts, take.ts and fork.ts. The restore half
- * (restore.ts, warmcache.ts) is built before the VM service, which takes it as its restore hooks;
- * this half is built after, with the VM service. daemon/main.ts wires both.
+ * The snapshot service (`vm snapshot`, `vm fork`, `snapshot list/show/delete`, start-up recovery),
+ * assembled from registry.ts, take.ts and fork.ts. The restore half (restore.ts, warmcache.ts) is
+ * built before the VM service, which takes it as its restore hooks; this half is built after, with
+ * the VM service. daemon/main.ts wires both.
  */
 import type { Progress } from '../api/progress.js';
 import type { Snapshot } from '../api/snapshot.js';
@@ -24,7 +24,6 @@ export interface SnapshotService {
   list(): Promise<Snapshot[]>;
   show(name: string): Promise<Snapshot>;
   delete(name: string): Promise<{ name: string; id: string }>;
-  beforeArtifactDelete(kind: 'image' | 'kernel', name: string): void;
   recover(): Promise<{ removed: string[] }>;
 }
 
@@ -52,7 +51,6 @@ export function createSnapshotService(deps: SnapshotServiceDeps): SnapshotServic
     list: () => reg.list(),
     show: (name) => reg.show(name),
     delete: (name) => reg.delete(name),
-    beforeArtifactDelete: (kind, name) => reg.beforeArtifactDelete(kind, name),
     recover: () => reg.recover(),
   };
 }
