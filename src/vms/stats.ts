@@ -30,7 +30,16 @@ function read(pid: number): { ticks: number; rss: number | null } | null {
   }
 }
 
-export function createStatsSampler(opts: { intervalMs: number; running: () => Array<{ id: string; pid: number | null }>; now?: () => number }) {
+export interface StatsSampler {
+  /** Takes one sample of every running VM now. */
+  tick(): void;
+  /** Starts the timer (unref'd); returns a stop function. */
+  start(): () => void;
+  /** The latest sample of this VM's current process, if no older than two intervals. */
+  latest(id: string, pid: number): StatsSample | null;
+}
+
+export function createStatsSampler(opts: { intervalMs: number; running: () => Array<{ id: string; pid: number | null }>; now?: () => number }): StatsSampler {
   const now = opts.now ?? Date.now;
   const prev = new Map<string, { pid: number; ticks: number; at: number }>();
   const latest = new Map<string, StatsSample>();
@@ -53,18 +62,15 @@ export function createStatsSampler(opts: { intervalMs: number; running: () => Ar
 
   return {
     tick,
-    /** Starts the timer (unref'd); returns a stop function. */
     start(): () => void {
       tick();
       const timer = setInterval(tick, opts.intervalMs);
       timer.unref();
       return () => clearInterval(timer);
     },
-    /** The latest sample of this VM's current process, if no older than two intervals. */
     latest(id: string, pid: number): StatsSample | null {
       const s = latest.get(id);
       return s && s.pid === pid && now() - s.at <= 2 * opts.intervalMs ? s : null;
     },
   };
 }
-export type StatsSampler = ReturnType<typeof createStatsSampler>;
