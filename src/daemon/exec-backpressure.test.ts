@@ -1,7 +1,7 @@
 /**
  * Guest output to a stalled client (issue 11, item 4): the real vm.exec handler, server and dispatch,
- * a real ssh2 channel to a real sshd on 127.0.0.1 (no VM). The seam is the VM service, which here
- * only hands out that connection. A client that stops reading must pause the command, not make
+ * a real ssh2 channel to a real sshd on 127.0.0.1 (no VM). The seam is what the VM service's exec verb
+ * asks for (the VM's record, the guest connection): doubles that hand out that connection. A client that stops reading must pause the command, not make
  * the daemon buffer its output.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,7 +16,11 @@ import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
 import { silentLogger } from '../host/logger.js';
-import type { VmService } from '../vms/service.js';
+import { createLocks } from '../host/locks.js';
+import { createAccess } from '../vms/access.js';
+import type { VmContext, VmService } from '../vms/contracts.js';
+import type { Machine } from '../vms/machine.js';
+import type { VmView } from '../vms/view.js';
 import { createDispatch, type Handlers } from './dispatch.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
@@ -37,7 +41,12 @@ describe.skipIf(skipReason !== null)('vm.exec output to a client that stops read
     const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
     sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
     conn = await connect({ host: sshd.host, port: sshd.port, alias: 'bp.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'known_hosts')), readyTimeoutMs: 10_000 });
-    const vms = { session: async () => ({ rec: { id: 'bp', workspace: null }, session: conn }), hold: () => () => {} } as unknown as VmService;
+    // The real exec verb (vms/access.ts) over doubles of what it asks: the VM's record and the guest connection.
+    const rec = { id: 'bp', name: 'bp', workspace: null };
+    const handles = { ssh: { host: sshd.host, port: sshd.port } };
+    const vmCtx = { store: { get: () => rec }, locks: createLocks(), guest: { open: async () => conn }, log: silentLogger, activity: { touch() {}, hold: () => () => {} } };
+    const view = { lookup: () => rec, requireRunning: () => handles };
+    const vms = { exec: createAccess(vmCtx as unknown as VmContext, view as unknown as VmView, {} as Machine).exec } as unknown as VmService;
     const exec = vmHandlers(vms, {} as never)['vm.exec'];
     const handlers = new Proxy({} as Handlers, { get: (_t, name: string) => (name === 'vm.exec' ? exec : async () => ({ ok: true })) });
     sock = join(dir, 'd.sock');

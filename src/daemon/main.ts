@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { call } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { loadConfig } from '../config/load.js';
-import { setCommandLogger } from '../host/exec.js';
+import { onCommand } from '../host/exec.js';
 import { createLogger } from '../host/logger.js';
 import { ensurePrivateDir, replaceFileSync } from '../host/privatefile.js';
 import { buildInfo } from '../host/version.js';
@@ -18,14 +18,19 @@ import { resolvePaths, systemPaths } from '../store/paths.js';
 import { systemInstallClash } from '../system/guard.js';
 import { readInstallRecord } from '../system/record.js';
 import { createVmStore } from '../store/vms.js';
-import { createVmService, type VmService } from '../vms/service.js';
+import { createVmService } from '../vms/service.js';
+import { qemuImgLayers } from '../hypervisor/qemu/layers.js';
+import { createSnapshotRegistry } from '../snapshots/registry.js';
+import { createRestoreHooks } from '../snapshots/restore.js';
 import { createSnapshotService } from '../snapshots/service.js';
 import { applyIdentity } from '../snapshots/identity-step.js';
+import { createWarmCache } from '../snapshots/warmcache.js';
 import { createSnapshotStore } from '../store/snapshots.js';
-import { guardArtifactDeletes, snapshotHandlers } from './snapshot-handlers.js';
-import { createArtifactService } from './artifact-service.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
+import { createArtifactService } from '../artifacts/service.js';
+import { artifactHandlers } from './artifact-handlers.js';
 import { createDispatch } from './dispatch.js';
-import { createGuestAccess } from './guest-access.js';
+import { createGuestAccess } from '../guest/access.js';
 import { createLocks } from '../host/locks.js';
 import { ALREADY_RUNNING_EXIT, takeInstanceLock } from './instance-lock.js';
 import { startServer } from './server.js';
@@ -43,6 +48,9 @@ import { createActivityStore } from '../store/activity.js';
 import { createActivity, startAutoStop } from '../vms/autostop.js';
 import { createStatsSampler } from '../vms/stats.js';
 import { createWorkspaceService } from '../workspace/service.js';
+
+/** How long a boot (and the warm template's boot) waits for SSH. */
+const SSH_TIMEOUT_MS = 180_000;
 
 export async function main(): Promise<void> {
   const paths = resolvePaths();
@@ -76,7 +84,7 @@ export async function main(): Promise<void> {
 
   const config = loadConfig(paths);
   const log = createLogger({ file: paths.daemonLog, level: config.logLevel });
-  setCommandLogger((argv) => log.debug({ argv }, 'run'));
+  onCommand((argv) => log.debug({ argv }, 'run'));
   for (const w of config.warnings) log.warn({ config: paths.configFile }, w);
   const db = openDb(paths.db);
   const locks = createLocks();
@@ -103,13 +111,15 @@ export async function main(): Promise<void> {
   const driver = registry.get(driverName)!.create(log);
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
   // A VM whose disk lost its identity step (killed right after create) gets it again on connect.
-  const guest = await createGuestAccess(paths, config.sshKeyPath, {
+  const guest = await createGuestAccess({
+    keyPath: config.sshKeyPath ?? paths.sshKey,
+    knownHostsPath: paths.knownHosts,
     reidentify: async (s, vm, trustHostKey) => {
       log.warn({ vm: vm.name }, 'guest presented its pre-identity host key (its disk lost the identity step): applying it again');
       await applyIdentity(s, vm, true, { trustHostKey, log });
     },
   });
-  const artifacts = createArtifactService({ paths, db, config, locks, log });
+  const vmStore = createVmStore(db);
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
   const dns = { server: null as DnsServer | null, error: null as string | null };
   try {
@@ -126,23 +136,26 @@ export async function main(): Promise<void> {
     dns: dns.server,
     sshConfig: { path: paths.sshConfig, identity: { keyPath: guest.keyPath(), knownHostsPath: guest.knownHostsPath() } },
   });
-  const vmStore = createVmStore(db);
   const activity = createActivity({ store: createActivityStore(db), staleMs: config.autoStopStaleAfterMs, log: log.child({ svc: 'auto-stop' }) });
-  // The two services call each other (fork creates VMs; a VM start may restore a snapshot).
-  let vmService: VmService | undefined;
-  const snapshots = createSnapshotService({
-    paths,
-    config,
-    store: createSnapshotStore(db),
-    vmStore,
-    vms: () => vmService!,
-    driver,
-    driverName,
+  const snapshotStore = createSnapshotStore(db);
+  const snapLog = log.child({ svc: 'snapshots' });
+  const snapshotRegistry = createSnapshotRegistry({ paths, store: snapshotStore, vmStore, driver, driverName, layers: qemuImgLayers(), locks, log: snapLog });
+  // Snapshots made from an image or kernel guard its delete (unused warm ones are dropped).
+  const artifacts = createArtifactService({ paths, db, config, vmStore, log, beforeDelete: snapshotRegistry.beforeArtifactDelete });
+  // The restore half of snapshots needs no VM service: the VM service is built on it.
+  const restore = createRestoreHooks({
+    registry: snapshotRegistry,
+    warmFor: createWarmCache({ registry: snapshotRegistry, paths, config, driver, driverName, accel: accel.accel, guest, log: snapLog, sshTimeoutMs: SSH_TIMEOUT_MS }),
     accel: accel.accel,
+    driverName,
     locks,
     guest,
-    artifacts: artifacts.access,
-    log: log.child({ svc: 'snapshots' }),
+    log: snapLog,
+  });
+  // [config] stats_poll_interval: the daemon samples running VMs (read by `vm stats`).
+  const stats = createStatsSampler({
+    intervalMs: config.statsPollIntervalMs,
+    running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
   });
   const vms = createVmService({
     paths,
@@ -156,11 +169,26 @@ export async function main(): Promise<void> {
     guest,
     artifacts: artifacts.access,
     log,
-    restore: snapshots.hooks,
+    sshTimeoutMs: SSH_TIMEOUT_MS,
+    restore,
     network: networking,
     activity, // [config: auto_stop_stale_after]
+    fileSync: config.fileSync ?? [],
+    stats,
   });
-  vmService = vms;
+  const snapshots = createSnapshotService({
+    registry: snapshotRegistry,
+    paths,
+    vmStore,
+    vms,
+    driver,
+    driverName,
+    accel: accel.accel,
+    locks,
+    guest,
+    log: snapLog,
+    forkParallelism: 2,
+  });
   const rec = vms.reconcile();
   log.info({ ...rec, accel: accel.accel, reason: accel.reason, driver: driverName }, 'reconciled');
   // Taps and NAT rules of VMs that are gone (a crash), then names from the VMs that still run.
@@ -180,10 +208,6 @@ export async function main(): Promise<void> {
   log.info(await snapshots.recover(), 'snapshots recovered');
   // [config] auto_stop_stale_after and stats_poll_interval timers (both unref'd).
   startAutoStop(vms, activity, config.autoStopStaleAfterMs, log.child({ svc: 'auto-stop' }));
-  const stats = createStatsSampler({
-    intervalMs: config.statsPollIntervalMs,
-    running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
-  });
   stats.start();
 
   const startedAt = new Date().toISOString();
@@ -215,10 +239,9 @@ export async function main(): Promise<void> {
       ...(await artifacts.doctor()),
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
     ],
-    ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
-    ...artifacts.handlers,
+    ...vmHandlers(vms, { paths }),
+    ...artifactHandlers(artifacts, { paths, config, log }),
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
-    ...guardArtifactDeletes(snapshots, artifacts.handlers),
     ...snapshotHandlers(snapshots),
     ...workspaceHandlers(createWorkspaceService({ vms, locks, log: log.child({ svc: 'workspace' }) })),
   });

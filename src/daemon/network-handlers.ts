@@ -5,11 +5,9 @@ import { vmHostName } from '../api/names.js';
 import type { Config } from '../config/config.js';
 import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
-import { answersHttp } from '../network/httpprobe.js';
-import { hostEndpoint, parseSsListening } from '../network/ports.js';
 import type { ResolverWiring } from '../network/privilege.js';
-import { installResolved, readState, resolvedCheck, uninstallResolved, type ResolvedHost } from '../network/resolved.js';
-import type { VmService } from '../vms/service.js';
+import { readState, resolvedCheck, type ResolvedHost } from '../network/resolved.js';
+import type { VmService } from '../vms/contracts.js';
 import type { Handlers } from './dispatch.js';
 
 type NetworkHandlers = Pick<
@@ -24,8 +22,8 @@ export interface NetworkHandlerDeps {
   /** The running DNS server, or null with the reason it is not. */
   dns: { server: DnsServer | null; error: string | null };
   resolved: ResolvedHost;
-  /** Who writes resolved's drop-in (bangerd-root for a non-root daemon). @default in this process */
-  resolver?: ResolverWiring;
+  /** Who writes resolved's drop-in: this process, or bangerd-root for a non-root daemon (network/privilege.ts). */
+  resolver: ResolverWiring;
   sshConfigPath: string;
 }
 
@@ -44,32 +42,13 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
         resolved: await readState(d.resolved, at),
       };
     },
-    'dns.install': () => (d.resolver ? d.resolver.install(dnsAt(d)) : installResolved(d.resolved, dnsAt(d))),
-    'dns.uninstall': () => (d.resolver ? d.resolver.uninstall() : uninstallResolved(d.resolved)),
+    'dns.install': () => d.resolver.install(dnsAt(d)),
+    'dns.uninstall': () => d.resolver.uninstall(),
     'sshConfig.show': async () => {
       await d.vms.publish(); // the file reflects this moment
       return { path: d.sshConfigPath, text: await readFile(d.sshConfigPath, 'utf8').catch(() => '') };
     },
-    'vm.ports': async (p, ctx) => {
-      const { rec, session, handles } = await d.vms.session(p.name, ctx.signal);
-      const ss = await session.run(['ss', '-ltnpH'], { timeoutMs: 20_000, signal: ctx.signal, check: true });
-      const vm = {
-        name: rec.name,
-        mode: rec.network.mode,
-        ip: rec.network.ip ?? null,
-        sshHostPort: rec.network.mode === 'user' ? handles.ssh.port : null,
-        forwards: handles.forwards,
-      };
-      const ports = await Promise.all(
-        parseSsListening(ss.stdout).map(async (lp) => {
-          const ep = hostEndpoint(vm, lp);
-          // Port 22 is sshd: probing it only adds a failed login to the guest's log.
-          const http = ep && lp.port !== 22 ? await answersHttp(ep.host, ep.port) : false;
-          return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
-        }),
-      );
-      return { name: rec.name, mode: rec.network.mode, ports };
-    },
+    'vm.ports': (p, ctx) => d.vms.ports(p.name, ctx.signal),
     'vm.forward': (p) => d.forwarding.add(p.name, p.guestPort, p.hostPort),
     'vm.unforward': (p) => d.forwarding.remove(p.name, p.guestPort),
     'vm.forwards': (p) => d.forwarding.list(p.name),

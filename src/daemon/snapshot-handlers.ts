@@ -1,8 +1,4 @@
-/**
- * vm.snapshot / vm.fork / snapshot.*: adapt the wire to the snapshot service. Also wraps
- * image.delete and kernel.delete so snapshots made from an artifact guard it (and unused warm
- * snapshots of it are dropped) before the artifact service deletes it.
- */
+/** vm.snapshot / vm.fork / snapshot.*: adapt the wire to the snapshot service. */
 import type { SnapshotService } from '../snapshots/service.js';
 import type { Handlers } from './dispatch.js';
 
@@ -15,26 +11,5 @@ export function snapshotHandlers(snapshots: SnapshotService): SnapshotHandlers {
     'snapshot.list': async () => ({ snapshots: await snapshots.list() }),
     'snapshot.show': (p) => snapshots.show(p.name),
     'snapshot.delete': (p) => snapshots.delete(p.name),
-  };
-}
-
-/** image.delete / kernel.delete (and image.import --force, which replaces an image) with the snapshot guard in front. */
-export function guardArtifactDeletes(
-  snapshots: SnapshotService,
-  inner: Pick<Handlers, 'image.delete' | 'kernel.delete' | 'image.import'>,
-): Pick<Handlers, 'image.delete' | 'kernel.delete' | 'image.import'> {
-  return {
-    'image.import': (p, ctx) => {
-      if (p.force) snapshots.beforeArtifactDelete('image', p.name);
-      return inner['image.import'](p, ctx);
-    },
-    'image.delete': (p, ctx) => {
-      snapshots.beforeArtifactDelete('image', p.name);
-      return inner['image.delete'](p, ctx);
-    },
-    'kernel.delete': (p, ctx) => {
-      snapshots.beforeArtifactDelete('kernel', p.name);
-      return inner['kernel.delete'](p, ctx);
-    },
   };
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
-import { createGuestAccess } from '../daemon/guest-access.js';
+import { createGuestAccess } from './access.js';
 import { run } from '../host/exec.js';
 import { resolvePaths } from '../store/paths.js';
 import { ensureKeyPair, generateEd25519, type KeyPair } from './keys.js';
@@ -155,14 +155,16 @@ describe.skipIf(skipReason !== null)('pre-identity keys against a real sshd and 
     const kh = new KnownHostsStore(paths.knownHosts);
     const target = { vmId: 'v1', alias: 'web.vm', host: sshd.host, port: sshd.port };
     const calls: string[] = [];
-    const guest = await createGuestAccess(paths, key.path, {
+    const guest = await createGuestAccess({
+      keyPath: key.path,
+      knownHostsPath: paths.knownHosts,
       async reidentify(session, vm, trustHostKey) {
         calls.push(`${vm.id} ${vm.name} ${(await session.run(['echo', 'on the guest'])).stdout.trim()}`);
         // What the identity step does last: trust the key it gave the guest (here: the one sshd has).
         await trustHostKey('web.vm', `ssh-ed25519 ${sshd.hostKey}`);
       },
     });
-    const plain = await createGuestAccess(paths, key.path);
+    const plain = await createGuestAccess({ keyPath: key.path, knownHostsPath: paths.knownHosts });
     try {
       await kh.verify('web.vm', ED, sshd.hostKey); // the first connect after the restore
       await kh.rekey('web.vm', ED, K1); // the identity the guest then lost

@@ -48,9 +48,6 @@ export function onCommand(fn: CommandLogger): () => void {
   return () => void commands.unsubscribe(listener);
 }
 
-/** @deprecated use onCommand (explicit, several subscribers, can unsubscribe); kept until daemon/main.ts moves to it. */
-export const setCommandLogger = (fn: CommandLogger): void => void onCommand(fn);
-
 function withNetns(argv: readonly string[], netns?: string): string[] {
   return netns ? ['ip', 'netns', 'exec', netns, ...argv] : [...argv];
 }

@@ -11,7 +11,7 @@ import { KernelManifest } from '../api/kernel.js';
 import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
 import type { Logger } from '../host/logger.js';
 import { IMAGE_FILES } from '../store/paths.js';
-import type { BootArgsInput } from '../vms/bootargs.js';
+import type { BootArgsInput } from './bootargs.js';
 import type { VmSpec } from './driver.js';
 import { USER_NET } from './usernet.js';
 import { prepareRawDisk } from './firecracker/disk.js';

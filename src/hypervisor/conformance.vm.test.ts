@@ -18,7 +18,7 @@ import { waitForSsh } from '../guest/wait.js';
 import { run } from '../host/exec.js';
 import { silentLogger } from '../host/logger.js';
 import { goldenState } from '../testing/fixture.js';
-import { buildBootArgs } from '../vms/bootargs.js';
+import { buildBootArgs } from './bootargs.js';
 import { kvmUsability, probeHost } from './accel.js';
 import { planConformance, type ConformanceTarget, type DriverProbe } from './conformance-plan.js';
 import { artifactsFromState, makeDisk, netnsTapNetwork, userNetwork, type GuestArtifacts, type GuestNetwork, type VmDisk } from './conformance-rig.js';
@@ -197,7 +197,7 @@ function conformance(target: Extract<ConformanceTarget, { run: true }>, driver: 
     const h = handles!;
     await withGuest(async (c) => {
       await c.run(['sh', '-c', 'echo persisted > /root/marker'], { check: true });
-      // The product's stop sequence (vms/service.ts): sync and power off in the guest; the command may be cut off.
+      // The product's stop sequence (vms/machine.ts halt): sync and power off in the guest; the command may be cut off.
       await c.run(['sh', '-c', 'sync; (sleep 0.2; systemctl poweroff || poweroff -f) >/dev/null 2>&1 &'], { timeoutMs: 5000 }).catch(() => undefined);
     });
     const t0 = Date.now();

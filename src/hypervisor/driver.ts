@@ -35,7 +35,7 @@ export interface VmSpec {
   /** Uncompressed ELF vmlinux (PVH entry). */
   kernelPath: string;
   initrdPath: string;
-  /** Full kernel command line (built by the caller; see vms/bootargs). */
+  /** Full kernel command line (built by the caller; see hypervisor/bootargs.ts). */
   cmdline: string;
   /** The VM's own writable disk (qcow2 overlay, or raw for drivers without qcow2). */
   diskPath: string;

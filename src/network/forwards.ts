@@ -8,7 +8,7 @@ import type { VmForwardsResult } from '../api/network.js';
 import { vmHostName } from '../api/names.js';
 import type { VmNetwork } from '../api/vm.js';
 import type { Locks } from '../host/locks.js';
-import type { Driver, VmHandles } from '../hypervisor/driver.js';
+import type { Driver } from '../hypervisor/driver.js';
 import { writeHandles, type Handles } from '../store/handles.js';
 import type { Paths } from '../store/paths.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
@@ -74,8 +74,8 @@ export function createForwarding(d: ForwardingDeps) {
         let port: number | null = hostPort ?? (h ? await freePort() : (same?.hostPort ?? null));
         if (h) {
           if (hostPort !== undefined && hostPort === h.ssh.port) throw new BangerError('conflict', `127.0.0.1:${hostPort} is this VM's SSH port; pick another host port`);
-          if (active) await ports().removeForward(h as unknown as VmHandles, active.hostPort).catch(() => undefined);
-          await ports().addForward(h as unknown as VmHandles, port!, guestPort);
+          if (active) await ports().removeForward(h, active.hostPort).catch(() => undefined);
+          await ports().addForward(h, port!, guestPort);
           saveHandles(cur, { ...h, forwards: [...h.forwards.filter((f) => f.guestPort !== guestPort), { hostPort: port!, guestPort }].sort(byGuestPort) });
         }
         const next = [...stored.filter((f) => f.guestPort !== guestPort), { guestPort, hostPort: port }].sort(byGuestPort);
@@ -97,7 +97,7 @@ export function createForwarding(d: ForwardingDeps) {
         }
         if (h && active) {
           await ports()
-            .removeForward(h as unknown as VmHandles, active.hostPort)
+            .removeForward(h, active.hostPort)
             .catch((err: unknown) => {
               if (!(err instanceof BangerError && err.code === 'not_found')) throw err;
             });

@@ -1,8 +1,9 @@
 /** Can this daemon restore a snapshot? Pure: the snapshot's fixed facts against the host's. */
+import type { Accel } from '../api/enums.js';
 import type { SnapshotSpec } from '../api/snapshot.js';
 
 export interface RestoreHost {
-  accel: 'kvm' | 'tcg';
+  accel: Accel;
   hypervisor: string;
 }
 

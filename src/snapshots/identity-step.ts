@@ -10,9 +10,10 @@ import { BangerError } from '../api/errors.js';
 import { noProgress, type Progress } from '../api/progress.js';
 import { aliasFor } from '../guest/knownhosts.js';
 import type { Logger } from '../host/logger.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
+import { macFor } from '../network/ipalloc.js';
 import { generateHostKey } from './hostkey.js';
-import { ENTROPY_BYTES, identityCommand, macFor, newMachineId, parseIdentityReport } from './identity.js';
+import { ENTROPY_BYTES, identityCommand, newMachineId, parseIdentityReport } from './identity.js';
 
 export interface IdentityStepDeps {
   /** Records `publicKeyLine` as the alias's host key (the old one becomes its pre-identity key). */

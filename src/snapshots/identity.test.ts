@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
 import { generateHostKey } from './hostkey.js';
-import { identityCommand, macFor, newMachineId, parseIdentityReport, type IdentityPlan } from './identity.js';
+import { identityCommand, newMachineId, parseIdentityReport, type IdentityPlan } from './identity.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -155,10 +155,7 @@ describe('identity refresh script', () => {
     expect(() => identityCommand({ nowMs: 0, entropy: Buffer.alloc(8) })).toThrow(/entropy/);
   });
 
-  it('derives a stable, locally administered MAC per VM and random machine-ids', () => {
-    expect(macFor('abc')).toBe(macFor('abc'));
-    expect(macFor('abc')).not.toBe(macFor('abd'));
-    expect(macFor('abc')).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+  it('makes random machine-ids', () => {
     expect(newMachineId()).toMatch(/^[0-9a-f]{32}$/);
     expect(newMachineId()).not.toBe(newMachineId());
   });

@@ -22,7 +22,7 @@
  * Secrets (the entropy, the private key) travel on stdin, never in argv where any guest user could
  * read them from /proc.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { BangerError } from '../api/errors.js';
 import { NAME_PATTERN } from '../api/names.js';
 
@@ -60,13 +60,6 @@ export const ENTROPY_BYTES = 64;
 const MACHINE_ID = /^[0-9a-f]{32}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const PUBLIC_LINE = /^ssh-ed25519 [A-Za-z0-9+/=]+( [A-Za-z0-9@._-]+)?$/;
-
-/** A locally administered MAC derived from the VM id: stable across restores of the same VM. */
-export function macFor(vmId: string): string {
-  const h = createHash('sha256').update(`banger-mac:${vmId}`).digest();
-  // 52:54:00 is QEMU's prefix (locally administered, unicast); the rest comes from the id.
-  return ['52', '54', '00', ...[h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-}
 
 /** A new machine-id (machine-id(5): 32 lower-case hex digits, v4-style random). */
 export function newMachineId(random: (n: number) => Buffer = randomBytes): string {

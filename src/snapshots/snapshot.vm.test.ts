@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../api/snapshot.js';
 import { run } from '../host/exec.js';
+import { macFor } from '../network/ipalloc.js';
 import { freshInstall, type Install } from '../testing/fixture.js';
 import { RESEED_PERL } from './identity.js';
 
@@ -117,6 +118,9 @@ describe('snapshots, fork and warm start', () => {
     expect(a[1]).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set([a[1], b[1], srcId]).size).toBe(3);
     expect(a[2]).not.toBe(b[2]);
+    // One MAC per VM id: the one network/ipalloc.ts derives (and a bridge-mode row stores).
+    const kid1 = json<{ id: string }>((await ok(['vm', 'show', 'kid-1'])).stdout);
+    expect(a[2]).toBe(macFor(kid1.id));
     expect(a[3]).not.toBe(b[3]);
     // The guest can rekey its CRNG (what the identity step relies on).
     expect((await cli(['vm', 'exec', 'kid-2', '--', 'perl', '-e', RESEED_PERL, 'ab'.repeat(32), '/dev/urandom'])).code).toBe(0);

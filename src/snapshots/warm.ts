@@ -6,6 +6,7 @@
  * boot of the same image, kernel, vCPU count, memory size and disk size (the guest saw those at its
  * boot), under the same hypervisor and accelerator, with the install's current SSH key in it.
  */
+import type { NetworkMode } from '../api/enums.js';
 import { createHash } from 'node:crypto';
 
 /** Bump when the template or the restore path changes in a way that needs new warm snapshots. */
@@ -48,7 +49,7 @@ export interface WarmRequest {
   vcpu: number | undefined;
   memoryMib: number | undefined;
   diskSizeBytes: number | undefined;
-  network: 'user' | 'bridge';
+  network: NetworkMode;
   /** The sizes a warm snapshot is built with (config vm_defaults). */
   defaults: { vcpu: number; memoryMib: number; diskSizeBytes: number };
   /** Why the hypervisor cannot restore snapshots here, or null when it can. */

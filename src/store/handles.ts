@@ -1,6 +1,8 @@
 /**
  * handles.json: transient kernel state of a running VM (pid, control socket, forwarded ports).
- * Written atomically; re-read at daemon start to adopt VMs that outlived the daemon.
+ * Written atomically; re-read at daemon start to adopt VMs that outlived the daemon. The one schema
+ * of handles: the driver's `VmHandles` fields plus banger's (driver name, SSH endpoint, forwards),
+ * so a `Handles` goes to the driver as it is.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -19,16 +21,33 @@ export const Handles = z
   .passthrough();
 export type Handles = z.infer<typeof Handles>;
 
+/** The handles, or null when there are none or the file is corrupt (`inspectHandles` says which). */
 export function readHandles(path: string): Handles | null {
+  return inspectHandles(path).handles;
+}
+
+/**
+ * Reads handles.json. A file that is not JSON or does not fit the schema counts as missing, with
+ * `problem` saying why (the VM shows as broken with it); only an unexpected I/O error throws.
+ */
+export function inspectHandles(path: string): { handles: Handles | null; problem: string | null } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { handles: null, problem: null };
     throw err;
   }
-  const parsed = Handles.safeParse(JSON.parse(text));
-  return parsed.success ? parsed.data : null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { handles: null, problem: `handles.json is not JSON (${(err as Error).message})` };
+  }
+  const parsed = Handles.safeParse(json);
+  if (parsed.success) return { handles: parsed.data, problem: null };
+  const i = parsed.error.issues[0];
+  return { handles: null, problem: `handles.json does not fit its schema (${i.path.join('.') || 'record'}: ${i.message})` };
 }
 
 export function writeHandles(path: string, h: Handles): void {

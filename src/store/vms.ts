@@ -35,6 +35,58 @@ interface Row {
   updated_at: string;
 }
 
+/**
+ * A row that does not parse (e.g. written by older code with a size the schema now refuses): it is
+ * shown as a broken VM and can be deleted, and never fails a list or the daemon's start.
+ */
+export interface UnreadableVm {
+  id: string;
+  name: string;
+  image: string;
+  kernel: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Why it cannot be read. */
+  reason: string;
+  /** The stored network, when that part parses (bridge mode's tap and rules are released with it). */
+  network: VmRecord['network'] | null;
+}
+
+type Read = { ok: true; rec: VmRecord } | { ok: false; bad: UnreadableVm };
+
+function readRow(r: Row): Read {
+  try {
+    return { ok: true, rec: fromRow(r) };
+  } catch (err) {
+    const issue = err instanceof z.ZodError ? err.issues[0] : undefined;
+    const reason = issue ? `${issue.path.join('.') || 'record'}: ${issue.message}` : (err as Error).message;
+    let network: VmRecord['network'] | null = null;
+    try {
+      network = VmNetwork.parse(JSON.parse(r.network));
+    } catch {
+      // unreadable too
+    }
+    const str = (v: unknown) => (typeof v === 'string' ? v : String(v));
+    return {
+      ok: false,
+      bad: { id: str(r.id), name: str(r.name), image: str(r.image_name), kernel: str(r.kernel_name), createdAt: str(r.created_at), updatedAt: str(r.updated_at), reason, network },
+    };
+  }
+}
+
+/** The refusal for an operation on an unreadable row (only `vm delete` handles one). */
+function unreadableError(b: UnreadableVm): BangerError {
+  return new BangerError('conflict', `the stored record of VM "${b.name}" cannot be read (${b.reason}); delete it with \`banger vm delete ${b.name}\``, {
+    details: { state: 'broken' },
+  });
+}
+
+function parsed(r: Row): VmRecord {
+  const x = readRow(r);
+  if (!x.ok) throw unreadableError(x.bad);
+  return x.rec;
+}
+
 function fromRow(r: Row): VmRecord {
   return VmRecord.parse({
     id: r.id,
@@ -73,16 +125,34 @@ export function createVmStore(db: Db, now: () => string = () => new Date().toISO
       }
       return this.get(rec.id)!;
     },
+    /** The VM's record; a conflict (with the delete hint) when its row cannot be read. */
     get(id: string): VmRecord | null {
       const r = byId.get(id);
-      return r ? fromRow(r) : null;
+      return r ? parsed(r) : null;
     },
+    /** The VM's record; a conflict (with the delete hint) when its row cannot be read. */
     findByName(name: string): VmRecord | null {
       const r = byName.get(name);
-      return r ? fromRow(r) : null;
+      return r ? parsed(r) : null;
     },
+    /** Whether a row (readable or not) holds this name. */
+    hasName(name: string): boolean {
+      return byName.get(name) !== undefined;
+    },
+    /** The row of this name when it cannot be read, else null. */
+    findUnreadable(name: string): UnreadableVm | null {
+      const r = byName.get(name);
+      if (!r) return null;
+      const x = readRow(r);
+      return x.ok ? null : x.bad;
+    },
+    /** Every readable VM (unreadable rows: `entries`, `findUnreadable`). */
     list(): VmRecord[] {
-      return db.prepare<[], Row>('SELECT * FROM vms ORDER BY created_at, name').all().map(fromRow);
+      return this.entries().flatMap((e) => (e.ok ? [e.rec] : []));
+    },
+    /** Every row, readable or not, in creation order. */
+    entries(): Read[] {
+      return db.prepare<[], Row>('SELECT * FROM vms ORDER BY created_at, name').all().map(readRow);
     },
     update(id: string, patch: VmPatch): VmRecord {
       const cur = this.get(id);

@@ -8,7 +8,7 @@
 import type { Logger } from '../host/logger.js';
 import type { ActivityStore } from '../store/activity.js';
 import type { VmRecord } from '../store/vms.js';
-import type { GuestSession } from './service.js';
+import type { GuestSession } from '../guest/access.js';
 
 /** When a VM last counted as used: its recorded activity, else its last lifecycle change. */
 export function lastUse(lastActiveAt: string | null, updatedAt: string): number {

@@ -13,7 +13,7 @@ import tar from 'tar-stream';
 import { BangerError } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
 import type { FileSyncEntry } from '../config/filesync.js';
-import type { GuestSession } from './service.js';
+import type { GuestSession } from '../guest/access.js';
 
 /** One member of the stream: a path in the guest and what goes there. */
 export type SyncItem =

@@ -17,4 +17,15 @@ describe('deriveState', () => {
     expect(d.action).toBe(action);
     if (action === 'mark-stopped') expect(d.reasons.length).toBeGreaterThan(0);
   });
+
+  it.each([
+    ['running', 'broken', 'mark-broken'],
+    ['stopped', 'broken', 'mark-broken'],
+    ['broken', 'broken', 'none'],
+  ] as const)('a corrupt handles.json: stored %s → %s (%s), with the reason', (stored, state, action) => {
+    const d = deriveState(stored, { hasHandles: false, processAlive: false, handlesProblem: 'handles.json is not JSON' });
+    expect(d.state).toBe(state);
+    expect(d.action).toBe(action);
+    expect(d.reasons).toEqual(['handles.json is not JSON']);
+  });
 });

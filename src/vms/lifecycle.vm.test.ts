@@ -78,7 +78,7 @@ describe('vm lifecycle on a real guest', () => {
     const kh = join(inst.stateDir, 'ssh', 'known_hosts');
     expect(existsSync(kh) ? (await run(['cat', kh])).stdout : '').not.toContain('life.vm');
     expect(json<unknown[]>((await inst.cli(['vm', 'list', '--json'])).stdout)).toEqual([]);
-  });
+  }, 600_000); // two boots and a daemon restart under TCG: minutes on a loaded 2-core host
 
   it('gives one VM and one already_exists for two concurrent creates with one name', async () => {
     const [a, b] = await Promise.all([

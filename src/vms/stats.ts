@@ -4,10 +4,7 @@
  * latest sample. Without a fresh sample (the VM just started, or the pid changed), `vm stats`
  * samples on demand as before. `cpuOver` is the pure part.
  */
-import { readFileSync } from 'node:fs';
-import { parseCpuTicks, parseRssBytes } from '../host/procstat.js';
-
-const TICKS_PER_SECOND = 100;
+import { readUsage, TICKS_PER_SECOND } from '../host/procstat.js';
 
 export interface StatsSample {
   pid: number;
@@ -23,14 +20,20 @@ export function cpuOver(prevTicks: number, ticks: number, elapsedMs: number): nu
 }
 
 function read(pid: number): { ticks: number; rss: number | null } | null {
-  try {
-    return { ticks: parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')), rss: parseRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8')) };
-  } catch {
-    return null;
-  }
+  const u = readUsage(pid);
+  return u && { ticks: u.ticks, rss: u.rssBytes };
 }
 
-export function createStatsSampler(opts: { intervalMs: number; running: () => Array<{ id: string; pid: number | null }>; now?: () => number }) {
+export interface StatsSampler {
+  /** Takes one sample of every running VM now. */
+  tick(): void;
+  /** Starts the timer (unref'd); returns a stop function. */
+  start(): () => void;
+  /** The latest sample of this VM's current process, if no older than two intervals. */
+  latest(id: string, pid: number): StatsSample | null;
+}
+
+export function createStatsSampler(opts: { intervalMs: number; running: () => Array<{ id: string; pid: number | null }>; now?: () => number }): StatsSampler {
   const now = opts.now ?? Date.now;
   const prev = new Map<string, { pid: number; ticks: number; at: number }>();
   const latest = new Map<string, StatsSample>();
@@ -53,18 +56,15 @@ export function createStatsSampler(opts: { intervalMs: number; running: () => Ar
 
   return {
     tick,
-    /** Starts the timer (unref'd); returns a stop function. */
     start(): () => void {
       tick();
       const timer = setInterval(tick, opts.intervalMs);
       timer.unref();
       return () => clearInterval(timer);
     },
-    /** The latest sample of this VM's current process, if no older than two intervals. */
     latest(id: string, pid: number): StatsSample | null {
       const s = latest.get(id);
       return s && s.pid === pid && now() - s.at <= 2 * opts.intervalMs ? s : null;
     },
   };
 }
-export type StatsSampler = ReturnType<typeof createStatsSampler>;

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { BangerError, conflict } from '../api/errors.js';
 import { formatBytes } from '../api/names.js';
 import { noProgress, type Progress } from '../api/progress.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
 import { spawnProcess, type ProcessHandle } from '../host/exec.js';
 import type { Bundle } from './bundle.js';
 import { GUEST_EXIT, importCommand } from './scripts.js';

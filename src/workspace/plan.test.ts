@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspacePlanParams } from '../api/workspace.js';
 import { createLocks } from '../host/locks.js';
 import { silentLogger } from '../host/logger.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
 import { buildBundle } from './bundle.js';
 import { planWorkspace } from './plan.js';
 import { inspectRepo } from './repo.js';

@@ -11,7 +11,7 @@ import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.
 import { createLocks, type Locks } from '../host/locks.js';
 import type { ExecHandle } from '../guest/ssh.js';
 import { silentLogger } from '../host/logger.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
 import type { Importer } from './importer.js';
 import { createWorkspaceService } from './service.js';
 import { makeRepo } from './testrepo.js';

@@ -11,7 +11,7 @@ import type { Vm, Workspace } from '../api/vm.js';
 import type { WorkspaceExportParams, WorkspaceExportResult, WorkspacePlan, WorkspacePlanParams, WorkspacePrepareParams, WorkspacePrepareResult } from '../api/workspace.js';
 import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
 import type { VmRecord } from '../store/vms.js';
 import { once } from 'node:events';
 import { join } from 'node:path';

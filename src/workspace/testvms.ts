@@ -7,7 +7,7 @@ import { conflict, notFound } from '../api/errors.js';
 import type { Vm, VmState, Workspace } from '../api/vm.js';
 import type { Locks } from '../host/locks.js';
 import type { VmRecord } from '../store/vms.js';
-import type { GuestSession } from '../vms/service.js';
+import type { GuestSession } from '../guest/access.js';
 import type { WorkspaceVms } from './service.js';
 
 export interface TestVms extends WorkspaceVms {

@@ -1,51 +1,94 @@
 /**
  * Kernels and images by name: the SQLite registry over the content-addressed directories that
  * artifacts/ writes. Builds on first use, shares concurrent builds of one name, refuses to
- * delete what a VM or image still uses.
+ * delete what a VM or image still uses. `access` is what the VM service sees of it (a boot's
+ * kernel and image paths); the daemon's artifact handlers call the rest.
  */
+import type { z } from 'zod';
 import { DEFAULT_IMAGE_SIZE, ImageManifest } from '../api/image.js';
-import { KernelManifest } from '../api/kernel.js';
+import { KernelManifest, type KernelImportParams, type KernelListResult } from '../api/kernel.js';
 import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
-import { buildImage } from '../artifacts/image/build.js';
-import { checkRootless, rootlessFacts, rootlessProblems } from '../artifacts/image/rootless.js';
-import { removeImageDir } from '../artifacts/image/store.js';
-import { privateApt } from '../artifacts/apt/apt.js';
-import { listAvailable } from '../artifacts/kernel/debian.js';
-import { importKernel, pullDebianKernel, removeKernelDir } from '../artifacts/kernel/store.js';
+import { buildImage } from './image/build.js';
+import { exportBundle } from './image/bundle.js';
+import { loadCatalog, pullImage } from './image/catalog.js';
+import { checkRootless, rootlessFacts, rootlessProblems } from './image/rootless.js';
+import { removeImageDir } from './image/store.js';
+import { privateApt } from './apt/apt.js';
+import { listAvailable } from './kernel/debian.js';
+import { importKernel, pullDebianKernel, removeKernelDir } from './kernel/store.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
+import { SingleFlight } from '../host/locks.js';
 import { createArtifactStore } from '../store/artifacts.js';
 import type { Db } from '../store/db.js';
 import type { Paths } from '../store/paths.js';
-import { createVmStore } from '../store/vms.js';
-import type { ArtifactAccess, ResolvedBoot } from '../vms/service.js';
-import type { Handlers } from './dispatch.js';
-import { SingleFlight, type Locks } from '../host/locks.js';
-import { imageExtraHandlers, nameTaken } from './image-handlers.js';
+import type { VmStore } from '../store/vms.js';
+
+/** The files one VM boots from. */
+export interface ResolvedBoot {
+  image: { name: string; rootfsPath: string; kernelName: string };
+  kernel: { name: string; vmlinuxPath: string; initrdPath: string };
+}
+
+/** What the VM and snapshot services ask of the artifact registry. */
+export interface ArtifactAccess {
+  /** The named image (or the default, built on first use) and its kernel (pulled on first use). */
+  resolve(imageName: string | undefined, progress: Progress): Promise<ResolvedBoot>;
+  /** Paths for an existing VM's image and kernel. */
+  pathsFor(imageName: string, kernelName: string): ResolvedBoot;
+}
+
+export interface ArtifactService {
+  access: ArtifactAccess;
+  pullKernel(name: string, progress: Progress): Promise<KernelManifest>;
+  listKernels(available: boolean): Promise<KernelListResult>;
+  showKernel(name: string): KernelManifest;
+  deleteKernel(name: string): Promise<{ name: string; sha256: string }>;
+  importKernel(p: z.output<typeof KernelImportParams>, progress: Progress): Promise<KernelManifest>;
+  /** `image pull`: a catalog name or bundle URL, its kernel pulled by name when the catalog names one. */
+  pullImage(nameOrUrl: string, progress: Progress): Promise<ImageManifest>;
+  /** `image export`: the image as a bundle written to `output`. */
+  exportImage(name: string, output: string, progress: Progress): ReturnType<typeof exportBundle>;
+  buildImage(name: string, include: string[], size: string, progress: Progress): Promise<ImageManifest>;
+  listImages(): { images: ImageManifest[] };
+  showImage(name: string): ImageManifest;
+  getImage(name: string): ImageManifest | null;
+  deleteImage(name: string): Promise<{ name: string; sha256: string }>;
+  /** Registers under `name` (the stored manifest may carry another name for the same content). */
+  registerImage(name: string, m: ImageManifest, kernelName: string | null): ImageManifest;
+  /**
+   * Before an import reads a byte: a taken name is a `conflict` unless `replace`; replacing is
+   * refused while a VM or snapshot uses the image (the delete guards).
+   */
+  checkImportTarget(name: string, replace: boolean): void;
+  /**
+   * Registers an imported image under `name`, checking the name again (another import may have
+   * taken it meanwhile). A replaced image's directory is removed when nothing else refers to it;
+   * on refusal the new, unregistered directory is removed.
+   */
+  registerImport(name: string, m: ImageManifest, replace: boolean): Promise<ImageManifest>;
+  doctor(): Promise<DoctorCheck[]>;
+}
 
 export interface ArtifactServiceDeps {
   paths: Paths;
   db: Db;
   config: Config;
-  locks: Locks;
+  /** Which VMs use an image or kernel (deletes are refused while any does). */
+  vmStore: Pick<VmStore, 'usersOf'>;
+  /** Runs first on every image or kernel delete: snapshots made from it refuse it, warm ones are dropped (snapshots/registry.ts). */
+  beforeDelete(kind: 'image' | 'kernel', name: string): void;
   log: Logger;
 }
 
-type ArtifactHandlers = Pick<
-  Handlers,
-  'kernel.pull' | 'kernel.list' | 'kernel.show' | 'kernel.delete' | 'kernel.import' | 'image.build' | 'image.list' | 'image.show' | 'image.delete' | 'image.import' | 'image.export' | 'image.pull'
->;
-
-export function createArtifactService(deps: ArtifactServiceDeps) {
-  const { paths, db, config, log } = deps;
+export function createArtifactService(deps: ArtifactServiceDeps): ArtifactService {
+  const { paths, db, config, vmStore, log } = deps;
   const kernels = createArtifactStore(db, 'kernels', (x) => KernelManifest.parse(x));
   const images = createArtifactStore(db, 'images', (x) => ImageManifest.parse(x));
-  const vmStore = createVmStore(db);
   const flights = new SingleFlight();
 
-  /** Registers under `name` (the stored manifest may carry another name for the same content). */
   const registerKernel = (name: string, m: KernelManifest) => {
     const manifest = { ...m, name };
     kernels.put(name, m.sha256, manifest);
@@ -132,12 +175,18 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     if (users.length) throw new BangerError('conflict', `${what} "${name}" is used by ${users.join(', ')}; delete those first`, { details: { users } });
   }
 
-  /** image.import's registration: a taken name is refused or, with `replace`, replaced without leaking the old directory. */
+  function checkImportTarget(name: string, replace: boolean): void {
+    const old = images.get(name);
+    if (!old) return;
+    if (!replace) throw nameTaken(name, old.manifest);
+    deps.beforeDelete('image', name);
+    refuseIfUsed('image', name);
+  }
+
   async function registerImport(name: string, m: ImageManifest, replace: boolean): Promise<ImageManifest> {
     const old = images.get(name);
     try {
-      if (old && !replace) throw nameTaken(name, old.manifest); // registered by another import meanwhile
-      if (old) refuseIfUsed('image', name);
+      checkImportTarget(name, replace);
     } catch (err) {
       if (images.refCount(m.sha256) === 0) await removeImageDir(paths, m.sha256);
       throw err;
@@ -149,56 +198,6 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     }
     return manifest;
   }
-
-  const handlers: ArtifactHandlers = {
-    'kernel.pull': (p, ctx) => pullKernel(p.name, ctx.progress),
-    'kernel.list': async (p) => ({
-      kernels: kernels.list().map((r) => r.manifest),
-      ...(p.available ? { available: await listAvailable(privateApt({ dir: paths.aptDir })) } : {}),
-    }),
-    'kernel.show': (p) => {
-      const r = kernels.get(p.name);
-      if (!r) throw notFound('kernel', p.name, 'run `banger kernel list`');
-      return r.manifest;
-    },
-    'kernel.delete': async (p) => {
-      const r = kernels.get(p.name);
-      if (!r) throw notFound('kernel', p.name, 'run `banger kernel list`');
-      refuseIfUsed('kernel', p.name);
-      kernels.remove(p.name);
-      if (kernels.refCount(r.sha256) === 0) await removeKernelDir(paths, r.sha256);
-      return { name: p.name, sha256: r.sha256 };
-    },
-    'kernel.import': async (p, ctx) => {
-      const r = await importKernel({ paths, ...p, progress: ctx.progress, log });
-      return registerKernel(p.name, r.manifest);
-    },
-    'image.build': (p, ctx) => build(p.name, p.include, p.size, ctx.progress),
-    'image.list': () => ({ images: images.list().map((r) => r.manifest) }),
-    'image.show': (p) => {
-      const r = images.get(p.name);
-      if (!r) throw notFound('image', p.name, 'run `banger image list`');
-      return r.manifest;
-    },
-    'image.delete': async (p) => {
-      const r = images.get(p.name);
-      if (!r) throw notFound('image', p.name, 'run `banger image list`');
-      refuseIfUsed('image', p.name);
-      images.remove(p.name);
-      if (images.refCount(r.sha256) === 0) await removeImageDir(paths, r.sha256);
-      return { name: p.name, sha256: r.sha256 };
-    },
-    ...imageExtraHandlers({
-      paths,
-      config,
-      log,
-      registerImage,
-      registerImport,
-      refuseIfUsed: (name) => refuseIfUsed('image', name),
-      pullKernel,
-      getImage: (n) => images.get(n)?.manifest ?? null,
-    }),
-  };
 
   async function doctor(): Promise<DoctorCheck[]> {
     const img = images.get(config.defaultImageName);
@@ -224,5 +223,83 @@ export function createArtifactService(deps: ArtifactServiceDeps) {
     ];
   }
 
-  return { access, handlers, doctor };
+  return {
+    access,
+    pullKernel,
+    async listKernels(available) {
+      return {
+        kernels: kernels.list().map((r) => r.manifest),
+        ...(available ? { available: await listAvailable(privateApt({ dir: paths.aptDir })) } : {}),
+      };
+    },
+    showKernel(name) {
+      const r = kernels.get(name);
+      if (!r) throw notFound('kernel', name, 'run `banger kernel list`');
+      return r.manifest;
+    },
+    async deleteKernel(name) {
+      deps.beforeDelete('kernel', name);
+      const r = kernels.get(name);
+      if (!r) throw notFound('kernel', name, 'run `banger kernel list`');
+      refuseIfUsed('kernel', name);
+      kernels.remove(name);
+      if (kernels.refCount(r.sha256) === 0) await removeKernelDir(paths, r.sha256);
+      return { name, sha256: r.sha256 };
+    },
+    async importKernel(p, progress) {
+      const r = await importKernel({ paths, ...p, progress, log });
+      return registerKernel(p.name, r.manifest);
+    },
+    buildImage: build,
+    async pullImage(nameOrUrl, progress) {
+      const catalog = await loadCatalog(config.catalog);
+      let kernelName: string | null = null;
+      const r = await pullImage({
+        paths,
+        nameOrUrl,
+        catalog,
+        pullKernel: async (name) => {
+          kernelName = name;
+          return pullKernel(name, progress);
+        },
+        progress,
+        log,
+      });
+      return registerImage(r.manifest.name, r.manifest, kernelName ?? r.manifest.kernelRef);
+    },
+    exportImage(name, output, progress) {
+      const m = images.get(name)?.manifest;
+      if (!m) throw notFound('image', name, 'run `banger image list`');
+      return exportBundle({ dir: paths.imageDir(m.sha256), output, progress, log });
+    },
+    listImages: () => ({ images: images.list().map((r) => r.manifest) }),
+    showImage(name) {
+      const r = images.get(name);
+      if (!r) throw notFound('image', name, 'run `banger image list`');
+      return r.manifest;
+    },
+    getImage: (name) => images.get(name)?.manifest ?? null,
+    async deleteImage(name) {
+      deps.beforeDelete('image', name);
+      const r = images.get(name);
+      if (!r) throw notFound('image', name, 'run `banger image list`');
+      refuseIfUsed('image', name);
+      images.remove(name);
+      if (images.refCount(r.sha256) === 0) await removeImageDir(paths, r.sha256);
+      return { name, sha256: r.sha256 };
+    },
+    registerImage,
+    checkImportTarget,
+    registerImport,
+    doctor,
+  };
+}
+
+/** The refusal for an import over a registered name. */
+export function nameTaken(name: string, existing: ImageManifest): BangerError {
+  return new BangerError(
+    'conflict',
+    `image "${name}" already exists (${existing.sha256.slice(0, 12)}, ${existing.source}); import under another name, delete it first (\`banger image delete ${name}\`), or pass --force to replace it`,
+    { details: { name } },
+  );
 }

@@ -1,4 +1,5 @@
 /** Builds the guest kernel command line (the boot contract read by the initramfs /init). Pure. */
+import type { Accel } from '../api/enums.js';
 import { BangerError } from '../api/errors.js';
 
 export interface BootArgsInput {
@@ -6,7 +7,7 @@ export interface BootArgsInput {
   /** base64 blob of the ed25519 public key */
   sshKeyBlob: string;
   net: { ip: string; prefix: number; gateway: string; dns: string } | null;
-  accel: 'kvm' | 'tcg';
+  accel: Accel;
 }
 
 const SAFE = /^[A-Za-z0-9+/=._:-]+$/;
@@ -29,5 +30,5 @@ export function buildBootArgs(input: BootArgsInput): string {
   return words.join(' ');
 }
 
-/** QEMU user-mode networking's fixed addresses. */
-export const USER_NET = { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3' } as const;
+/** QEMU user-mode networking's fixed addresses (defined in hypervisor/usernet.ts). */
+export { USER_NET } from './usernet.js';
