@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Sha256 } from './kernel.js';
 import { ImageSize, Name } from './names.js';
+import { Deleted } from './results.js';
 
 export const ImageName = Name;
 export type ImageName = z.infer<typeof ImageName>;
@@ -141,7 +142,8 @@ export const ImageShowParams = ImageRef;
 export const ImageShowResult = ImageManifest;
 
 export const ImageDeleteParams = ImageRef;
-export const ImageDeleteResult = z.object({ name: ImageName, sha256: Sha256 }).strict();
+/** `id` is the image's sha256. */
+export const ImageDeleteResult = Deleted;
 export type ImageDeleteResult = z.infer<typeof ImageDeleteResult>;
 
 /** Method name -> schemas, for the lead's routing table (api/methods.ts). */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Name } from './names.js';
+import { Deleted } from './results.js';
 
 /** A registry name for a kernel: what users type (`debian-cloud`, `my-6-9`). */
 export const KernelName = Name;
@@ -102,7 +103,8 @@ export type KernelListResult = z.infer<typeof KernelListResult>;
 export const KernelRef = z.object({ name: KernelName }).strict();
 export type KernelRef = z.infer<typeof KernelRef>;
 export const KernelShowResult = KernelManifest;
-export const KernelDeleteResult = z.object({ name: KernelName, sha256: Sha256 }).strict();
+/** `id` is the kernel's sha256. */
+export const KernelDeleteResult = Deleted;
 export type KernelDeleteResult = z.infer<typeof KernelDeleteResult>;
 
 export const KernelImportParams = z

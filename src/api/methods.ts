@@ -9,6 +9,7 @@ import { networkMethods } from './network.js';
 import { snapshotMethods } from './snapshot.js';
 import { workspaceMethods } from './workspace.js';
 import { DaemonStatus, DoctorCheck, Empty, Ok } from './daemon.js';
+import { Deleted } from './results.js';
 import {
   Vm,
   VmCreateParams,
@@ -16,6 +17,7 @@ import {
   VmExecParams,
   VmExecResult,
   VmKillParams,
+  VmListResult,
   VmLogsParams,
   VmLogsResult,
   VmPruneResult,
@@ -38,10 +40,10 @@ export const methods = {
   'vm.stop': m(VmStopParams, Vm),
   'vm.restart': m(VmStopParams, Vm),
   'vm.kill': m(VmKillParams, Vm),
-  'vm.delete': m(VmDeleteParams, Ok),
+  'vm.delete': m(VmDeleteParams, Deleted),
   'vm.prune': m(Empty, VmPruneResult),
   'vm.set': m(VmSetParams, Vm),
-  'vm.list': m(Empty, z.array(Vm)),
+  'vm.list': m(Empty, VmListResult),
   'vm.show': m(VmRef, Vm),
   'vm.exec': m(VmExecParams, VmExecResult),
   'vm.logs': m(VmLogsParams, VmLogsResult),

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { Accel, NetworkMode } from './enums.js';
 import { Name } from './names.js';
+import { Deleted } from './results.js';
 import { Vm, VmRef, Workspace } from './vm.js';
 
 export const SnapshotKind = z.enum(['user', 'warm']);
@@ -87,7 +88,7 @@ export const VmForkParams = z
 export const VmForkResult = z.object({ snapshot: z.string(), vms: z.array(Vm) }).strict();
 
 export const SnapshotListResult = z.object({ snapshots: z.array(Snapshot) }).strict();
-export const SnapshotDeleteResult = z.object({ name: z.string(), id: z.string() }).strict();
+export const SnapshotDeleteResult = Deleted;
 
 /** Method name -> schemas, spread into api/methods.ts. */
 export const snapshotMethods = {

@@ -134,4 +134,5 @@ export const VmStats = z
     diskSizeBytes: z.number(),
   })
   .strict();
-export const VmStatsResult = z.array(VmStats);
+export const VmStatsResult = z.object({ stats: z.array(VmStats) }).strict();
+export const VmListResult = z.object({ vms: z.array(Vm) }).strict();

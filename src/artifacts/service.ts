@@ -10,6 +10,7 @@ import { KernelManifest, type KernelImportParams, type KernelListResult } from '
 import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
 import type { Progress } from '../api/progress.js';
+import type { Deleted } from '../api/results.js';
 import { buildImage } from './image/build.js';
 import { exportBundle } from './image/bundle.js';
 import { loadCatalog, pullImage } from './image/catalog.js';
@@ -45,7 +46,7 @@ export interface ArtifactService {
   pullKernel(name: string, progress: Progress): Promise<KernelManifest>;
   listKernels(available: boolean): Promise<KernelListResult>;
   showKernel(name: string): KernelManifest;
-  deleteKernel(name: string): Promise<{ name: string; sha256: string }>;
+  deleteKernel(name: string): Promise<Deleted>;
   importKernel(p: z.output<typeof KernelImportParams>, progress: Progress): Promise<KernelManifest>;
   /** `image pull`: a catalog name or bundle URL, its kernel pulled by name when the catalog names one. */
   pullImage(nameOrUrl: string, progress: Progress): Promise<ImageManifest>;
@@ -55,7 +56,7 @@ export interface ArtifactService {
   listImages(): { images: ImageManifest[] };
   showImage(name: string): ImageManifest;
   getImage(name: string): ImageManifest | null;
-  deleteImage(name: string): Promise<{ name: string; sha256: string }>;
+  deleteImage(name: string): Promise<Deleted>;
   /** Registers under `name` (the stored manifest may carry another name for the same content). */
   registerImage(name: string, m: ImageManifest, kernelName: string | null): ImageManifest;
   /**
@@ -244,7 +245,7 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
       refuseIfUsed('kernel', name);
       kernels.remove(name);
       if (kernels.refCount(r.sha256) === 0) await removeKernelDir(paths, r.sha256);
-      return { name, sha256: r.sha256 };
+      return { name, id: r.sha256 };
     },
     async importKernel(p, progress) {
       const r = await importKernel({ paths, ...p, progress, log });
@@ -286,7 +287,7 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
       refuseIfUsed('image', name);
       images.remove(name);
       if (images.refCount(r.sha256) === 0) await removeImageDir(paths, r.sha256);
-      return { name, sha256: r.sha256 };
+      return { name, id: r.sha256 };
     },
     registerImage,
     checkImportTarget,

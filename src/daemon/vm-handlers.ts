@@ -17,17 +17,18 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths }): VmHandlers {
     'vm.restart': (p, ctx) => vms.restart(p.name, p.timeoutMs, ctx.progress, ctx.signal),
     'vm.kill': (p) => vms.kill(p.name, p.signal),
     'vm.delete': async (p, ctx) => {
+      const { id } = vms.lookup(p.name);
       await vms.delete(p.name, ctx.progress);
-      return { ok: true as const };
+      return { name: p.name, id };
     },
     'vm.prune': (_p, ctx) => vms.prune(ctx.progress),
     'vm.set': (p) => vms.set(p.name, { vcpu: p.vcpu, memoryMib: p.memoryMib, diskSizeBytes: p.diskSize ? parseSize(p.diskSize)! : undefined, nat: p.nat }),
-    'vm.list': () => vms.list(),
+    'vm.list': () => ({ vms: vms.list() }),
     'vm.show': (p) => vms.show(p.name),
     'vm.exec': (p, ctx) =>
       vms.exec(p.name, { argv: p.argv, cwd: p.cwd, stdin: p.stdin ? ctx.stdin : undefined, output: (s) => ctx.output(s), signal: ctx.signal }),
     'vm.logs': (p) => ({ path: deps.paths.vmFile(vms.lookup(p.name).id, 'serial') }),
     'vm.sshInfo': (p) => vms.sshInfo(p.name),
-    'vm.stats': () => vms.stats(),
+    'vm.stats': async () => ({ stats: await vms.stats() }),
   };
 }

@@ -115,7 +115,7 @@ export class Vm {
   }
 
   static async list(conn: ConnectionOpts = {}): Promise<VmInfo[]> {
-    return api('vm.list', {}, conn);
+    return (await api('vm.list', {}, conn)).vms;
   }
 
   async refresh(): Promise<VmInfo> {

@@ -230,7 +230,7 @@ async function stopRunningVms(record: InstallRecord, opts: UninstallOpts, deps: 
     return;
   }
   if (status.data.vmsRunning === 0) return;
-  const vms = (await call(record.daemonSocket, 'vm.list', {}, {}, methods)).filter((v) => v.state !== 'stopped');
+  const vms = (await call(record.daemonSocket, 'vm.list', {}, {}, methods)).vms.filter((v) => v.state !== 'stopped');
   if (!opts.force) {
     throw new BangerError('conflict', `${vms.length} VM(s) running: ${vms.map((v) => v.name).join(', ')}; stop them (\`banger vm stop NAME\`) or pass --force to stop them now`);
   }

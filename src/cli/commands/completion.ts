@@ -249,7 +249,7 @@ export async function listNames(kind: NameKind, socket: string): Promise<string[
   try {
     switch (kind) {
       case 'vms':
-        return (await call(socket, 'vm.list', {})).map((v) => v.name);
+        return (await call(socket, 'vm.list', {})).vms.map((v) => v.name);
       case 'images':
         return (await call(socket, 'image.list', {})).images.map((i) => i.name);
       case 'kernels':

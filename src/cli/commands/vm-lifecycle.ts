@@ -54,7 +54,7 @@ export function lifecycleCommands(vm: Command, ctx: CliContext): void {
     .option('-f, --force', 'do not ask for confirmation')
     .action(async (o: { force?: boolean }) => {
       if (!o.force) {
-        const list = (await api('vm.list', {}, { progress: false })).filter((v) => v.state !== 'running');
+        const list = (await api('vm.list', {}, { progress: false })).vms.filter((v) => v.state !== 'running');
         if (list.length === 0) return void console.log('nothing to prune');
         console.log(`would delete: ${list.map((v) => v.name).join(', ')}\nrun again with -f to delete them`);
         return;

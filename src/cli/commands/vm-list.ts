@@ -34,8 +34,8 @@ export function listCommands(vm: Command, ctx: CliContext): void {
     .description('list VMs')
     .option('--json', 'print the API result as JSON')
     .action(async (o: { json?: boolean }) => {
-      const vms = await api('vm.list', {}, { progress: false });
-      console.log(o.json ? JSON.stringify(vms, null, 2) : vmRows(vms));
+      const { vms } = await api('vm.list', {}, { progress: false });
+      console.log(o.json ? JSON.stringify(vms, null, 2) : vmRows(vms)); // --json: the list itself, as before
     });
 
   vm.command('show')
@@ -47,7 +47,7 @@ export function listCommands(vm: Command, ctx: CliContext): void {
     .description('CPU, memory and disk use per VM')
     .option('--json', 'print the API result as JSON')
     .action(async (o: { json?: boolean }) => {
-      const s = await api('vm.stats', {}, { progress: false });
+      const s = (await api('vm.stats', {}, { progress: false })).stats; // --json: the list itself, as before
       if (o.json) return void console.log(JSON.stringify(s, null, 2));
       const f = (n: number | null, fn: (n: number) => string) => (n === null ? '-' : fn(n));
       console.log(
