@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import type { DnsServer } from '../network/dns.js';
 import type { Forwarding } from '../network/forwards.js';
 import { answersHttp } from '../network/httpprobe.js';
-import { hostEndpoint, parseSsListening } from '../network/ports.js';
+import { hostEndpoint, mapBounded, parseSsListening, PROBE_CONCURRENCY, PROBE_MAX } from '../network/ports.js';
 import type { ResolverWiring } from '../network/privilege.js';
 import { installResolved, readState, resolvedCheck, uninstallResolved, type ResolvedHost } from '../network/resolved.js';
 import type { VmService } from '../vms/service.js';
@@ -59,14 +59,12 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
         sshHostPort: rec.network.mode === 'user' ? handles.ssh.port : null,
         forwards: handles.forwards,
       };
-      const ports = await Promise.all(
-        parseSsListening(ss.stdout).map(async (lp) => {
-          const ep = hostEndpoint(vm, lp);
-          // Port 22 is sshd: probing it only adds a failed login to the guest's log.
-          const http = ep && lp.port !== 22 ? await answersHttp(ep.host, ep.port) : false;
-          return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
-        }),
-      );
+      const ports = await mapBounded(parseSsListening(ss.stdout), PROBE_CONCURRENCY, async (lp, i) => {
+        const ep = hostEndpoint(vm, lp);
+        // Port 22 is sshd: probing it only adds a failed login to the guest's log.
+        const http = ep && lp.port !== 22 && i < PROBE_MAX ? await answersHttp(ep.host, ep.port) : false;
+        return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
+      });
       return { name: rec.name, mode: rec.network.mode, ports };
     },
     'vm.forward': (p) => d.forwarding.add(p.name, p.guestPort, p.hostPort),
