@@ -27,7 +27,7 @@ import { createGuestAccess } from './guest-access.js';
 import { createLocks } from '../host/locks.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
-import { networkDoctor, networkHandlers } from './network-handlers.js';
+import { networkDoctor, networkHandlers, userNetDoctorCheck } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
 import { bridgeCheck, loadBridgeAccess } from '../network/privilege.js';
@@ -96,6 +96,8 @@ export async function main(): Promise<void> {
   const driverName = hv.driver;
   const driver = registry.get(driverName)!.create(log);
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
+  // Whether user-mode guests reach the host's 127.0.0.1 (passt installed or not): probed once.
+  const userNetwork = driver.info().then((i) => i.features.userNetHostAccess, () => undefined);
   const guest = await createGuestAccess(paths, config.sshKeyPath);
   const artifacts = createArtifactService({ paths, db, config, locks, log });
   // banger's `.vm` names. A taken port is reported (dns status, doctor), never fatal.
@@ -178,7 +180,7 @@ export async function main(): Promise<void> {
   const info = buildInfo();
   let shutdown: () => void = () => {};
   const dispatch = createDispatch({
-    'daemon.status': () => ({
+    'daemon.status': async () => ({
       pid: process.pid,
       socket: paths.daemonSocket,
       logPath: paths.daemonLog,
@@ -192,6 +194,7 @@ export async function main(): Promise<void> {
       accelReason: accel.reason,
       hypervisorReason: hv.driverReason,
       bridge: hv.bridge,
+      userNetwork: await userNetwork,
       configWarnings: config.warnings,
     }),
     'daemon.stop': () => {
@@ -202,6 +205,7 @@ export async function main(): Promise<void> {
       ...config.warnings.map((w) => ({ name: 'config', verdict: 'warn' as const, detail: w, fix: 'check the spelling, or remove the key' })),
       ...(await artifacts.doctor()),
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
+      ...((u) => (u ? [userNetDoctorCheck(u)] : []))(await userNetwork),
     ],
     ...vmHandlers(vms, { paths, disks: driver.disks, keyPath: guest.keyPath, knownHostsPath: guest.knownHostsPath, stats }),
     ...artifacts.handlers,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tapOwnerOf, tapsOf } from './bridge.js';
-import { forwardingToRecord, forwardingToRestore, guardChain, guardRules, parseGuardChains } from './bridge-guard.js';
+import { forwardingRecordText, forwardingToRecord, forwardingToRestore, recordedForwarding, guardChain, guardRules, parseGuardChains } from './bridge-guard.js';
 
 describe('guard rules', () => {
   it('allow only the MAC, IPv4 from the address and ARP about it; drop the rest', () => {
@@ -52,6 +52,17 @@ describe('ip_forward bookkeeping', () => {
     ['nothing recorded (it was on)', null, 0, null],
   ] as const)('%s', (_l, recorded, left, want) => {
     expect(forwardingToRestore(recorded, left)).toBe(want);
+  });
+});
+
+describe('the ip_forward record', () => {
+  it.each([
+    ['its own namespace', forwardingRecordText('0', 'ino:4026531840'), 'ino:4026531840', '0'],
+    ["another namespace's", forwardingRecordText('0', 'netns:bt-x'), 'ino:4026531840', null],
+    ['garbage', '0; reboot\n', 'ino:1', null],
+    ['absent', null, 'ino:1', null],
+  ] as const)('%s', (_l, text, ns, want) => {
+    expect(recordedForwarding(text, ns)).toBe(want);
   });
 });
 

@@ -59,6 +59,16 @@ export function parseGuardChains(listing: string, installId: string): string[] {
  * value to write back when this install's bridge goes away and no banger bridge is left; null: keep.
  */
 export const forwardingToRecord = (current: string): string | null => (current.trim() === '0' ? '0' : null);
+
+/**
+ * The record file's text is `<value> <namespace id>`: a record left by another network namespace (a
+ * test's, or the host's seen from a namespace) is never applied here. Returns the value, or null.
+ */
+export const forwardingRecordText = (value: string, nsId: string): string => `${value} ${nsId}\n`;
+export function recordedForwarding(text: string | null, nsId: string): string | null {
+  const m = /^([01]) (\S+)\n?$/.exec(text ?? '');
+  return m && m[2] === nsId ? m[1] : null;
+}
 export function forwardingToRestore(recorded: string | null, bangerBridgesLeft: number): string | null {
   return recorded !== null && bangerBridgesLeft === 0 ? recorded.trim() : null;
 }

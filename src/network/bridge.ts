@@ -6,8 +6,9 @@
  */
 import { BangerError } from '../api/errors.js';
 import { run } from '../host/exec.js';
+import { statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { forwardingToRecord, forwardingToRestore, GUARD_HOOKS, guardChain, guardJump, guardRules, parseGuardChains } from './bridge-guard.js';
+import { forwardingRecordText, forwardingToRecord, forwardingToRestore, recordedForwarding, GUARD_HOOKS, guardChain, guardJump, guardRules, parseGuardChains } from './bridge-guard.js';
 import { checkInstallId, natRules, parseBangerRules, parseRuleComment, ruleComment, RULE_CHAINS, type ListedRule, type Rule } from './bridge-rules.js';
 
 export * from './bridge-rules.js';
@@ -183,6 +184,8 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
 
   const eb = (args: string[], check = true) => run(['ebtables', '--concurrent', '-t', 'filter', ...args], { netns: opts.netns, check, timeoutMs: 15_000 });
   const forwardingRecord = opts.forwardingRecord ?? `/run/banger-ip_forward${opts.netns ? `.${opts.netns}` : ''}`;
+  // Which network namespace the sysctl belongs to (a record from another one is never applied).
+  const nsId = () => (opts.netns ? `netns:${opts.netns}` : `ino:${statSync('/proc/self/ns/net').ino}`);
 
   async function removeGuard(tap: string): Promise<void> {
     const chain = guardChain(opts.installId, tap);
@@ -246,7 +249,7 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
       await ip(['link', 'del', 'dev', bridge], false);
       if (await link(bridge)) return false;
       // The last banger bridge is gone: put ip_forward back as it was before banger switched it on.
-      const recorded = await readFile(forwardingRecord, 'utf8').catch(() => null);
+      const recorded = recordedForwarding(await readFile(forwardingRecord, 'utf8').catch(() => null), nsId());
       const restore = forwardingToRestore(recorded, await bangerBridges());
       if (restore !== null) {
         await run(['sysctl', '-qw', `net.ipv4.ip_forward=${restore}`], { netns: opts.netns, timeoutMs: 10_000 });
@@ -310,7 +313,7 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
       const current = (await run(['sysctl', '-n', 'net.ipv4.ip_forward'], { netns: opts.netns, timeoutMs: 10_000 })).stdout;
       const record = forwardingToRecord(current);
       // Only the first switch is recorded: a later call finds it on and must not overwrite the "0".
-      if (record !== null) await writeFile(forwardingRecord, `${record}\n`, { flag: 'wx', mode: 0o600 }).catch(() => undefined);
+      if (record !== null) await writeFile(forwardingRecord, forwardingRecordText(record, nsId()), { mode: 0o600 });
       await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: opts.netns, timeoutMs: 10_000 });
     },
   };

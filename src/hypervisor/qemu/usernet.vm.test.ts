@@ -169,13 +169,16 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     expect(a.passt).toBeDefined();
     expect(passtRunning(a.passt!)).toBe(true);
     aPort = await relayTo(nsPort);
-    await waitForSsh(aPort, key, 120_000);
+    await waitForSsh(aPort, key, 300_000).catch(async (err) => {
+      console.error(await readFile(join(dir, 'a', 'hypervisor.log'), 'utf8'), (await readFile(join(dir, 'a', 'serial.log'), 'utf8')).slice(-3000));
+      throw err;
+    });
     expect((await sshExec(aPort, key, 'getent hosts mirror.example')).stdout).toMatch(new RegExp(`^${OUTSIDE.replaceAll('.', '\\.')}\\s+mirror\\.example`));
     expect((await sshExec(aPort, key, tcpRead(OUTSIDE, 8080))).stdout).toBe('egress-ok\n');
     expect((await sshExec(aPort, key, tcpRead('10.0.2.2', LOOPBACK_PORT))).stdout).toBe('unreachable\n');
     // A forward cannot be added to a running passt VM (refused, nothing changes).
     await expect(driver.ports.addForward(a, await freePort(), 80)).rejects.toMatchObject({ code: 'conflict' });
-  }, 240_000);
+  }, 480_000);
 
   it('save + restore keeps passt networking and the block; kill leaves no passt behind', async () => {
     const state = join(dir, 'a.state');
@@ -189,7 +192,7 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     const b = (await driver.start(await spec('b', join(dir, 'b.qcow2'), nsPort, {}, state), silentLogger)) as QemuHandles;
     started.push(b);
     const port = await relayTo(nsPort);
-    await waitForSsh(port, key, 60_000);
+    await waitForSsh(port, key, 200_000);
     expect((await sshExec(port, key, `hostname; ${tcpRead(OUTSIDE, 8080)}; ${tcpRead('10.0.2.2', LOOPBACK_PORT)}`)).stdout).toBe('a\negress-ok\nunreachable\n');
     // QEMU dies on its own (a crash, no driver call): passt follows, its end of the pair closed.
     process.kill(b.pid, 'SIGKILL');
@@ -197,7 +200,7 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     while (passtRunning(b.passt!) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
     expect(passtRunning(b.passt!)).toBe(false);
     await driver.kill(b);
-  }, 240_000);
+  }, 480_000);
 
   it('with host access: the guest reaches the host loopback through 10.0.2.2 (slirp)', async () => {
     await createOverlay(golden.rootfsPath, 'raw', join(dir, 'c.qcow2'));
@@ -206,10 +209,10 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     started.push(c);
     expect(c.passt).toBeUndefined();
     const port = await relayTo(nsPort);
-    await waitForSsh(port, key, 120_000);
+    await waitForSsh(port, key, 300_000);
     expect((await sshExec(port, key, tcpRead('10.0.2.2', LOOPBACK_PORT))).stdout).toBe('host-loopback\n');
     await driver.kill(c);
-  }, 240_000);
+  }, 480_000);
 
   it('a failed boot leaves no passt behind', async () => {
     const nsPort = await freePort();
