@@ -30,6 +30,12 @@ export const SANDBOX_ARG = 'on,obsolete=deny,elevateprivileges=deny,resourcecont
 
 /** QEMU's netdev id for the VM's NIC; hostfwd_add/remove name it. */
 export const NETDEV_ID = 'net0';
+/**
+ * An unattached, restricted slirp netdev next to passt's: slirp writes a `slirp` section into saved
+ * states, and QEMU refuses to load a state with a section it has no owner for. With it, states move
+ * both ways between slirp and passt VMs (warm snapshots are saved from a slirp template).
+ */
+export const SLIRP_COMPAT_ID = 'slirpcompat';
 /** QEMU's drive id for the VM's disk; blockdev-snapshot-sync names it. */
 export const DISK_ID = 'disk0';
 
@@ -65,7 +71,14 @@ function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number): string[] 
   if (net.mode === 'user' && passtFd !== undefined) {
     // passt does the forwarding (its own -t rules); QEMU's NIC talks to it over an inherited socket.
     if (!Number.isInteger(passtFd) || passtFd < 3) throw new BangerError('bad_request', `passt's descriptor must be an inherited fd (3 or more), got ${passtFd}`);
-    return ['-netdev', `stream,id=${NETDEV_ID},server=off,addr.type=fd,addr.str=${passtFd}`, '-device', `${deviceModel},netdev=${NETDEV_ID}`];
+    return [
+      '-netdev',
+      `stream,id=${NETDEV_ID},server=off,addr.type=fd,addr.str=${passtFd}`,
+      '-device',
+      `${deviceModel},netdev=${NETDEV_ID}`,
+      '-netdev',
+      `user,id=${SLIRP_COMPAT_ID},restrict=on`,
+    ];
   }
   if (net.mode === 'user') {
     const rules = [hostfwdRule(net.sshHostPort, 22), ...net.forwards.map((f) => hostfwdRule(f.hostPort, f.guestPort))];

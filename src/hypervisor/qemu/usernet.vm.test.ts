@@ -202,7 +202,7 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     await driver.kill(b);
   }, 480_000);
 
-  it('with host access: the guest reaches the host loopback through 10.0.2.2 (slirp)', async () => {
+  it('with host access: the guest reaches the host loopback through 10.0.2.2 (slirp); its saved state restores under passt', async () => {
     await createOverlay(golden.rootfsPath, 'raw', join(dir, 'c.qcow2'));
     const nsPort = await freePort();
     const c = (await driver.start(await spec('c', join(dir, 'c.qcow2'), nsPort, { hostAccess: true }), silentLogger)) as QemuHandles;
@@ -211,8 +211,23 @@ describe.skipIf(!havePasst)('user-mode guest reach (passt)', () => {
     const port = await relayTo(nsPort);
     await waitForSsh(port, key, 300_000);
     expect((await sshExec(port, key, tcpRead('10.0.2.2', LOOPBACK_PORT))).stdout).toBe('host-loopback\n');
-    await driver.kill(c);
-  }, 480_000);
+
+    // A state saved under slirp (as warm snapshots are: their template boots with slirp) restores into
+    // a passt VM, which is then cut off from the host loopback.
+    const state = join(dir, 'c.state');
+    await driver.snapshots.saveState(c, state);
+    await driver.kill(c, 'SIGKILL');
+    await createOverlay(join(dir, 'c.qcow2'), 'qcow2', join(dir, 'e.qcow2'));
+    const nsPortE = await freePort();
+    const e = (await driver.start(await spec('e', join(dir, 'e.qcow2'), nsPortE, {}, state), silentLogger)) as QemuHandles;
+    started.push(e);
+    expect(e.passt).toBeDefined();
+    const portE = await relayTo(nsPortE);
+    await waitForSsh(portE, key, 200_000);
+    expect((await sshExec(portE, key, `hostname; ${tcpRead(OUTSIDE, 8080)}; ${tcpRead('10.0.2.2', LOOPBACK_PORT)}`)).stdout).toBe('c\negress-ok\nunreachable\n');
+    await driver.kill(e);
+    expect(passtRunning(e.passt!)).toBe(false);
+  }, 600_000);
 
   it('a failed boot leaves no passt behind', async () => {
     const nsPort = await freePort();
