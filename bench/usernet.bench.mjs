@@ -65,15 +65,17 @@ async function inner() {
   const connect = (port) =>
     new Promise((resolve, reject) => {
       const c = new Client();
-      c.on('ready', () => resolve(c)).on('error', reject);
+      c.on('ready', () => resolve(c)).on('error', (err) => (c.failed = err, reject(err)));
+      c.on('close', () => (c.closed = true));
       c.connect({ host: '127.0.0.1', port, username: 'root', privateKey: key, readyTimeout: 10_000, hostVerifier: () => true });
     });
   const exec = (c, cmd, input) =>
     new Promise((resolve, reject) => {
+      if (c.closed) return reject(new Error(`the SSH connection closed${c.failed ? `: ${c.failed.message}` : ''}`));
       c.exec(cmd, (err, ch) => {
         if (err) return reject(err);
         ch.on('data', () => {}).stderr.on('data', () => {});
-        ch.on('close', (code) => resolve(code));
+        ch.on('close', (code) => (code === 0 ? resolve(code) : reject(new Error(`${cmd}: exit ${code}`))));
         if (input) {
           let sent = 0;
           const chunk = Buffer.alloc(256 * 1024, 7);
@@ -152,6 +154,9 @@ async function inner() {
       }
       results[backend] = { execMs: median(execMs), mbPerS: bytes / 1024 / 1024 / (median(tx) / 1000), connectMs: median(connectMs) };
       console.log(`${backend}: exec p50 ${r1(results[backend].execMs)} ms, ${opt('mb', 50)} MB in ${r1(results[backend].mbPerS)} MB/s, connect+true p50 ${r1(results[backend].connectMs)} ms`);
+    } catch (err) {
+      if (process.env.BENCH_DEBUG) console.error(readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').filter((l) => !/syslog/.test(l)).slice(-60).join('\n'));
+      throw err;
     } finally {
       await driver.kill(h, 'SIGKILL');
     }

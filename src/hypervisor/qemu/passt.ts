@@ -27,6 +27,20 @@ type UserNet = Extract<VmSpec['network'], { mode: 'user' }>;
 /** The fd number each process gets its end of the pair at. */
 export const PASST_FD = 3;
 
+/**
+ * Node's sockets are non-blocking, and the flag lives on the shared open file: passt, which writes
+ * to its end as to a blocking socket, then drops frames under load (a 10 MB upload over SSH broke
+ * the connection every time). This runs first (perl-base is Essential in Debian), clears O_NONBLOCK
+ * on fd 3 and execs passt in the same process, so the pid stays passt's. Without close-on-exec for
+ * fd 3 (`$^F`).
+ */
+export const BLOCKING_SHIM = [
+  'perl',
+  '-MFcntl',
+  '-e',
+  'BEGIN { $^F = 255 } open(my $h, "+<&=", 3) or die "passt shim: fd 3: $!\\n"; fcntl($h, F_SETFL, fcntl($h, F_GETFL, 0) & ~O_NONBLOCK) or die "passt shim: $!\\n"; exec { $ARGV[0] } @ARGV or die "passt shim: exec $ARGV[0]: $!\\n";',
+];
+
 /** Is 127.0.0.1:port in LISTEN state in /proc/net/tcp text? Pure. */
 export function tcpListening(procNetTcp: string, port: number): boolean {
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -78,7 +92,7 @@ export async function socketPair(rendezvous: string): Promise<[Socket, Socket]> 
  * with passt's own words when it exits first (a taken port, a bad option), leaving nothing running.
  */
 export async function startPasst(p: { bin: string; net: UserNet; end: Socket; logPath: string; timeoutMs: number }): Promise<PasstHandle> {
-  const argv = [p.bin, ...buildPasstArgs(p.net, PASST_FD, passtResolver(readOr('/etc/resolv.conf'), readOr('/run/systemd/resolve/resolv.conf')))];
+  const argv = [...BLOCKING_SHIM, p.bin, ...buildPasstArgs(p.net, PASST_FD, passtResolver(readOr('/etc/resolv.conf'), readOr('/run/systemd/resolve/resolv.conf')))];
   const fd = openSync(p.logPath, 'a');
   let child;
   try {
@@ -94,16 +108,20 @@ export async function startPasst(p: { bin: string; net: UserNet; end: Socket; lo
   );
   if (child.pid < 0) await child.exit; // rejects: passt is not installed
   const h: PasstHandle = { pid: child.pid, marker: passtMarker(p.net.sshHostPort) };
-  const ready = await waitUntil(() => exitCode !== null || tcpListening(readOr(`/proc/${h.pid}/net/tcp`), p.net.sshHostPort), p.timeoutMs, 20);
+  // Our own namespace's table first: passt moves into an empty network namespace of its own once set
+  // up, so its /proc/PID/net is only right early (tests running it in a namespace rely on that).
+  const listening = () => tcpListening(readOr('/proc/self/net/tcp'), p.net.sshHostPort) || tcpListening(readOr(`/proc/${h.pid}/net/tcp`), p.net.sshHostPort);
+  const ready = await waitUntil(() => exitCode !== null || listening(), p.timeoutMs, 20);
   if (ready && exitCode === null) return h;
+  const exited = exitCode; // read before stopPasst: passt exits 0 on our SIGTERM
   await stopPasst(h, 2000);
   const tail = await tailFile(p.logPath, 6);
   const taken = /Failed to bind/i.test(tail);
   throw new BangerError(
     taken ? 'conflict' : 'unavailable',
-    exitCode === null
+    exited === null
       ? `passt did not listen on 127.0.0.1:${p.net.sshHostPort} within ${p.timeoutMs} ms`
-      : `passt exited with code ${exitCode} before the VM started${taken ? ': a forwarded host port is already in use; pick another port' : ''}. Last lines of ${p.logPath}:\n${tail}`,
+      : `passt exited with code ${exited} before the VM started${taken ? ': a forwarded host port is already in use; pick another port' : ''}. Last lines of ${p.logPath}:\n${tail}`,
     { details: { logPath: p.logPath } },
   );
 }
