@@ -18,9 +18,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Host packages: QEMU, image/kernel tooling, networking, and what better-sqlite3 needs to build.
 # uidmap + fakeroot: rootless image builds/imports; debian-archive-keyring + gpgv: banger's own apt
-# verifies Debian's signatures (also on Ubuntu); systemd: systemctl/systemd-analyze for `system install`.
+# verifies Debian's signatures (also on Ubuntu); systemd: systemctl/systemd-analyze for `system install`;
+# passt: user-mode networking that keeps guests off the host's 127.0.0.1 (ebtables for per-tap anti-spoofing
+# comes with iptables as ebtables-nft); strace: the identity test watches the guest-side syncfs order on the host's own script.
 PKGS=(qemu-system-x86 qemu-utils mmdebstrap busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
-      uidmap fakeroot debian-archive-keyring gpgv systemd
+      uidmap fakeroot debian-archive-keyring gpgv systemd passt strace
       openssh-client openssh-server git ca-certificates python3 make g++ dnsutils
       zsh fish)  # zsh and fish: the completion tests run the generated scripts in them
 missing=()

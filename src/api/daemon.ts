@@ -17,6 +17,8 @@ export const DaemonStatus = z
     hypervisorReason: z.string().optional(),
     /** Where bridge networking comes from here (root, the root helper), or why there is none. */
     bridge: z.object({ available: z.boolean(), reason: z.string() }).strict().optional(),
+    /** User mode: whether guests are kept off the host's 127.0.0.1 here (passt), and why. */
+    userNetwork: z.object({ blocked: z.boolean(), reason: z.string() }).strict().optional(),
     /** config.toml keys that were ignored or are not honoured yet. */
     configWarnings: z.array(z.string()).optional(),
   })

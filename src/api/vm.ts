@@ -18,6 +18,8 @@ export const VmNetwork = z
     mac: z.string().optional(),
     /** User mode: guest ports forwarded to 127.0.0.1 (`banger vm forward`), re-added at every start. */
     forwards: z.array(z.object({ guestPort: z.number().int(), hostPort: z.number().int().nullable() }).strict()).optional(),
+    /** User mode: the guest may reach the host's 127.0.0.1 through its gateway (`--host-access`); absent: no. */
+    hostAccess: z.boolean().optional(),
   })
   .strict();
 export type VmNetwork = z.infer<typeof VmNetwork>;
@@ -78,6 +80,8 @@ export const VmCreateParams = z
     egress: z.boolean().default(true),
     /** Absent: off, or on with the default bridge network. */
     nat: z.boolean().optional(),
+    /** User mode: let the guest reach the host's 127.0.0.1 (blocked by default where passt is installed). */
+    hostAccess: z.boolean().default(false),
     /** Wait until SSH answers before returning (when starting). */
     waitForSsh: z.boolean().default(true),
     /** Boot from scratch even when a warm snapshot of the image could be restored. */

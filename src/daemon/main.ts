@@ -35,7 +35,7 @@ import { createLocks } from '../host/locks.js';
 import { ALREADY_RUNNING_EXIT, takeInstanceLock } from './instance-lock.js';
 import { startServer } from './server.js';
 import { vmHandlers } from './vm-handlers.js';
-import { networkDoctor, networkHandlers } from './network-handlers.js';
+import { networkDoctor, networkHandlers, userNetDoctorCheck } from './network-handlers.js';
 import { startDnsServer, type DnsServer } from '../network/dns.js';
 import { createForwarding } from '../network/forwards.js';
 import { bridgeCheck, loadBridgeAccess } from '../network/privilege.js';
@@ -110,6 +110,8 @@ export async function main(): Promise<void> {
   const driverName = hv.driver;
   const driver = registry.get(driverName)!.create(log);
   log.info({ driver: driverName, reason: hv.driverReason, bridge: hv.bridge.reason }, 'hypervisor driver selected');
+  // Whether user-mode guests reach the host's 127.0.0.1 (passt installed or not): probed once.
+  const userNetwork = driver.info().then((i) => i.features.userNetHostAccess, () => undefined);
   // A VM whose disk lost its identity step (killed right after create) gets it again on connect.
   const guest = await createGuestAccess({
     keyPath: config.sshKeyPath ?? paths.sshKey,
@@ -214,7 +216,7 @@ export async function main(): Promise<void> {
   const info = buildInfo();
   let shutdown: () => void = () => {};
   const dispatch = createDispatch({
-    'daemon.status': () => ({
+    'daemon.status': async () => ({
       pid: process.pid,
       socket: paths.daemonSocket,
       logPath: paths.daemonLog,
@@ -228,6 +230,7 @@ export async function main(): Promise<void> {
       accelReason: accel.reason,
       hypervisorReason: hv.driverReason,
       bridge: hv.bridge,
+      userNetwork: await userNetwork,
       configWarnings: config.warnings,
     }),
     'daemon.stop': () => {
@@ -238,6 +241,7 @@ export async function main(): Promise<void> {
       ...config.warnings.map((w) => ({ name: 'config', verdict: 'warn' as const, detail: w, fix: 'check the spelling, or remove the key' })),
       ...(await artifacts.doctor()),
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
+      ...((u) => (u ? [userNetDoctorCheck(u)] : []))(await userNetwork),
     ],
     ...vmHandlers(vms, { paths }),
     ...artifactHandlers(artifacts, { paths, config, log }),

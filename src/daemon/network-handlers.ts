@@ -55,6 +55,13 @@ export function networkHandlers(d: NetworkHandlerDeps): NetworkHandlers {
   };
 }
 
+/** The doctor line for what a user-mode guest reaches on the host (passt installed or not). */
+export function userNetDoctorCheck(u: { blocked: boolean; reason: string }): DoctorCheck {
+  return u.blocked
+    ? { name: 'guest host access', verdict: 'pass', detail: u.reason }
+    : { name: 'guest host access', verdict: 'warn', detail: u.reason, fix: 'apt-get install passt, then restart bangerd' };
+}
+
 /** The doctor line for `.vm` name resolution (systemd-resolved routing). */
 export async function networkDoctor(d: Pick<NetworkHandlerDeps, 'config' | 'dns' | 'resolved'> & { bridge?: () => Promise<DoctorCheck> }): Promise<DoctorCheck[]> {
   const at = dnsAt(d as NetworkHandlerDeps);

@@ -18,6 +18,8 @@ export interface DriverFeatures {
   userNetworking: boolean;
   /** Disk formats it boots from. */
   diskFormats: Array<'qcow2' | 'raw'>;
+  /** User mode: can guests reach the host's 127.0.0.1 by default (false: blocked), and why. */
+  userNetHostAccess?: { blocked: boolean; reason: string };
 }
 
 export interface DriverInfo {
@@ -47,7 +49,16 @@ export interface VmSpec {
   runtimeDir: string;
   accel: Accel;
   network:
-    | { mode: 'user'; sshHostPort: number; egress: boolean; forwards: Array<{ hostPort: number; guestPort: number }> }
+    | {
+        mode: 'user';
+        sshHostPort: number;
+        egress: boolean;
+        forwards: Array<{ hostPort: number; guestPort: number }>;
+        /** Let the guest reach the host's 127.0.0.1 through its gateway (off: blocked where the driver can). */
+        hostAccess?: boolean;
+        /** Run the hypervisor (and its user-mode network) inside this network namespace (tests). */
+        netns?: string;
+      }
     | { mode: 'bridge'; tap: string; mac: string; netns?: string };
   /** Restore from this saved state instead of booting (snapshot capability). */
   restoreFrom?: string;

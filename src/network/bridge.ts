@@ -6,7 +6,10 @@
  */
 import { BangerError } from '../api/errors.js';
 import { run } from '../host/exec.js';
-import { checkInstallId, natRules, parseBangerRules, RULE_CHAINS, type ListedRule, type Rule } from './bridge-rules.js';
+import { statSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { forwardingRecordText, forwardingToRecord, forwardingToRestore, recordedForwarding, GUARD_HOOKS, guardChain, guardJump, guardRules, parseGuardChains } from './bridge-guard.js';
+import { checkInstallId, natRules, parseBangerRules, parseRuleComment, ruleComment, RULE_CHAINS, type ListedRule, type Rule } from './bridge-rules.js';
 
 export * from './bridge-rules.js';
 
@@ -27,6 +30,29 @@ export function tapName(vmId: string): string {
 
 export const isBangerTap = (ifname: string): boolean => TAP_RE.test(ifname);
 
+/**
+ * Which install a tap belongs to. The name has no room for the install id (IFNAMSIZ), so each tap
+ * carries `banger:<install id>:<vm id>` as its ifalias, like the rule comments. Pure.
+ * - `ours`: this install's; `other`: another install's (never listed or deleted);
+ * - `untagged`: made before taps were tagged — ours to clean only when not strict and nothing has it open.
+ */
+export function tapOwnerOf(l: LinkInfo, installId: string): 'ours' | 'other' | 'untagged' {
+  const tag = l.ifalias ? parseRuleComment(l.ifalias) : null;
+  if (!tag || tag.installId === null) return l.ifalias ? 'other' : 'untagged';
+  return tag.installId === installId ? 'ours' : 'other';
+}
+
+/** The banger taps this install may list and remove: its own, plus idle untagged ones when not strict. */
+export function tapsOf(links: readonly LinkInfo[], installId: string, strict: boolean): string[] {
+  return links
+    .filter((l) => isBangerTap(l.ifname))
+    .filter((l) => {
+      const owner = tapOwnerOf(l, installId);
+      return owner === 'ours' || (owner === 'untagged' && !strict && !(l.flags ?? []).includes('LOWER_UP'));
+    })
+    .map((l) => l.ifname);
+}
+
 export interface LinkInfo {
   ifname: string;
   master?: string;
@@ -41,6 +67,12 @@ export function parseLinks(json: string): LinkInfo[] {
   const parsed = JSON.parse(text) as unknown;
   if (!Array.isArray(parsed)) throw new BangerError('internal', 'unexpected `ip -j link` output: not a list');
   return parsed.filter((l): l is LinkInfo => typeof (l as LinkInfo)?.ifname === 'string');
+}
+
+/** What a tap's guard lets through: frames from this MAC, IPv4 and ARP from this address. */
+export interface TapGuard {
+  ip: string;
+  mac: string;
 }
 
 export interface NatTarget {
@@ -59,9 +91,13 @@ export interface BridgeOps {
   ensureBridge(bridge: string, gatewayCidr: string): Promise<void>;
   /** Deletes the bridge if this install created it and nothing is attached to it. Returns whether it did. */
   removeBridgeIfIdle(bridge: string): Promise<boolean>;
-  /** Creates the VM's persistent tap if missing (owned by the tap owner), attaches it to the bridge, up. Returns its name. */
-  ensureTap(vmId: string, bridge: string): Promise<string>;
-  /** Deletes a banger tap (by name: reconcile finds orphans by name). */
+  /**
+   * Creates the VM's persistent tap if missing (owned by the tap owner, tagged with the install id),
+   * attaches it to the bridge as an isolated port, binds it to the guest's address and MAC when
+   * `guard` is given (network/bridge-guard.ts), up. Returns its name.
+   */
+  ensureTap(vmId: string, bridge: string, guard?: TapGuard): Promise<string>;
+  /** Deletes a banger tap of this install and its guard (by name: reconcile finds orphans by name). */
   removeTap(tap: string): Promise<void>;
   /** Every banger tap present (in this namespace). */
   listTaps(): Promise<string[]>;
@@ -81,6 +117,11 @@ export interface BridgeOpsOptions {
   installId: string;
   /** Who may open the taps (`ip tuntap add ... user U group G`): the owner when bangerd does not run as root. */
   tapOwner?: { uid: number; gid: number };
+  /**
+   * Where the value of `net.ipv4.ip_forward` before banger switched it on is kept, to be written back
+   * when the last banger bridge goes away. @default /run/banger-ip_forward (a netns: per namespace)
+   */
+  forwardingRecord?: string;
   /**
    * Only use a bridge that does not exist yet or carries this install's alias (bangerd-root). Without it an
    * existing bridge of the user's is used as is (and never deleted).
@@ -141,6 +182,34 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
     }
   }
 
+  const eb = (args: string[], check = true) => run(['ebtables', '--concurrent', '-t', 'filter', ...args], { netns: opts.netns, check, timeoutMs: 15_000 });
+  const forwardingRecord = opts.forwardingRecord ?? `/run/banger-ip_forward${opts.netns ? `.${opts.netns}` : ''}`;
+  // Which network namespace the sysctl belongs to (a record from another one is never applied).
+  const nsId = () => (opts.netns ? `netns:${opts.netns}` : `ino:${statSync('/proc/self/ns/net').ino}`);
+
+  async function removeGuard(tap: string): Promise<void> {
+    const chain = guardChain(opts.installId, tap);
+    for (const hook of GUARD_HOOKS) {
+      for (let i = 0; i < 16 && (await eb(['-D', hook, ...guardJump(tap, chain)], false)).code === 0; i++);
+    }
+    await eb(['-F', chain], false);
+    await eb(['-X', chain], false);
+  }
+
+  async function ensureGuard(tap: string, g: TapGuard): Promise<void> {
+    const rules = guardRules(g.ip, g.mac); // validates before anything changes
+    const chain = guardChain(opts.installId, tap);
+    await removeGuard(tap);
+    const made = await eb(['-N', chain, '-P', 'RETURN'], false);
+    if (made.code !== 0) throw new BangerError('unavailable', `cannot create ebtables chain ${chain}: ${made.stderr.trim()}; bridge mode needs ebtables (apt-get install ebtables)`);
+    for (const r of rules) await eb(['-A', chain, ...r]);
+    for (const hook of GUARD_HOOKS) await eb(['-I', hook, '1', ...guardJump(tap, chain)]);
+  }
+
+  async function bangerBridges(): Promise<number> {
+    return parseLinks((await ip(['-j', 'link', 'show', 'type', 'bridge'], false)).stdout).filter((l) => (l.ifalias ?? '').startsWith(BRIDGE_ALIAS)).length;
+  }
+
   async function listRules(): Promise<ListedRule[]> {
     const out: ListedRule[] = [];
     for (const c of RULE_CHAINS) {
@@ -178,9 +247,17 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
       const ports = parseLinks((await ip(['-j', 'link', 'show', 'master', bridge])).stdout);
       if (ports.length > 0) return false;
       await ip(['link', 'del', 'dev', bridge], false);
-      return !(await link(bridge));
+      if (await link(bridge)) return false;
+      // The last banger bridge is gone: put ip_forward back as it was before banger switched it on.
+      const recorded = recordedForwarding(await readFile(forwardingRecord, 'utf8').catch(() => null), nsId());
+      const restore = forwardingToRestore(recorded, await bangerBridges());
+      if (restore !== null) {
+        await run(['sysctl', '-qw', `net.ipv4.ip_forward=${restore}`], { netns: opts.netns, timeoutMs: 10_000 });
+        await rm(forwardingRecord, { force: true });
+      }
+      return true;
     },
-    async ensureTap(vmId, bridge) {
+    async ensureTap(vmId, bridge, guard) {
       const tap = tapName(vmId);
       let existing = await link(tap);
       if (existing && opts.tapOwner) {
@@ -201,26 +278,42 @@ export function createBridgeOps(opts: BridgeOpsOptions): HostBridgeOps {
         if (r.code !== 0 && !(await link(tap))) {
           throw new BangerError('unavailable', `cannot create tap ${tap}: ${r.stderr.trim()}; bridge networking needs root and /dev/net/tun`);
         }
+      } else if (tapOwnerOf(existing, opts.installId) === 'other') {
+        throw new BangerError('conflict', `tap ${tap} belongs to another banger install (alias ${JSON.stringify(existing.ifalias)}); it is left alone`);
       }
+      await ip(['link', 'set', 'dev', tap, 'alias', ruleComment(opts.installId, tap.slice(TAP_PREFIX.length))]);
       await ip(['link', 'set', 'dev', tap, 'master', bridge]);
+      // Guests never reach each other through the bridge, only the host (the bridge itself).
+      await run(['bridge', 'link', 'set', 'dev', tap, 'isolated', 'on'], { netns: opts.netns, timeoutMs: 15_000 });
+      if (guard) await ensureGuard(tap, guard);
       await ip(['link', 'set', 'dev', tap, 'up']);
       return tap;
     },
     async removeTap(tap) {
       if (!isBangerTap(tap)) throw new BangerError('bad_request', `${JSON.stringify(tap)} is not a banger tap (bgr + up to 12 letters or digits)`);
-      if (await link(tap)) await ip(['link', 'del', 'dev', tap], false);
+      const l = await link(tap);
+      if (l && tapOwnerOf(l, opts.installId) === 'other') {
+        throw new BangerError('conflict', `tap ${tap} belongs to another banger install (alias ${JSON.stringify(l.ifalias)}); it is left alone`);
+      }
+      if (l) await ip(['link', 'del', 'dev', tap], false);
+      await removeGuard(tap);
       if (await link(tap)) throw new BangerError('internal', `tap ${tap} is still present after deleting it`);
     },
     async listTaps() {
-      return parseLinks((await ip(['-j', 'link', 'show'])).stdout)
-        .map((l) => l.ifname)
-        .filter(isBangerTap);
+      const taps = tapsOf(parseLinks((await ip(['-j', 'link', 'show'])).stdout), opts.installId, strict);
+      // Guards whose tap is gone (a crash between the two deletes) are listed too, so cleanup removes them.
+      const guards = parseGuardChains((await eb(['-L'], false)).stdout, opts.installId);
+      return [...new Set([...taps, ...guards])];
     },
     ensureNat: (t) => ensureRules(natRules({ ...t, installId: opts.installId })),
     async removeNat(vmId) {
       await removeRules((await listRules()).filter((r) => r.vmId === vmId));
     },
     async enableForwarding() {
+      const current = (await run(['sysctl', '-n', 'net.ipv4.ip_forward'], { netns: opts.netns, timeoutMs: 10_000 })).stdout;
+      const record = forwardingToRecord(current);
+      // Only the first switch is recorded: a later call finds it on and must not overwrite the "0".
+      if (record !== null) await writeFile(forwardingRecord, forwardingRecordText(record, nsId()), { mode: 0o600 });
       await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: opts.netns, timeoutMs: 10_000 });
     },
   };

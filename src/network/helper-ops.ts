@@ -11,7 +11,7 @@ export function createHelperOps(socketPath: string): BridgeOps {
       await callHelper(socketPath, 'bridge.ensure', { bridge, gatewayCidr });
     },
     removeBridgeIfIdle: async (bridge) => (await callHelper(socketPath, 'bridge.removeIfIdle', { bridge })).removed,
-    ensureTap: async (vmId, bridge) => (await callHelper(socketPath, 'tap.ensure', { vmId, bridge })).tap,
+    ensureTap: async (vmId, bridge, guard) => (await callHelper(socketPath, 'tap.ensure', { vmId, bridge, ...guard })).tap,
     async removeTap(tap) {
       await callHelper(socketPath, 'tap.remove', { tap });
     },

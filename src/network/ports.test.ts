@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort, hostEndpoint, parseForwardSpec, parseSsListening, portFree } from './ports.js';
+import { freePort, hostEndpoint, mapBounded, parseForwardSpec, parseSsListening, portFree, PROBE_CONCURRENCY, PROBE_MAX } from './ports.js';
 
 const SS = `State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process
 LISTEN 0      128          0.0.0.0:22         0.0.0.0:*     users:(("sshd",pid=321,fd=3))
@@ -67,5 +67,38 @@ describe('ports on 127.0.0.1', () => {
     } finally {
       srv.close();
     }
+  });
+});
+
+describe('mapBounded', () => {
+  it.each([
+    [0, 8],
+    [3, 8],
+    [100, 8],
+    [5, 1],
+  ])('%i items, limit %i: in order, never more than the limit in flight', async (n, limit) => {
+    let inFlight = 0;
+    let peak = 0;
+    const out = await mapBounded(
+      Array.from({ length: n }, (_, i) => i),
+      limit,
+      async (x) => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 1 + (x % 3)));
+        inFlight--;
+        return x * 2;
+      },
+    );
+    expect(out).toEqual(Array.from({ length: n }, (_, i) => i * 2));
+    expect(peak).toBeLessThanOrEqual(limit);
+    if (n >= limit) expect(peak).toBe(limit);
+  });
+
+  it('refuses a limit below 1', async () => {
+    await expect(mapBounded([1], 0, async (x) => x)).rejects.toThrow(/positive integer/);
+  });
+
+  it('caps vm ports probes: 8 at once, 64 in all', () => {
+    expect([PROBE_CONCURRENCY, PROBE_MAX]).toEqual([8, 64]);
   });
 });

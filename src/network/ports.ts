@@ -82,3 +82,25 @@ export function parseForwardSpec(spec: string): { guestPort: number; hostPort?: 
   }
   return m[2] === undefined ? { guestPort: Number(m[1]) } : { guestPort: Number(m[1]), hostPort: Number(m[2]) };
 }
+
+/**
+ * `vm ports` probes: at most this many at once, and this many in all (a guest chooses how many ports
+ * it listens on; each probe may wait its full deadline). Ports past the cap are listed unprobed.
+ */
+export const PROBE_CONCURRENCY = 8;
+export const PROBE_MAX = 64;
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  if (!Number.isInteger(limit) || limit < 1) throw new BangerError('bad_request', `concurrency limit must be a positive integer, got ${limit}`);
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

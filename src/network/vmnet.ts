@@ -62,7 +62,7 @@ export interface ReconcileReport {
 
 export interface VmNetworking {
   /** The stored network of a new VM; bridge mode gets its address and MAC here. Call under the global lock. */
-  assign(p: { id: string; mode: NetworkMode; egress: boolean; nat: boolean }, others: readonly VmNetwork[]): VmNetwork;
+  assign(p: { id: string; mode: NetworkMode; egress: boolean; nat: boolean; hostAccess?: boolean }, others: readonly VmNetwork[]): VmNetwork;
   /** Checks a `vm set --nat` change. */
   checkNat(network: VmNetwork, nat: boolean, name: string): void;
   /** Host side before boot (idempotent): ports, or bridge + tap + NAT. */
@@ -159,7 +159,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
       forwards.push({ hostPort, guestPort: f.guestPort });
     }
     return {
-      spec: { mode: 'user', sshHostPort: sshPort, egress: rec.network.egress, forwards },
+      spec: { mode: 'user', sshHostPort: sshPort, egress: rec.network.egress, forwards, hostAccess: rec.network.hostAccess === true },
       boot: { ...USER_NET },
       ssh: { host: '127.0.0.1', port: sshPort },
       forwards,
@@ -178,7 +178,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     progress('network', `bridge ${bridge}, tap ${tap}, ${ip}${nat ? ', NAT' : ''}`);
     await serial(async () => {
       await ops.ensureBridge(bridge, `${s.gateway}/${s.prefix}`);
-      await ops.ensureTap(rec.id, bridge);
+      await ops.ensureTap(rec.id, bridge, { ip, mac });
       if (nat) {
         await ops.enableForwarding();
         await ops.ensureNat(natOf(rec));
@@ -199,8 +199,10 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
     assign(p, others) {
       if (p.mode === 'user') {
         if (p.nat) throw new BangerError('bad_request', '--nat applies to bridge mode; user-mode VMs reach out unless created with --no-egress');
-        return { mode: 'user', egress: p.egress, nat: false };
+        if (p.hostAccess && !p.egress) throw new BangerError('bad_request', "--host-access and --no-egress contradict each other: --no-egress cuts the guest off from the host too");
+        return { mode: 'user', egress: p.egress, nat: false, ...(p.hostAccess ? { hostAccess: true } : {}) };
       }
+      if (p.hostAccess) throw new BangerError('bad_request', "--host-access applies to user-mode networking; a bridge-mode guest reaches the host at the bridge address, not its 127.0.0.1");
       const why = cannotBridge();
       if (why) throw new BangerError('unavailable', why);
       if (p.nat && !p.egress) throw new BangerError('bad_request', '--nat and --no-egress contradict each other; bridge-mode VMs have no egress unless --nat');
@@ -277,7 +279,7 @@ export function createVmNetworking(deps: VmNetworkingDeps): VmNetworking {
           const s = subnet();
           await ops.ensureBridge(bridge, `${s.gateway}/${s.prefix}`);
           for (const r of bridged) {
-            await ops.ensureTap(r.id, bridge);
+            await ops.ensureTap(r.id, bridge, r.network.mac ? { ip: r.network.ip!, mac: r.network.mac } : undefined);
             if (r.network.nat) await ops.ensureNat(natOf(r));
           }
         } else {

@@ -34,7 +34,8 @@ export const HelperStatus = z
 
 export const BridgeParams = z.object({ bridge: IfName }).strict();
 export const BridgeEnsureParams = z.object({ bridge: IfName, gatewayCidr: Ipv4Cidr }).strict();
-export const TapEnsureParams = z.object({ vmId: VmId, bridge: IfName }).strict();
+/** ip + mac: the guest's address and MAC, which the tap is then bound to (anti-spoofing guard). */
+export const TapEnsureParams = z.object({ vmId: VmId, bridge: IfName, ip: z.string().optional(), mac: z.string().optional() }).strict();
 export const TapParams = z.object({ tap: IfName }).strict();
 export const NatParams = z.object({ vmId: VmId, ip: Ipv4, bridge: IfName }).strict();
 export const ListedRuleView = z

@@ -70,7 +70,9 @@ export function helperHandlers(d: HelperDeps): TableHandlers<HelperMethods> {
     },
     'tap.ensure': async (p) => {
       await claimedBridge(p.bridge);
-      const tap = await ops.ensureTap(p.vmId, p.bridge);
+      if ((p.ip === undefined) !== (p.mac === undefined)) throw new BangerError('bad_request', 'tap.ensure takes ip and mac together (the guard binds the tap to both)');
+      if (p.ip !== undefined) checkGuestIp(config.cidr, p.ip);
+      const tap = await ops.ensureTap(p.vmId, p.bridge, p.ip !== undefined ? { ip: p.ip, mac: p.mac! } : undefined);
       if (tap !== tapName(p.vmId)) throw new BangerError('internal', `tap ${tap} does not derive from ${p.vmId}`);
       return { tap };
     },

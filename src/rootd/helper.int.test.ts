@@ -48,6 +48,10 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
 
     ok(await rig.call(rig.owner, 'bridge.ensure', { bridge: 'br-rd', gatewayCidr: '172.30.7.1/24' }));
     expect(ok(await rig.call(rig.owner, 'tap.ensure', { vmId: VM, bridge: 'br-rd' }))).toEqual({ tap: TAP });
+    // With the guest's address and MAC: the tap is bound to them (guard chain) and an isolated port.
+    expect(ok(await rig.call(rig.owner, 'tap.ensure', { vmId: VM, bridge: 'br-rd', ip: '172.30.7.9', mac: '52:54:00:00:00:09' }))).toEqual({ tap: TAP });
+    expect(await rig.inNs(['ebtables', '-t', 'filter', '-L'])).toContain(`-i ${TAP} -j banger-0badcafe-${VM}`);
+    expect(await rig.inNs(['bridge', '-d', 'link', 'show', 'dev', TAP])).toMatch(/isolated on/);
     ok(await rig.call(rig.owner, 'forwarding.enable'));
     ok(await rig.call(rig.owner, 'nat.ensure', { vmId: VM, ip: '172.30.7.9', bridge: 'br-rd' }));
     ok(await rig.call(rig.owner, 'nat.ensure', { vmId: VM, ip: '172.30.7.9', bridge: 'br-rd' })); // idempotent
@@ -104,6 +108,9 @@ describe.skipIf(!root)('bangerd-root in a private namespace, called by a tempora
       ['bridge.removeIfIdle', { bridge: 'br-user' }, /^accepted: {"removed":false}$/],
       ['tap.ensure', { vmId: 'aaaaaaaaaaaa', bridge: 'br-user' }, /bad_request: bridge br-user was not created by this banger install/],
       ['tap.ensure', { vmId: '../../etc', bridge: 'br-rd' }, /bad_request: tap\.ensure: vmId: a banger VM id/],
+      ['tap.ensure', { vmId: VM, bridge: 'br-rd', ip: '172.30.7.9' }, /bad_request: tap\.ensure takes ip and mac together/],
+      ['tap.ensure', { vmId: VM, bridge: 'br-rd', ip: '10.1.2.3', mac: '52:54:00:00:00:09' }, /bad_request: address 10\.1\.2\.3 is not a guest address/],
+      ['tap.ensure', { vmId: VM, bridge: 'br-rd', ip: '172.30.7.9', mac: '-j ACCEPT' }, /bad_request: MAC address "-j ACCEPT"/],
       ['nat.ensure', { vmId: VM, ip: '10.1.2.3', bridge: 'br-rd' }, /bad_request: address 10\.1\.2\.3 is not a guest address of 172\.30\.7\.0\/24/],
       ['nat.ensure', { vmId: VM, ip: '172.30.7.1', bridge: 'br-rd' }, /bad_request: address 172\.30\.7\.1 is not a guest address/],
       ['nat.ensure', { vmId: VM, ip: '172.30.7.9', bridge: 'br-user' }, /bad_request: bridge br-user was not created by this banger install/],

@@ -47,6 +47,8 @@ export const VM_FILES = {
 export const VM_RUNTIME_FILES = {
   /** QEMU machine protocol socket */
   qmp: 'qmp.sock',
+  /** where QEMU's and passt's socket pair is made (exists for milliseconds; hypervisor/qemu/passt.ts) */
+  passt: 'passt.sock',
   /** Firecracker API socket */
   api: 'api.sock',
   /** Firecracker vsock: host side of the guest's virtio-vsock (connect, then `CONNECT <port>`) */

@@ -9,7 +9,7 @@ import { inDirectory, shellCommand } from '../guest/quote.js';
 import { aliasFor } from '../guest/knownhosts.js';
 import { sampleProcess } from '../host/procstat.js';
 import { answersHttp } from '../network/httpprobe.js';
-import { hostEndpoint, parseSsListening } from '../network/ports.js';
+import { hostEndpoint, mapBounded, parseSsListening, PROBE_CONCURRENCY, PROBE_MAX } from '../network/ports.js';
 import type { VmContext, VmService } from './contracts.js';
 import type { Machine } from './machine.js';
 import type { VmView } from './view.js';
@@ -90,14 +90,13 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
         sshHostPort: rec.network.mode === 'user' ? handles.ssh.port : null,
         forwards: handles.forwards,
       };
-      const ports = await Promise.all(
-        parseSsListening(ss.stdout).map(async (lp) => {
-          const ep = hostEndpoint(vm, lp);
-          // Port 22 is sshd: probing it only adds a failed login to the guest's log.
-          const http = ep && lp.port !== 22 ? await answersHttp(ep.host, ep.port) : false;
-          return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
-        }),
-      );
+      // A bounded number of probes at a time, and of probes in all: a guest listing thousands of ports costs little.
+      const ports = await mapBounded(parseSsListening(ss.stdout), PROBE_CONCURRENCY, async (lp, i) => {
+        const ep = hostEndpoint(vm, lp);
+        // Port 22 is sshd: probing it only adds a failed login to the guest's log.
+        const http = ep && lp.port !== 22 && i < PROBE_MAX ? await answersHttp(ep.host, ep.port) : false;
+        return { port: lp.port, process: lp.process, addresses: lp.addresses, endpoint: ep?.display ?? null, url: http ? `http://${ep!.display}/` : null };
+      });
       return { name: rec.name, mode: rec.network.mode, ports };
     },
 

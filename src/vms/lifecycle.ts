@@ -66,7 +66,7 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
           vcpu: warm?.vcpu ?? p.vcpu ?? defaults.vcpu,
           memoryMib: warm?.memoryMib ?? p.memoryMib ?? defaults.memoryMib,
           diskSizeBytes: warm?.diskSizeBytes ?? diskSizeBytes,
-          network: net.assign({ id, mode: asked.mode, egress: p.egress ?? true, nat: asked.nat }, store.list().map((r) => r.network)),
+          network: net.assign({ id, mode: asked.mode, egress: p.egress ?? true, nat: asked.nat, hostAccess: p.hostAccess }, store.list().map((r) => r.network)),
           state: 'stopped',
           workspace: null,
         });

@@ -24,6 +24,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
           `hypervisor:  ${s.hypervisor} (${s.accel}: ${s.accelReason})`,
           ...(s.hypervisorReason ? [`             ${s.hypervisorReason}`] : []),
           ...(s.bridge ? [`bridge:      ${s.bridge.available ? 'available' : 'unavailable'} (${s.bridge.reason})`] : []),
+          ...(s.userNetwork ? [`user net:    ${s.userNetwork.blocked ? 'host loopback blocked' : 'HOST LOOPBACK REACHABLE'} (${s.userNetwork.reason})`] : []),
           `vms running: ${s.vmsRunning}`,
           ...(s.configWarnings ?? []).map((w) => `warning:     ${w}`),
         ].join('\n'),

@@ -17,6 +17,7 @@ interface CreateFlags {
   network?: NetworkMode;
   egress: boolean;
   nat?: boolean;
+  hostAccess?: boolean;
   cold?: boolean;
 }
 
@@ -30,6 +31,7 @@ function withCreateFlags(c: Command): Command {
     .addOption(new Option('--network <mode>', 'network mode (default: user; bridge + NAT where the hypervisor is Firecracker)').choices(NetworkMode.options))
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
+    .option('--host-access', "let the guest reach services on the host's 127.0.0.1 through 10.0.2.2 (user mode; blocked by default)")
     .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
 }
 
@@ -45,6 +47,7 @@ function createParams(o: CreateFlags, start: boolean) {
     network: o.network,
     egress: o.egress,
     nat: o.nat,
+    hostAccess: o.hostAccess ?? false,
     cold: o.cold ?? false,
   };
 }

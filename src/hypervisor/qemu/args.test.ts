@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../driver.js';
-import { buildQemuArgs, hostfwdRule, optValue } from './args.js';
+import { buildQemuArgs, hostfwdRule, optValue, SANDBOX_ARG } from './args.js';
 
 const base: VmSpec = {
   id: 'vm1',
@@ -76,6 +76,35 @@ describe('buildQemuArgs', () => {
     const argv = buildQemuArgs({ ...base, network: { mode: 'bridge', tap: 'bgtap0', mac: '52:54:00:AB:CD:EF' } }, { machine, qmpSocket: qmp });
     expect(values(argv, '-netdev')).toEqual(['tap,id=net0,ifname=bgtap0,script=no,downscript=no']);
     expect(values(argv, '-device')).toContain(device);
+  });
+
+  it.each([
+    ['microvm', 'microvm', 'virtio-net-device,netdev=net0'],
+    ['q35', 'q35', 'virtio-net-pci,netdev=net0'],
+  ] as const)('user mode through passt on %s: a stream netdev on the inherited socket, no hostfwd', (_l, machine, device) => {
+    const net = { mode: 'user' as const, sshHostPort: 22022, egress: true, forwards: [{ hostPort: 8080, guestPort: 80 }] };
+    const argv = buildQemuArgs({ ...base, network: net }, { machine, qmpSocket: qmp, passtFd: 3 });
+    // Plus an unattached restricted slirp, so states saved under slirp load here and back.
+    expect(values(argv, '-netdev')).toEqual(['stream,id=net0,server=off,addr.type=fd,addr.str=3', 'user,id=slirpcompat,restrict=on']);
+    expect(values(argv, '-device')).toContain(device);
+    expect(argv.join(' ')).not.toMatch(/hostfwd/); // the compat slirp opens no host port
+  });
+
+  it('refuses a passt descriptor that cannot be inherited', () => {
+    expect(() => buildQemuArgs(base, { machine: 'microvm', qmpSocket: qmp, passtFd: 1 })).toThrow(/inherited fd/);
+  });
+
+  it.each([
+    ['on', true, [SANDBOX_ARG]],
+    ['off', false, []],
+    ['unset', undefined, []],
+  ] as const)('-sandbox %s', (_l, sandbox, expected) => {
+    const argv = buildQemuArgs(base, { machine: 'microvm', qmpSocket: qmp, sandbox });
+    expect(values(argv, '-sandbox')).toEqual(expected);
+  });
+
+  it('the seccomp filter denies privilege and resource changes but keeps spawn (exec: migration)', () => {
+    expect(SANDBOX_ARG.split(',')).toEqual(['on', 'obsolete=deny', 'elevateprivileges=deny', 'resourcecontrol=deny']);
   });
 
   it('restore adds -incoming defer, boot does not', () => {

@@ -16,10 +16,26 @@ export type QemuMachine = 'microvm' | 'q35';
 export interface QemuArgsOptions {
   machine: QemuMachine;
   qmpSocket: string;
+  /** User mode through passt (qemu/usernet.ts): QEMU's fd of the socket pair shared with passt; absent → QEMU's slirp. */
+  passtFd?: number;
+  /** Add QEMU's seccomp filter (`-sandbox`); only where the build has it (driver probes once). */
+  sandbox?: boolean;
 }
+
+/**
+ * QEMU's seccomp filter: no obsolete syscalls, no setuid/setgid, no scheduler or resource changes.
+ * `spawn` stays allowed: snapshots save and load through `exec:` migration (qemu/migration.ts).
+ */
+export const SANDBOX_ARG = 'on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny';
 
 /** QEMU's netdev id for the VM's NIC; hostfwd_add/remove name it. */
 export const NETDEV_ID = 'net0';
+/**
+ * An unattached, restricted slirp netdev next to passt's: slirp writes a `slirp` section into saved
+ * states, and QEMU refuses to load a state with a section it has no owner for. With it, states move
+ * both ways between slirp and passt VMs (warm snapshots are saved from a slirp template).
+ */
+export const SLIRP_COMPAT_ID = 'slirpcompat';
 /** QEMU's drive id for the VM's disk; blockdev-snapshot-sync names it. */
 export const DISK_ID = 'disk0';
 
@@ -50,8 +66,20 @@ function accelArgs(accel: VmSpec['accel']): string[] {
   return accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
 }
 
-function netArgs(spec: VmSpec, deviceModel: string): string[] {
+function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number): string[] {
   const net = spec.network;
+  if (net.mode === 'user' && passtFd !== undefined) {
+    // passt does the forwarding (its own -t rules); QEMU's NIC talks to it over an inherited socket.
+    if (!Number.isInteger(passtFd) || passtFd < 3) throw new BangerError('bad_request', `passt's descriptor must be an inherited fd (3 or more), got ${passtFd}`);
+    return [
+      '-netdev',
+      `stream,id=${NETDEV_ID},server=off,addr.type=fd,addr.str=${passtFd}`,
+      '-device',
+      `${deviceModel},netdev=${NETDEV_ID}`,
+      '-netdev',
+      `user,id=${SLIRP_COMPAT_ID},restrict=on`,
+    ];
+  }
   if (net.mode === 'user') {
     const rules = [hostfwdRule(net.sshHostPort, 22), ...net.forwards.map((f) => hostfwdRule(f.hostPort, f.guestPort))];
     const opts = [`user`, `id=${NETDEV_ID}`, ...rules.map((r) => `hostfwd=${r}`)];
@@ -103,11 +131,12 @@ export function buildQemuArgs(spec: VmSpec, opts: QemuArgsOptions): string[] {
     `id=${DISK_ID},file=${optValue(spec.diskPath)},format=${spec.diskFormat},if=none`,
     '-device',
     `${blk},drive=${DISK_ID}`,
-    ...netArgs(spec, nic),
+    ...netArgs(spec, nic, opts.passtFd),
     '-chardev',
     `socket,id=qmp0,path=${optValue(opts.qmpSocket)},server=on,wait=off`,
     '-mon',
     'chardev=qmp0,mode=control',
+    ...(opts.sandbox ? ['-sandbox', SANDBOX_ARG] : []),
     ...(spec.restoreFrom ? ['-incoming', 'defer'] : []),
   ];
 }

@@ -11,18 +11,20 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Accel, type NetworkMode } from '../../api/enums.js';
 import { BangerError, notFound } from '../../api/errors.js';
-import { run, spawnProcess } from '../../host/exec.js';
+import { run, spawnProcess, which } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
 import { checkSocketPath, VM_RUNTIME_FILES } from '../../store/paths.js';
 import { kvmUsability, probeHost, type HostAccelFacts } from '../accel.js';
 import type { Driver, DriverInfo, PortForwarder, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
-import { buildQemuArgs, DISK_ID, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
+import { buildQemuArgs, DISK_ID, hostfwdRule, NETDEV_ID, SANDBOX_ARG, type QemuMachine } from './args.js';
 import { startFailure } from './failure.js';
 import { loadUri, MigrationInfo, migrationOutcome, saveTarget } from './migration.js';
 import { processMatches, processState, tailFile, waitUntil } from './process.js';
 import { QmpClient, withQmp } from './qmp.js';
 import { qcow2Disks } from './disk.js';
 import { parseQemuVersion } from './version.js';
+import { PASST_FD, socketPair, startPasst, stopPasst, type PasstHandle } from './passt.js';
+import { userNetBackend, userNetSummary } from './usernet.js';
 
 export const QEMU_DRIVER_NAME = 'qemu';
 
@@ -42,6 +44,10 @@ export interface QemuDriverOptions {
   restoreTimeoutMs?: number;
   /** Writing a saved state. @default 300000 */
   saveTimeoutMs?: number;
+  /** passt's binary for isolated user-mode networking; null: never use passt. @default `passt` on PATH, probed once */
+  passt?: string | null;
+  /** QEMU's seccomp filter (`-sandbox`). @default on when this QEMU build accepts it, probed once */
+  sandbox?: boolean;
 }
 
 /** The QEMU-specific facts kept in handles.json next to the common ones. */
@@ -50,6 +56,8 @@ export interface QemuHandles extends VmHandles {
   vmId: string;
   machine: QemuMachine;
   network: NetworkMode;
+  /** The passt process behind a user-mode network, when passt runs it. */
+  passt?: PasstHandle;
 }
 
 export type QemuDriver = Driver & { snapshots: SnapshotManager; ports: PortForwarder };
@@ -57,6 +65,10 @@ export type QemuDriver = Driver & { snapshots: SnapshotManager; ports: PortForwa
 // Migration is local (a pipe to a file): lift QEMU's default 128 MiB/s throttle.
 const MIGRATE_MAX_BANDWIDTH = 64 * 1024 ** 3;
 const POLL_MS = 50;
+
+/** Why a running passt-networked VM takes no forward change (refused before anything is stored). */
+export const LIVE_FORWARD_PASST =
+  "this VM's network (passt, which keeps the guest off the host's 127.0.0.1) takes port forwards at start only: stop the VM, run `banger vm forward` again, then start it (VMs created with --host-access or --no-egress use QEMU's slirp, which forwards live)";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,6 +80,25 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
   const killTimeoutMs = opts.killTimeoutMs ?? 5_000;
   const restoreTimeoutMs = opts.restoreTimeoutMs ?? 120_000;
   const saveTimeoutMs = opts.saveTimeoutMs ?? 300_000;
+
+  // Probed once per driver: is passt installed, does this QEMU build have seccomp.
+  let passtBin: Promise<string | null> | undefined;
+  const findPasst = () => (passtBin ??= opts.passt !== undefined ? Promise.resolve(opts.passt) : which('passt'));
+  let sandbox: Promise<boolean> | undefined;
+  const probeSandbox = () =>
+    (sandbox ??=
+      opts.sandbox !== undefined
+        ? Promise.resolve(opts.sandbox)
+        : run([bin, '-M', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-sandbox', SANDBOX_ARG, '-monitor', 'stdio'], { input: 'quit\n', check: false, timeoutMs: 10_000 }).then(
+            (r) => r.code === 0,
+            () => false,
+          ));
+  const passtOf = (h: VmHandles): PasstHandle | undefined => (h as Partial<QemuHandles>).passt;
+  /** passt goes once QEMU has; it quits by itself then, this covers every other way. */
+  const stopPasstOf = async (h: VmHandles) => {
+    const p = passtOf(h);
+    if (p) await stopPasst(p, killTimeoutMs);
+  };
 
   const isRunning = (h: VmHandles): boolean => processMatches(h.pid, h.controlSocket);
   const isGone = (h: VmHandles) => () => !isRunning(h);
@@ -94,21 +125,28 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
   async function start(spec: VmSpec, log: Logger): Promise<VmHandles> {
     const controlSocket = checkSocketPath(join(spec.runtimeDir, VM_RUNTIME_FILES.qmp));
     if (spec.restoreFrom && !existsSync(spec.restoreFrom)) throw notFound('saved state', spec.restoreFrom);
-    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket })];
+    const net = spec.network;
+    const passt = net.mode === 'user' && userNetBackend(net, (await findPasst()) !== null) === 'passt' ? await findPasst() : null;
+    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox() })];
     // A socket left by a killed QEMU would answer nothing; never mistake it for the new one.
     await rm(controlSocket, { force: true });
 
+    // passt first, on its end of a socket pair (ready once it listens on the SSH port); QEMU gets the
+    // other end. Our copies close right after the spawns, so passt's life is tied to QEMU's.
+    const pair = passt ? await socketPair(checkSocketPath(join(spec.runtimeDir, VM_RUNTIME_FILES.passt))) : null;
+    let passtHandle: PasstHandle | undefined;
     const fd = openSync(spec.logPath, 'a');
     let child;
     try {
+      if (pair && net.mode === 'user') passtHandle = await startPasst({ bin: passt!, net, end: pair[0], logPath: spec.logPath, timeoutMs: startTimeoutMs });
       writeSync(fd, `[banger] ${new Date().toISOString()} starting ${spec.restoreFrom ? `(restoring ${spec.restoreFrom}) ` : ''}${argv.join(' ')}\n`);
-      child = spawnProcess(argv, {
-        detached: true,
-        stdio: ['ignore', fd, fd],
-        netns: spec.network.mode === 'bridge' ? spec.network.netns : undefined,
-      });
+      child = spawnProcess(argv, { detached: true, stdio: pair ? ['ignore', fd, fd, pair[1]] : ['ignore', fd, fd], netns: net.netns });
+    } catch (err) {
+      if (passtHandle) await stopPasst(passtHandle, killTimeoutMs);
+      throw err;
     } finally {
       closeSync(fd);
+      pair?.forEach((s) => s.destroy());
     }
     let exitCode: number | null = null;
     void child.exit.then(
@@ -124,8 +162,12 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       vmId: spec.id,
       machine,
       network: spec.network.mode,
+      ...(passtHandle ? { passt: passtHandle } : {}),
     };
-    if (child.pid < 0) await child.exit; // rejects with the spawn error (QEMU not installed)
+    if (child.pid < 0) {
+      if (passtHandle) await stopPasst(passtHandle, killTimeoutMs);
+      await child.exit; // rejects with the spawn error (QEMU not installed)
+    }
     const fail = async (): Promise<BangerError> => startFailure({ exitCode, logPath: spec.logPath, tail: await tailFile(spec.logPath) });
 
     try {
@@ -183,11 +225,13 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       await waitUntil(() => processState(h.pid) !== 'running', killTimeoutMs);
     }
     await rm(h.controlSocket, { force: true });
+    await stopPasstOf(h);
   }
 
   async function requestPowerOff(h: VmHandles, timeoutMs: number): Promise<boolean> {
     if (!isRunning(h)) {
       await removeSocketIfDead(h);
+      await stopPasstOf(h);
       return true;
     }
     try {
@@ -197,7 +241,10 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       if (isRunning(h)) throw err;
     }
     const exited = await waitUntil(isGone(h), timeoutMs);
-    if (exited) await removeSocketIfDead(h);
+    if (exited) {
+      await removeSocketIfDead(h);
+      await stopPasstOf(h);
+    }
     opts.log.info({ pid: h.pid, exited }, 'qemu power-off requested');
     return exited;
   }
@@ -220,6 +267,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       }
     }
     await rm(h.controlSocket, { force: true });
+    await stopPasstOf(h);
   }
 
   async function info(): Promise<DriverInfo> {
@@ -234,6 +282,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
         accelerators: kvm.usable ? [...Accel.options] : ['tcg'],
         userNetworking: true,
         diskFormats: ['qcow2', 'raw'],
+        userNetHostAccess: ((s) => ({ blocked: s.isolated, reason: s.reason }))(userNetSummary((await findPasst()) !== null)),
       },
     };
   }
@@ -299,6 +348,8 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     if ((h as Partial<QemuHandles>).network === 'bridge') {
       throw new BangerError('bad_request', 'port forwarding applies to user-mode networking; in bridge mode connect to the guest address directly');
     }
+    // passt takes its forwards at start only (this version has no run-time interface).
+    if (passtOf(h)) throw new BangerError('conflict', LIVE_FORWARD_PASST);
   };
 
   const ports: PortForwarder = {
