@@ -1,7 +1,7 @@
 /**
  * Workspaces on a real guest, through the real CLI and daemon: one VM for the file (plus the one
  * `vm run ./repo --rm` creates). The host-only details (every planner branch, odd cases) are in
- * pipeline.test.ts against a local sshd; this file proves the same on the guest's git, tar and shell.
+ * pipeline.host.test.ts against a local sshd; this file proves the same on the guest's git, tar and shell.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * Test fixture for the completion scripts: runs a generated script in the real shell and returns what
- * it offers, plus the scenarios every shell must pass. Used by completion.test.ts (stand-in banger) and
+ * it offers, plus the scenarios every shell must pass. Used by completion.host.test.ts (stand-in banger) and
  * completion.vm.test.ts (a real install). Not imported by production code.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -101,7 +101,7 @@ describe('sanitizeTar', () => {
 
 const isRoot = process.getuid?.() === 0;
 const skipReason = !isRoot ? 'not root (tar must keep file owners)' : null;
-if (skipReason) console.log(`import.int.test: importRootfsTar tests skipped: ${skipReason}`);
+if (skipReason) console.log(`import.host.test: importRootfsTar tests skipped: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('importRootfsTar (root)', () => {
   let base: string;

@@ -80,7 +80,7 @@ describe('generated scripts in real shells (stand-in banger)', () => {
       let present = true;
       beforeAll(async () => {
         present = (await which(shell)) !== null;
-        if (!present) console.log(`[completion.test] ${shell} is not installed: its script is only generated, not run`);
+        if (!present) console.log(`[completion.host.test] ${shell} is not installed: its script is only generated, not run`);
         ({ complete, dir: scriptDir } = shellCompleter(shell, completionScript(shell, buildProgram()), env));
       });
       afterAll(() => rmSync(scriptDir, { recursive: true, force: true }));

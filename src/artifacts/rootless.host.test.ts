@@ -26,7 +26,7 @@ async function skipReason(): Promise<string | null> {
   return null;
 }
 const reason = await skipReason();
-if (reason) console.log(`rootless.int.test skipped: ${reason}`);
+if (reason) console.log(`rootless.host.test skipped: ${reason}`);
 
 const BANGER = join(REPO, 'bin', 'banger');
 const suffix = randomBytes(3).toString('hex');
@@ -115,7 +115,7 @@ describe.skipIf(reason !== null)('rootless from nothing (a real non-root user)',
     await bare?.remove();
     for (const u of [user, bare].filter((x): x is TempUser => x !== undefined)) {
       const left = (await readFile('/etc/subuid', 'utf8')) + (await readFile('/etc/subgid', 'utf8')) + (await readFile('/etc/passwd', 'utf8'));
-      if (left.split('\n').some((l) => l.startsWith(`${u.name}:`))) console.error(`rootless.int.test: ${u.name} was not fully removed`);
+      if (left.split('\n').some((l) => l.startsWith(`${u.name}:`))) console.error(`rootless.host.test: ${u.name} was not fully removed`);
     }
   }, 120_000);
 

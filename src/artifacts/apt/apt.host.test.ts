@@ -21,7 +21,7 @@ async function skipReason(): Promise<string | null> {
   return null;
 }
 const reason = await skipReason();
-if (reason) console.log(`apt.int.test skipped: ${reason}`);
+if (reason) console.log(`apt.host.test skipped: ${reason}`);
 
 /** Runs inside the namespace: hides the host's apt, proves it is hidden, then fetches with banger's apt. */
 const SCRIPT = `

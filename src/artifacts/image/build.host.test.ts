@@ -21,7 +21,7 @@ async function skipReason(): Promise<string | null> {
   return null;
 }
 const reason = await skipReason();
-if (reason) console.log(`build.int.test skipped: ${reason}`);
+if (reason) console.log(`build.host.test skipped: ${reason}`);
 
 /** Downloads (banger's private apt) and unpacks the Debian cloud kernel package; returns its /lib/modules/<release>. */
 async function kernelModules(dir: string): Promise<string> {

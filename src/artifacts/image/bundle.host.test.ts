@@ -16,7 +16,7 @@ import { makeExt4 } from './ext4.js';
 import { publishImage, type PublishedImage } from './store.js';
 
 const missing = (await which('zstd')) === null ? 'zstd' : (await which('mkfs.ext4')) === null ? 'mkfs.ext4' : null;
-if (missing) console.log(`bundle.int.test skipped: ${missing} is not installed`);
+if (missing) console.log(`bundle.host.test skipped: ${missing} is not installed`);
 
 const pathsAt = (dir: string): Paths =>
   resolvePaths({ HOME: dir, XDG_STATE_HOME: join(dir, 'state'), XDG_CACHE_HOME: join(dir, 'cache'), XDG_RUNTIME_DIR: join(dir, 'run') });

@@ -1,7 +1,7 @@
 /**
  * `export --apply` against a hostile or huge guest diff, through the real service, real git and
  * a real SSH connection to a private sshd on 127.0.0.1 (the "guest" is a temp directory here, as
- * in pipeline.test.ts): the patch is spilled to a private temp file instead of memory and removed
+ * in pipeline.host.test.ts): the patch is spilled to a private temp file instead of memory and removed
  * after, and a guest symlink pointing out of the repo is refused before anything is applied.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
