@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which, type RunResult } from '../host/exec.js';
-import { REPO } from '../testing/fixture.js';
-import { createTempUser, type TempUser } from '../testing/tempuser.js';
+import { REPO } from '../../test/install.fixture.js';
+import { createTempUser, type TempUser } from '../../test/tempuser.fixture.js';
 import { packMode } from './image/retar.js';
 import { parseSubIds } from './image/rootless.js';
 

@@ -8,8 +8,8 @@ import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeInstall, REPO, type Install } from '../testing/fixture.js';
-import { createTempUser, type TempUser } from '../testing/tempuser.js';
+import { makeInstall, REPO, type Install } from '../../test/install.fixture.js';
+import { createTempUser, type TempUser } from '../../test/tempuser.fixture.js';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeInstall, type Install } from '../testing/fixture.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 beforeAll(() => {

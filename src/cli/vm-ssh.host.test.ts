@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LineDecoder } from '../api/wire.js';
-import { makeInstall, type Install } from '../testing/fixture.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 let fake: Server;

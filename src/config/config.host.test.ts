@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeInstall, type Install } from '../testing/fixture.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install | null = null;
 afterEach(async () => {

@@ -14,7 +14,7 @@ import { call } from '../api/client.js';
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 import { silentLogger } from '../host/logger.js';
 import { createLocks } from '../host/locks.js';
 import { createAccess } from '../vms/access.js';

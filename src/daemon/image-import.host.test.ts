@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnProcess } from '../host/exec.js';
-import { makeInstall, REPO, type Install } from '../testing/fixture.js';
+import { makeInstall, REPO, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 let pid: number;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call } from '../api/client.js';
 import { run } from '../host/exec.js';
-import { makeInstall, REPO, type Install } from '../testing/fixture.js';
+import { makeInstall, REPO, type Install } from '../../test/install.fixture.js';
 
 const DAEMON = join(REPO, 'dist', 'daemon', 'main.js');
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../api/client.js';
-import { makeInstall, type Install } from '../testing/fixture.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 let sock: string;

@@ -6,7 +6,7 @@ import { ensureKeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhosts.js';
 import { ConnectionPool } from './pool.js';
 import { connect, type ConnectOptions, type SshTarget } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping ConnectionPool tests: ${skipReason}`);

@@ -15,7 +15,7 @@ import { resolvePaths } from '../store/paths.js';
 import { ensureKeyPair, generateEd25519, type KeyPair } from './keys.js';
 import { checkHostKey, isPreIdentityConflict, KnownHostsStore, parseKnownHosts, rekeyAlias } from './knownhosts.js';
 import { connect } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 
 const T = 'AAAAC3NzaC1lZDI1NTE5AAAAIIzUs9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY'; // the template's
 const K1 = 'AAAAC3NzaC1lZDI1NTE5AAAAIHZ1c9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY'; // the VM's own

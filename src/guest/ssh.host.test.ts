@@ -12,7 +12,7 @@ import { KnownHostsStore } from './knownhosts.js';
 import { quote, shellCommand } from './quote.js';
 import { exitCodeOf } from './exitstatus.js';
 import { connect, type GuestConnection } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping ssh tests: ${skipReason}`);

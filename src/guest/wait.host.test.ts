@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhosts.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 import { waitForSsh } from './wait.js';
 
 const skipReason = await sshdUnavailableReason();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeyPair } from '../guest/keys.js';
-import { startTestSshd, sshdUnavailableReason, type TestSshd } from '../guest/sshd-fixture.js';
+import { startTestSshd, sshdUnavailableReason, type TestSshd } from '../../test/sshd.fixture.js';
 import { spawnProcess } from '../host/exec.js';
 import { addInclude, INCLUDE_BEGIN, INCLUDE_END, installInclude, removeInclude, renderSshConfig, sshEntries, uninstallInclude, writeIfChanged } from './sshconfig.js';
 

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, sy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
-import { helperRig, type CallOutcome, type HelperRig } from './fixture.js';
+import { helperRig, type CallOutcome, type HelperRig } from '../../test/rootd.fixture.js';
 import { loadPeerCred } from './peercred.js';
 import { bridgeCheck } from '../network/privilege.js';
 

@@ -14,7 +14,7 @@ import { dirname, join, relative } from 'node:path';
 import { encodeFrame } from '../api/wire.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
-import { createTempUser, type TempUser } from '../testing/tempuser.js';
+import { createTempUser, type TempUser } from '../../test/tempuser.fixture.js';
 import { InstallRecord } from './record.js';
 import { SystemStatus } from './status.js';
 

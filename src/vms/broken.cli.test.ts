@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../store/db.js';
-import { makeInstall, type Install } from '../testing/fixture.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPatch, parseNumstat } from './apply.js';
-import { commitAll, makeRepo } from './testrepo.js';
+import { commitAll, makeRepo } from '../../test/gitrepo.fixture.js';
 
 describe('parseNumstat', () => {
   it('reads plain, binary and renamed entries with odd names', () => {
@@ -112,6 +112,6 @@ describe('applyPatch refuses symlinks that point outside the repo', () => {
 });
 
 async function gitStatus(repo: string): Promise<string> {
-  const { g } = await import('./testrepo.js');
+  const { g } = await import('../../test/gitrepo.fixture.js');
   return g(repo, 'status', '--porcelain');
 }

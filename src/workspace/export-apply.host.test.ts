@@ -13,12 +13,12 @@ import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 import { createLocks } from '../host/locks.js';
 import { silentLogger } from '../host/logger.js';
 import { createWorkspaceService, type WorkspaceService } from './service.js';
-import { g, makeRepo } from './testrepo.js';
-import { testVms } from './testvms.js';
+import { g, makeRepo } from '../../test/gitrepo.fixture.js';
+import { testVms } from '../../test/workspace-vms.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping export --apply tests: ${skipReason}`);

@@ -15,7 +15,7 @@ import { buildBundle, type Bundle } from './bundle.js';
 import { inspectRepo } from './repo.js';
 import { tarInvocations } from './stream.js';
 import { planWorkspace } from './plan.js';
-import { commitAll, g, makeRepo } from './testrepo.js';
+import { commitAll, g, makeRepo } from '../../test/gitrepo.fixture.js';
 
 let dir: string;
 beforeAll(async () => {

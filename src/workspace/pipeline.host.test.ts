@@ -15,11 +15,11 @@ import { createLocks } from '../host/locks.js';
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { connect, type GuestConnection } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 import { silentLogger } from '../host/logger.js';
 import { createWorkspaceService, type WorkspaceService } from './service.js';
-import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from './testrepo.js';
-import { testVms, type TestVms } from './testvms.js';
+import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from '../../test/gitrepo.fixture.js';
+import { testVms, type TestVms } from '../../test/workspace-vms.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping workspace pipeline tests: ${skipReason}`);

@@ -10,8 +10,8 @@ import { buildBundle } from './bundle.js';
 import { planWorkspace } from './plan.js';
 import { inspectRepo } from './repo.js';
 import { createWorkspaceService } from './service.js';
-import { g, makeRepo } from './testrepo.js';
-import { testVms } from './testvms.js';
+import { g, makeRepo } from '../../test/gitrepo.fixture.js';
+import { testVms } from '../../test/workspace-vms.fixture.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -14,8 +14,8 @@ import { silentLogger } from '../host/logger.js';
 import type { GuestSession } from '../guest/access.js';
 import type { Importer } from './importer.js';
 import { createWorkspaceService } from './service.js';
-import { makeRepo } from './testrepo.js';
-import { testVms } from './testvms.js';
+import { makeRepo } from '../../test/gitrepo.fixture.js';
+import { testVms } from '../../test/workspace-vms.fixture.js';
 
 /** An import that waits until released; records how many run at once. */
 function stallingImporter() {

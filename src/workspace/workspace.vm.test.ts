@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, spawnProcess } from '../host/exec.js';
-import { freshInstall, type Install } from '../testing/fixture.js';
-import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from './testrepo.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
+import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from '../../test/gitrepo.fixture.js';
 
 let inst: Install;
 let dir: string;

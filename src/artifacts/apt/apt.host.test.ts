@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which } from '../../host/exec.js';
-import { REPO } from '../../testing/fixture.js';
+import { REPO } from '../../../test/install.fixture.js';
 import { hashFile } from '../digest.js';
 import { listAvailable, resolveKernelPackage } from '../kernel/debian.js';
 import { privateApt } from './apt.js';

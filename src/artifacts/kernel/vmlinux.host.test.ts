@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, which } from '../../host/exec.js';
 import { XEN_ELFNOTE_PHYS32_ENTRY } from './elf.js';
-import { buildElf64, elfNote } from './elf-fixture.js';
+import { buildElf64, elfNote } from '../../../test/elf.fixture.js';
 import {
   checkVmlinux,
   extractVmlinux,

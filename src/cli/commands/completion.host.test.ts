@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { which } from '../../host/exec.js';
 import { buildProgram } from '../main.js';
 import { completionScript, completionTree, listNames } from './completion.js';
-import { completionCases, shellCompleter, type CompletionCase, type Completer } from './completion-fixture.js';
+import { completionCases, shellCompleter, type CompletionCase, type Completer } from '../../../test/completion.fixture.js';
 
 const node = (path: string) => completionTree(buildProgram()).find((n) => n.path === path);
 

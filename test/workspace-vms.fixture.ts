@@ -3,12 +3,12 @@
  * session is whatever the test supplies (a real SSH connection to a local sshd, or a stand-in),
  * taking the lifecycle lock exactly as VmService.session does. Not imported by production code.
  */
-import { conflict, notFound } from '../api/errors.js';
-import type { Vm, VmState, Workspace } from '../api/vm.js';
-import type { Locks } from '../host/locks.js';
-import type { VmRecord } from '../store/vms.js';
-import type { GuestSession } from '../guest/access.js';
-import type { WorkspaceVms } from './service.js';
+import { conflict, notFound } from '../src/api/errors.js';
+import type { Vm, VmState, Workspace } from '../src/api/vm.js';
+import type { Locks } from '../src/host/locks.js';
+import type { VmRecord } from '../src/store/vms.js';
+import type { GuestSession } from '../src/guest/access.js';
+import type { WorkspaceVms } from '../src/workspace/service.js';
 
 export interface TestVms extends WorkspaceVms {
   rec: VmRecord;

@@ -6,8 +6,8 @@
  */
 import { mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from '../host/exec.js';
-import { REPO } from './fixture.js';
+import { run, type RunResult } from '../src/host/exec.js';
+import { REPO } from './install.fixture.js';
 
 export interface TempUser {
   name: string;

@@ -4,8 +4,8 @@
  */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { run, type RunResult } from '../host/exec.js';
-import { gitEnv } from './repo.js';
+import { run, type RunResult } from '../src/host/exec.js';
+import { gitEnv } from '../src/workspace/repo.js';
 
 export type FileSpec = string | { content: string | Buffer; mode?: number } | { symlink: string };
 

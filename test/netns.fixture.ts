@@ -6,8 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from '../host/exec.js';
-import { freshInstall, REPO, type Install } from '../testing/fixture.js';
+import { run, type RunResult } from '../src/host/exec.js';
+import { freshInstall, REPO, type Install } from './install.fixture.js';
 
 const BANGER = join(REPO, 'bin', 'banger');
 

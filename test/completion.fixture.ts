@@ -6,8 +6,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../host/exec.js';
-import type { Shell } from './completion.js';
+import { run } from '../src/host/exec.js';
+import type { Shell } from '../src/cli/commands/completion.js';
 
 /** Candidates a shell offers for the command line `words` (the last word is the one being completed). */
 export type Completer = (words: string[]) => Promise<string[]>;

@@ -7,8 +7,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../host/exec.js';
-import { createTempUser, type TempUser } from './tempuser.js';
+import { run } from './host/exec.js';
+import { createTempUser, type TempUser } from '../test/tempuser.fixture.js';
 
 // Creating the user needs root; run as a non-root user, the whole suite is the rootless test.
 const root = process.getuid?.() === 0;

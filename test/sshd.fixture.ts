@@ -4,12 +4,12 @@
  * a real sshd without booting a VM. Not imported by production code.
  */
 import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { generateEd25519 } from './keys.js';
+import { generateEd25519 } from '../src/guest/keys.js';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
-import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
-import { freePort } from '../host/freeport.js';
-import { readStatAsync } from '../host/procstat.js';
+import { run, spawnProcess, type ProcessHandle } from '../src/host/exec.js';
+import { freePort } from '../src/host/freeport.js';
+import { readStatAsync } from '../src/host/procstat.js';
 
 const SSHD = '/usr/sbin/sshd';
 

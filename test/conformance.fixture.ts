@@ -6,17 +6,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ImageManifest } from '../api/image.js';
-import { KernelManifest } from '../api/kernel.js';
-import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
-import type { Logger } from '../host/logger.js';
-import { IMAGE_FILES } from '../store/paths.js';
-import type { BootArgsInput } from './bootargs.js';
-import type { VmSpec } from './driver.js';
-import { USER_NET } from './usernet.js';
-import { prepareRawDisk } from './firecracker/disk.js';
-import { createOverlay } from './qemu/disk.js';
-import { freePort } from '../host/freeport.js';
+import { ImageManifest } from '../src/api/image.js';
+import { KernelManifest } from '../src/api/kernel.js';
+import { run, spawnProcess, type ProcessHandle } from '../src/host/exec.js';
+import type { Logger } from '../src/host/logger.js';
+import { IMAGE_FILES } from '../src/store/paths.js';
+import type { BootArgsInput } from '../src/hypervisor/bootargs.js';
+import type { VmSpec } from '../src/hypervisor/driver.js';
+import { USER_NET } from '../src/hypervisor/usernet.js';
+import { prepareRawDisk } from '../src/hypervisor/firecracker/disk.js';
+import { createOverlay } from '../src/hypervisor/qemu/disk.js';
+import { freePort } from '../src/host/freeport.js';
 
 export interface GuestArtifacts {
   kernelPath: string;

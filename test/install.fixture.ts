@@ -8,9 +8,17 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, type RunResult } from '../host/exec.js';
+import { run, type RunResult } from '../src/host/exec.js';
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: the nearest ancestor holding bin/banger (this file runs from test/ under vitest
+ * and from .tmp/test-dist/test/ when compiled for the benches). */
+export const REPO = findRepo(dirname(fileURLToPath(import.meta.url)));
+function findRepo(from: string): string {
+  for (let d = from; ; d = dirname(d)) {
+    if (existsSync(join(d, 'bin', 'banger')) && existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) throw new Error(`no banger repository above ${from}`);
+  }
+}
 const BANGER = join(REPO, 'bin', 'banger');
 
 export interface Install {

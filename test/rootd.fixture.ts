@@ -7,12 +7,12 @@
  */
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, spawnProcess, type ProcessHandle, type RunResult } from '../host/exec.js';
-import { REPO } from '../testing/fixture.js';
-import { createTempUser, type TempUser } from '../testing/tempuser.js';
-import { TUN_DEVICE } from './tun.js';
+import { run, spawnProcess, type ProcessHandle, type RunResult } from '../src/host/exec.js';
+import { REPO } from './install.fixture.js';
+import { createTempUser, type TempUser } from './tempuser.fixture.js';
+import { TUN_DEVICE } from '../src/rootd/tun.js';
 
-/** The helper's callers: temporary users from the shared fixture (testing/tempuser.ts). */
+/** The helper's callers: temporary users from the shared fixture (test/tempuser.fixture.ts). */
 export type TestUser = TempUser;
 
 export type CallOutcome = { result: unknown } | { error: { code: string; message: string } };
