@@ -12,7 +12,7 @@ import { aliasFor, entriesFor, parseKnownHosts, preIdentityKeys } from '../guest
 import { run } from '../host/exec.js';
 import { resolvePaths, type Paths } from '../store/paths.js';
 import { freshInstall, type Install } from '../../test/install.fixture.js';
-import { qemuImgLayers } from './layers.js';
+import { qemuImgLayers } from '../hypervisor/qemu/layers.js';
 
 let inst: Install;
 let paths: Paths;
