@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTempUser } from '../dist/testing/tempuser.js';
+import { createTempUser } from '../.tmp/test-dist/test/tempuser.fixture.js';
 
 const repo = new URL('..', import.meta.url).pathname;
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;

@@ -53,9 +53,9 @@ async function inner(cfg) {
 async function outer() {
   if (process.getuid() !== 0) throw new Error('the helper bench needs root (namespaces, a temporary user)');
   const { run } = await import(join(REPO, 'dist', 'host', 'exec.js'));
-  const { helperRig, ownerInstall } = await import(join(REPO, 'dist', 'rootd', 'fixture.js'));
-  const { goldenState } = await import(join(REPO, 'dist', 'testing', 'fixture.js'));
-  const { netnsInstall } = await import(join(REPO, 'dist', 'network', 'netns-fixture.js'));
+  const { helperRig, ownerInstall } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'rootd.fixture.js'));
+  const { goldenState } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'install.fixture.js'));
+  const { netnsInstall } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'netns.fixture.js'));
   const calls = Number(opt('calls', '200'));
   const creates = Number(opt('creates', '2'));
   const golden = await goldenState();

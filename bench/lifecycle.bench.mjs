@@ -9,7 +9,7 @@
 //   rss    the qemu process of an idle VM, from /proc
 //
 // Runs against the built dist/ and bin/banger with an isolated install (own XDG dirs and daemon, seeded
-// from the golden kernel+image of src/testing/fixture.ts). `npm run bench` builds first.
+// from the golden kernel+image of test/install.fixture.ts). `npm run bench` builds first.
 // Knobs: BENCH_COLD_RUNS (default 3), BENCH_SAMPLES (default 20).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { run, spawnProcess } from '../dist/host/exec.js';
 import { detectAccel } from '../dist/hypervisor/accel.js';
 import { resolvePaths } from '../dist/store/paths.js';
-import { freshInstall } from '../dist/testing/fixture.js';
+import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);

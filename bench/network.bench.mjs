@@ -120,7 +120,7 @@ async function inner(cfg) {
 }
 
 async function outer() {
-  const { netnsInstall } = await import(join(REPO, 'dist', 'network', 'netns-fixture.js'));
+  const { netnsInstall } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'netns.fixture.js'));
   const queries = Number(opt('queries', '10000'));
   const sshN = Number(opt('ssh', '20'));
   const opensshN = Number(opt('openssh', '5'));

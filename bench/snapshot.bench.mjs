@@ -7,11 +7,11 @@
 //
 // The first `vm run` of the install builds the warm snapshot (one template boot); it is reported on
 // its own and kept out of the warm figures. Runs the built dist/ and bin/banger against an isolated
-// install seeded from the golden kernel+image (src/testing/fixture.ts).
+// install seeded from the golden kernel+image (test/install.fixture.ts).
 //   node bench/snapshot.bench.mjs
 // Knobs: BENCH_ROUNDS (default 3), BENCH_FORK_COUNT (default 4), BENCH_SETTLE_MS (default 10000).
 import { readFileSync } from 'node:fs';
-import { freshInstall } from '../dist/testing/fixture.js';
+import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 4);

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshInstall } from '../dist/testing/fixture.js';
+import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 import { call } from '../dist/api/client.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { run, spawnProcess } from '../dist/host/exec.js';

@@ -2,7 +2,7 @@
  * Driver conformance: the same lifecycle scenarios against every driver in the registry that can run
  * on this host — boot to SSH, exec, snapshot/restore (where `info().features.snapshots`), graceful
  * stop then start with a file persisting, kill. One VM per driver, driven through the Driver interface
- * with the golden kernel and image (src/testing/fixture.ts). A driver that cannot run here is skipped
+ * with the golden kernel and image (test/install.fixture.ts). A driver that cannot run here is skipped
  * with its reason printed (see conformance-plan.ts).
  */
 import { existsSync } from 'node:fs';
@@ -17,11 +17,11 @@ import type { GuestConnection } from '../guest/ssh.js';
 import { waitForSsh } from '../guest/wait.js';
 import { run } from '../host/exec.js';
 import { silentLogger } from '../host/logger.js';
-import { goldenState } from '../testing/fixture.js';
+import { goldenState } from '../../test/install.fixture.js';
 import { buildBootArgs } from './bootargs.js';
 import { kvmUsability, probeHost } from './accel.js';
 import { planConformance, type ConformanceTarget, type DriverProbe } from './conformance-plan.js';
-import { artifactsFromState, makeDisk, netnsTapNetwork, userNetwork, type GuestArtifacts, type GuestNetwork, type VmDisk } from './conformance-rig.js';
+import { artifactsFromState, makeDisk, netnsTapNetwork, userNetwork, type GuestArtifacts, type GuestNetwork, type VmDisk } from '../../test/conformance.fixture.js';
 import type { Driver, VmHandles, VmSpec } from './driver.js';
 import { defaultRegistry, type DriverName } from './registry.js';
 

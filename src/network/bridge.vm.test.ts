@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
-import { netnsInstall, type NetnsInstall } from './netns-fixture.js';
+import { netnsInstall, type NetnsInstall } from '../../test/netns.fixture.js';
 import { localInstallId } from './privilege.js';
 
 let inst: NetnsInstall;

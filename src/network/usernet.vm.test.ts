@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
-import { freshInstall, REPO, type Install } from '../testing/fixture.js';
+import { freshInstall, REPO, type Install } from '../../test/install.fixture.js';
 import { queryA } from './dns-query.js';
 import { INCLUDE_BEGIN } from './sshconfig.js';
 import { freePort } from './ports.js';

@@ -9,8 +9,8 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, spawnProcess, type ProcessHandle } from '../host/exec.js';
-import { goldenState } from '../testing/fixture.js';
-import { helperRig, ownerInstall, type HelperRig, type OwnerInstall } from './fixture.js';
+import { goldenState } from '../../test/install.fixture.js';
+import { helperRig, ownerInstall, type HelperRig, type OwnerInstall } from '../../test/rootd.fixture.js';
 
 const root = process.getuid?.() === 0;
 let rig: HelperRig;

@@ -1,7 +1,7 @@
 /** The SDK against a real daemon and guest: handles, commands, typed errors. */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshInstall, type Install } from '../testing/fixture.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
 import { CommandExitError, ConflictError, NotFoundError, Vm } from './index.js';
 
 let inst: Install;

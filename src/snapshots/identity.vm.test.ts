@@ -11,8 +11,8 @@ import { generateEd25519 } from '../guest/keys.js';
 import { aliasFor, entriesFor, parseKnownHosts, preIdentityKeys } from '../guest/knownhosts.js';
 import { run } from '../host/exec.js';
 import { resolvePaths, type Paths } from '../store/paths.js';
-import { freshInstall, type Install } from '../testing/fixture.js';
-import { qemuImgLayers } from './layers.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
+import { qemuImgLayers } from '../hypervisor/qemu/layers.js';
 
 let inst: Install;
 let paths: Paths;

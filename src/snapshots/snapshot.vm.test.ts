@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../api/snapshot.js';
 import { run } from '../host/exec.js';
 import { macFor } from '../network/ipalloc.js';
-import { freshInstall, type Install } from '../testing/fixture.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
 import { RESEED_PERL } from './identity.js';
 
 let inst: Install;

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshInstall, type Install } from '../testing/fixture.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 let home: string;

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../host/exec.js';
-import { freshInstall, type Install } from '../testing/fixture.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
 
 let inst: Install;
 beforeAll(async () => {

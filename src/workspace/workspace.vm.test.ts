@@ -1,7 +1,7 @@
 /**
  * Workspaces on a real guest, through the real CLI and daemon: one VM for the file (plus the one
  * `vm run ./repo --rm` creates). The host-only details (every planner branch, odd cases) are in
- * pipeline.test.ts against a local sshd; this file proves the same on the guest's git, tar and shell.
+ * pipeline.host.test.ts against a local sshd; this file proves the same on the guest's git, tar and shell.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, spawnProcess } from '../host/exec.js';
-import { freshInstall, type Install } from '../testing/fixture.js';
-import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from './testrepo.js';
+import { freshInstall, type Install } from '../../test/install.fixture.js';
+import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from '../../test/gitrepo.fixture.js';
 
 let inst: Install;
 let dir: string;

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, readCpio } from './cpio.js';
 import { PT_INTERP, PT_LOAD } from './elf.js';
-import { buildElf64, fakeModule } from './elf-fixture.js';
+import { buildElf64, fakeModule } from '../../../test/elf.fixture.js';
 import { DEFAULT_BUSYBOX, buildInitramfs, initramfsEntries, packInitramfs, readStaticBusybox } from './initramfs.js';
 import { INIT_SCRIPT } from './initscript.js';
 

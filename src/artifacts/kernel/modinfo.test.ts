@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BangerError } from '../../api/errors.js';
-import { buildElf64, fakeModule } from './elf-fixture.js';
+import { buildElf64, fakeModule } from '../../../test/elf.fixture.js';
 import { parseModinfo, parseModinfoStrings } from './modinfo.js';
 
 describe('parseModinfoStrings', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeModule } from './elf-fixture.js';
+import { fakeModule } from '../../../test/elf.fixture.js';
 import { indexModuleTree, readBuiltinModules, selectModules } from './moduletree.js';
 
 let root: string;

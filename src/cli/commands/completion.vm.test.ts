@@ -1,15 +1,15 @@
 /**
  * Completion against a real install: the scripts printed by the built `banger completion SHELL`, run in
  * the real shells, with names from the real `banger __complete` and daemon. Needs the golden install
- * (src/testing/fixture.ts), so it runs with the VM tests; it boots no VM (`vm create --no-start`).
+ * (test/install.fixture.ts), so it runs with the VM tests; it boots no VM (`vm create --no-start`).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { which } from '../../host/exec.js';
-import { freshInstall, REPO, type Install } from '../../testing/fixture.js';
+import { freshInstall, REPO, type Install } from '../../../test/install.fixture.js';
 import { SHELLS } from './completion.js';
-import { completionCases, shellCompleter, type Completer } from './completion-fixture.js';
+import { completionCases, shellCompleter, type Completer } from '../../../test/completion.fixture.js';
 
 let inst: Install;
 const names = { vms: ['web', 'api-2'], images: [] as string[], kernels: [] as string[] };

@@ -5,7 +5,7 @@
  * files it creates are owner-only), wait until the API answers, then send the boot requests (or
  * logger + snapshot/load for a restore). The guest console is the process's stdout, sent to the
  * serial log; Firecracker's own log goes to spec.logPath via PUT /logger.
- * Request bodies are built in requests.ts and checked against the published spec in contract.test.ts.
+ * Request bodies are built in requests.ts and checked against the published spec in contract.host.test.ts.
  */
 import { closeSync, openSync } from 'node:fs';
 import { chown, copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Test seam for contract.test.ts: a stand-in for the firecracker binary (Firecracker itself cannot run
+ * Test seam for contract.host.test.ts: a stand-in for the firecracker binary (Firecracker itself cannot run
  * on these hosts). It is spawned by the real driver code, like the real binary:
  *
  *   fake-firecracker.mjs --version

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Test seam for contract.test.ts: a stand-in for Firecracker's jailer. It accepts the jailer's argv,
+ * Test seam for contract.host.test.ts: a stand-in for Firecracker's jailer. It accepts the jailer's argv,
  * creates <chroot-base>/<exec-file-name>/<id>/root, starts the exec file there with the arguments after
  * `--` (FAKE_FC_ROOT tells fake-firecracker.mjs to resolve its paths inside that root, since it cannot
  * chroot), writes <root>/<exec-file-name>.pid, and exits 0, as the real jailer (1.7+) does after its fork.

@@ -1,7 +1,7 @@
 /**
  * The Firecracker API requests banger sends, as plain values. Pure: a VmSpec in, an ordered list of
  * {method, path, body} out. Bodies are not re-typed here: spec/firecracker-api-v1.14.1.yaml is their
- * type, and contract.test.ts checks every request built here against it.
+ * type, and contract.host.test.ts checks every request built here against it.
  *
  * Compatibility floor is Firecracker 1.5 (see version.ts), which shapes a few bodies:
  *  - drives always carry `path_on_host` and `is_read_only` (required before vhost-user block made them optional);

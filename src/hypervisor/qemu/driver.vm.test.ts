@@ -2,7 +2,7 @@
  * Boots real VMs with the QEMU driver: cold boot to SSH, port forwards, pause/resume, save state and
  * restore into a second VM, ACPI power-off, kill, and a start that fails with QEMU's own reason.
  *
- * Boots the golden default kernel and image (src/testing/fixture.ts), or the artifacts named by
+ * Boots the golden default kernel and image (test/install.fixture.ts), or the artifacts named by
  * BANGER_TEST_VMLINUX, BANGER_TEST_INITRD and BANGER_TEST_ROOTFS when all three are set.
  * The SSH key is generated per run. Traffic goes only to 127.0.0.1 and the guests have no egress.
  */
@@ -20,8 +20,8 @@ import type { VmHandles, VmSpec } from '../driver.js';
 import { createOverlay } from './disk.js';
 import { createQemuDriver } from './driver.js';
 import { withQmp } from './qmp.js';
-import { goldenState } from '../../testing/fixture.js';
-import { artifactsFromState } from '../conformance-rig.js';
+import { goldenState } from '../../../test/install.fixture.js';
+import { artifactsFromState } from '../../../test/conformance.fixture.js';
 import { freePort } from '../../host/freeport.js';
 
 const fromEnv = process.env.BANGER_TEST_VMLINUX && process.env.BANGER_TEST_INITRD && process.env.BANGER_TEST_ROOTFS;

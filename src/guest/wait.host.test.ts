@@ -1,0 +1,142 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BangerError } from '../api/errors.js';
+import { ensureKeyPair, type KeyPair } from './keys.js';
+import { KnownHostsStore } from './knownhosts.js';
+import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { waitForSsh } from './wait.js';
+
+const skipReason = await sshdUnavailableReason();
+if (skipReason) console.log(`skipping waitForSsh tests: ${skipReason}`);
+
+/** A port nothing listens on: bind, note, close. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('waitForSsh', () => {
+  let dir: string;
+  let key: KeyPair;
+  let knownHosts: KnownHostsStore;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'banger-wait-'));
+    key = await ensureKeyPair({ sshKey: join(dir, 'id_ed25519') });
+    knownHosts = new KnownHostsStore(join(dir, 'known_hosts'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('times out on a closed port with a clear unavailable error', async () => {
+    const port = await closedPort();
+    const attempts: number[] = [];
+    const started = Date.now();
+    const err = (await waitForSsh({
+      host: '127.0.0.1',
+      port,
+      alias: 'slow.vm',
+      privateKey: key.privateKey,
+      knownHosts,
+      timeoutMs: 1200,
+      onAttempt: (n) => attempts.push(n),
+    }).catch((e: unknown) => e)) as BangerError;
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(BangerError);
+    expect(err.code).toBe('unavailable');
+    expect(err.message).toMatch(new RegExp(`SSH in VM "slow" \\(127\\.0\\.0\\.1:${port}\\) did not answer within 1\\.\\d+s after \\d+ attempts \\(last error: .*ECONNREFUSED`));
+    expect(elapsed).toBeGreaterThanOrEqual(1200);
+    expect(elapsed).toBeLessThan(2500);
+    // ~250 ms apart: a handful of attempts, not a busy loop.
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(attempts.length).toBeLessThanOrEqual(7);
+  });
+
+  it('bounds each attempt: a port that accepts but never speaks SSH does not eat the whole budget in one try', async () => {
+    const mute: Server = createServer(() => {}); // accepts, says nothing (like a forwarded port before the guest listens)
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const { port } = mute.address() as { port: number };
+    try {
+      let attempts = 0;
+      const err = (await waitForSsh({
+        host: '127.0.0.1',
+        port,
+        alias: 'mute.vm',
+        privateKey: key.privateKey,
+        knownHosts,
+        timeoutMs: 1500,
+        attemptTimeoutMs: 400,
+        onAttempt: () => attempts++,
+      }).catch((e: unknown) => e)) as BangerError;
+      expect(err.code).toBe('unavailable');
+      expect(err.message).toMatch(/handshake/i);
+      expect(attempts).toBeGreaterThanOrEqual(2);
+    } finally {
+      mute.close();
+    }
+  });
+
+  it('stops at once when cancelled', async () => {
+    const port = await closedPort();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const started = Date.now();
+    await expect(
+      waitForSsh({ host: '127.0.0.1', port, alias: 'gone.vm', privateKey: key.privateKey, knownHosts, timeoutMs: 30_000, signal: ac.signal }),
+    ).rejects.toMatchObject({ code: 'unavailable', message: /was cancelled/ });
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  describe.skipIf(skipReason !== null)('against a real sshd', () => {
+    let sshd: TestSshd;
+    beforeAll(async () => {
+      sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+    });
+    afterAll(async () => {
+      await sshd?.stop();
+    });
+
+    it('connects once sshd comes up', async () => {
+      await sshd.stop();
+      setTimeout(() => void sshd.restart(), 700);
+      const started = Date.now();
+      const conn = await waitForSsh({ host: sshd.host, port: sshd.port, alias: 'late.vm', privateKey: key.privateKey, knownHosts, timeoutMs: 15_000 });
+      try {
+        expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+        expect((await conn.run(['echo', 'up'])).stdout).toBe('up\n');
+      } finally {
+        conn.close();
+      }
+    });
+
+    it('gives up early when the guest keeps rejecting the key', async () => {
+      const stranger = await ensureKeyPair({ sshKey: join(dir, 'stranger', 'id_ed25519') });
+      const started = Date.now();
+      const err = (await waitForSsh({
+        host: sshd.host,
+        port: sshd.port,
+        alias: 'late.vm',
+        privateKey: stranger.privateKey,
+        knownHosts,
+        timeoutMs: 30_000,
+      }).catch((e: unknown) => e)) as BangerError;
+      expect(err.details?.stage).toBe('auth');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
+    it('fails at once on a changed host key', async () => {
+      await knownHosts.forget('late.vm');
+      await knownHosts.verify('late.vm', 'ssh-ed25519', 'AAAAC3NzaC1lZDI1NTE5AAAAIIzUs9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY');
+      await expect(
+        waitForSsh({ host: sshd.host, port: sshd.port, alias: 'late.vm', privateKey: key.privateKey, knownHosts, timeoutMs: 30_000 }),
+      ).rejects.toMatchObject({ code: 'conflict', message: /VM "late"/ });
+    });
+  });
+});
