@@ -49,8 +49,8 @@ function outer() {
 async function inner() {
   const { createQemuDriver } = await import(join(REPO, 'dist', 'hypervisor', 'qemu', 'driver.js'));
   const { createOverlay } = await import(join(REPO, 'dist', 'hypervisor', 'qemu', 'disk.js'));
-  const { artifactsFromState } = await import(join(REPO, 'dist', 'hypervisor', 'conformance-rig.js'));
-  const { goldenState } = await import(join(REPO, 'dist', 'testing', 'fixture.js'));
+  const { artifactsFromState } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'conformance.fixture.js'));
+  const { goldenState } = await import(join(REPO, '.tmp', 'test-dist', 'test', 'install.fixture.js'));
   const { freePort } = await import(join(REPO, 'dist', 'host', 'freeport.js'));
   const { silentLogger } = await import(join(REPO, 'dist', 'host', 'logger.js'));
   const { Client } = (await import('ssh2')).default;
