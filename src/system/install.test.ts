@@ -137,7 +137,7 @@ describe.skipIf(process.getuid?.() !== 0)('system install executor (root: chowns
     serve(deps.sys.daemonSocket, (m) =>
       m === 'daemon.status'
         ? { pid: 42, socket: 's', logPath: '/x', stateDir: '/x', version: '0.1.0', commit: 'c', startedAt: 'now', vmsRunning: 1, hypervisor: 'qemu', accel: 'tcg', accelReason: 'r' }
-        : [],
+        : { vms: [] },
     );
     await expect(uninstall({ purge: false, force: false }, deps)).rejects.toThrow(/VM\(s\) running.*pass --force/);
     expect(existsSync(deps.sys.installRecord)).toBe(true);
