@@ -6,7 +6,7 @@
 import { ensureKeyPair, type KeyPair } from './keys.js';
 import { isPreIdentityConflict, KnownHostsStore, vmNameOf } from './knownhosts.js';
 import { ConnectionPool } from './pool.js';
-import type { GuestConnection } from './ssh.js';
+import type { GuestConnection } from './connection.js';
 import { waitForSsh } from './wait.js';
 
 /** A command channel to one running guest (the daemon's pooled SSH connection). */

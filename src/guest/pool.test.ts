@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhosts.js';
 import { ConnectionPool } from './pool.js';
-import { connect, type ConnectOptions, type SshTarget } from './ssh.js';
+import type { SshTarget } from './connection.js';
+import { connect, type ConnectOptions } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
 
 const skipReason = await sshdUnavailableReason();

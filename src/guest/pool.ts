@@ -4,7 +4,8 @@
  */
 import { BangerError } from '../api/errors.js';
 import type { KnownHostsStore } from './knownhosts.js';
-import { connect as sshConnect, type ConnectOptions, type GuestConnection, type SshTarget } from './ssh.js';
+import type { GuestConnection, SshTarget } from './connection.js';
+import { connect as sshConnect, type ConnectOptions } from './ssh.js';
 
 export interface ConnectionPoolOptions {
   privateKey: string;

@@ -11,7 +11,8 @@ import { ensureKeyPair, type KeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhosts.js';
 import { quote, shellCommand } from './quote.js';
 import { exitCodeOf } from './exitstatus.js';
-import { connect, type GuestConnection } from './ssh.js';
+import type { GuestConnection } from './connection.js';
+import { connect } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from './sshd-fixture.js';
 
 const skipReason = await sshdUnavailableReason();

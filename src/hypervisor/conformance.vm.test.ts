@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aliasFor } from '../guest/knownhosts.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
 import { ensureKeyPair, type KeyPair } from '../guest/keys.js';
-import type { GuestConnection } from '../guest/ssh.js';
+import type { GuestConnection } from '../guest/connection.js';
 import { waitForSsh } from '../guest/wait.js';
 import { run } from '../host/exec.js';
 import { silentLogger } from '../host/logger.js';

@@ -14,7 +14,8 @@ import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.
 import { createLocks } from '../host/locks.js';
 import { ensureKeyPair } from '../guest/keys.js';
 import { KnownHostsStore } from '../guest/knownhosts.js';
-import { connect, type GuestConnection } from '../guest/ssh.js';
+import type { GuestConnection } from '../guest/connection.js';
+import { connect } from '../guest/ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
 import { silentLogger } from '../host/logger.js';
 import { createWorkspaceService, type WorkspaceService } from './service.js';
