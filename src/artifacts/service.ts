@@ -18,7 +18,9 @@ import { checkRootless, rootlessFacts, rootlessProblems } from './image/rootless
 import { removeImageDir } from './image/store.js';
 import { privateApt } from './apt/apt.js';
 import { listAvailable } from './kernel/debian.js';
-import { importKernel, pullDebianKernel, removeKernelDir } from './kernel/store.js';
+import { importKernel } from './kernel/import.js';
+import { pullDebianKernel } from './kernel/pull.js';
+import { removeKernelDir } from './kernel/store.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import { SingleFlight } from '../host/locks.js';
