@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../api/client.js';
 import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhosts.js';
+import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
 import { connect } from '../guest/ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { run as hostRun, which } from '../host/exec.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhosts.js';
+import { KnownHostsStore } from './knownhostsstore.js';
 import { quote, shellCommand } from './quote.js';
 import { exitCodeOf } from './exitstatus.js';
 import type { GuestConnection } from './connection.js';

@@ -7,7 +7,8 @@
 import ssh2 from 'ssh2';
 import { BangerError } from '../api/errors.js';
 import type { GuestConnection, SshTarget } from './connection.js';
-import { hostKeyFromBlob, vmNameOf, type KnownHostsStore } from './knownhosts.js';
+import { hostKeyFromBlob, vmNameOf } from './knownhosts.js';
+import type { KnownHostsStore } from './knownhostsstore.js';
 import { SshConnection } from './sshconn.js';
 
 const { Client } = ssh2;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aliasFor } from '../guest/knownhosts.js';
-import { KnownHostsStore } from '../guest/knownhosts.js';
+import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import { ensureKeyPair, type KeyPair } from '../guest/keys.js';
 import type { GuestConnection } from '../guest/connection.js';
 import { waitForSsh } from '../guest/wait.js';

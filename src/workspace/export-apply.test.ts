@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
 import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhosts.js';
+import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
 import { connect } from '../guest/ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
 import { createLocks } from '../host/locks.js';
 import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhosts.js';
+import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
 import { connect } from '../guest/ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../guest/sshd-fixture.js';
