@@ -14,11 +14,14 @@ import type { Deleted } from '../api/results.js';
 import { buildImage } from './image/build.js';
 import { exportBundle } from './image/bundle.js';
 import { loadCatalog, pullImage } from './image/catalog.js';
-import { checkRootless, rootlessFacts, rootlessProblems } from './image/rootless.js';
+import { checkRootless } from './image/rootless.js';
 import { removeImageDir } from './image/store.js';
 import { privateApt } from './apt/apt.js';
+import { artifactDoctorRows } from './doctor.js';
 import { listAvailable } from './kernel/debian.js';
-import { importKernel, pullDebianKernel, removeKernelDir } from './kernel/store.js';
+import { importKernel } from './kernel/import.js';
+import { pullDebianKernel } from './kernel/pull.js';
+import { removeKernelDir } from './kernel/store.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../host/logger.js';
 import { SingleFlight } from '../host/locks.js';
@@ -200,28 +203,15 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     return manifest;
   }
 
-  async function doctor(): Promise<DoctorCheck[]> {
+  function doctor(): Promise<DoctorCheck[]> {
     const img = images.get(config.defaultImageName);
     const k = kernels.get(config.defaultKernelName);
-    // As a non-root user, image builds need a user namespace with subordinate ids (artifacts/image/rootless.ts).
-    const rootless: DoctorCheck[] = [];
-    if (process.getuid?.() !== 0) {
-      const problems = rootlessProblems('build', await rootlessFacts());
-      rootless.push(
-        problems.length === 0
-          ? { name: 'rootless builds', verdict: 'pass', detail: 'uidmap, fakeroot and subordinate id ranges present' }
-          : { name: 'rootless builds', verdict: img ? 'warn' : 'fail', detail: problems.join('; '), fix: 'run each command given, then `banger image build`' },
-      );
-    }
-    return [
-      ...rootless,
-      img
-        ? { name: 'default image', verdict: 'pass', detail: `${config.defaultImageName} (${img.sha256.slice(0, 12)})` }
-        : { name: 'default image', verdict: 'warn', detail: `${config.defaultImageName} not built yet`, fix: 'it is built on first `banger vm run` (or run `banger image build`)' },
-      k
-        ? { name: 'default kernel', verdict: 'pass', detail: `${config.defaultKernelName}: ${k.manifest.release}` }
-        : { name: 'default kernel', verdict: 'warn', detail: `${config.defaultKernelName} not pulled yet`, fix: 'it is pulled on first use (or run `banger kernel pull`)' },
-    ];
+    return artifactDoctorRows({
+      imageName: config.defaultImageName,
+      image: img ? { sha256: img.sha256 } : null,
+      kernelName: config.defaultKernelName,
+      kernel: k ? { release: k.manifest.release } : null,
+    });
   }
 
   return {

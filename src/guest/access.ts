@@ -4,9 +4,10 @@
  * services take as a dependency (the daemon wires the real one; nothing else builds it).
  */
 import { ensureKeyPair, type KeyPair } from './keys.js';
-import { isPreIdentityConflict, KnownHostsStore, vmNameOf } from './knownhosts.js';
+import { vmNameOf } from './knownhosts.js';
+import { isPreIdentityConflict, KnownHostsStore } from './knownhostsstore.js';
 import { ConnectionPool } from './pool.js';
-import type { GuestConnection } from './ssh.js';
+import type { GuestConnection } from './connection.js';
 import { waitForSsh } from './wait.js';
 
 /** A command channel to one running guest (the daemon's pooled SSH connection). */

@@ -3,7 +3,7 @@
  * 128 + the signal's number, as shells and `docker run` report it (SIGTERM 143, SIGKILL 137). The
  * daemon decides it (vm.exec's `exitCode`); the CLI and SDK pass it on unchanged. Pure.
  */
-import type { ExitStatus } from './ssh.js';
+import type { ExitStatus } from './connection.js';
 
 /** Linux signal numbers (the guest is Linux, whatever the host's own table says). */
 const SIGNALS: Readonly<Record<string, number>> = {

@@ -11,11 +11,11 @@ import {
   fingerprint,
   formatKnownHosts,
   hostKeyFromBlob,
-  KnownHostsStore,
   parseKnownHosts,
   removeAlias,
   vmNameOf,
 } from './knownhosts.js';
+import { KnownHostsStore } from './knownhostsstore.js';
 
 const K1 = 'AAAAC3NzaC1lZDI1NTE5AAAAIIzUs9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY';
 const K2 = 'AAAAC3NzaC1lZDI1NTE5AAAAIHZ1c9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY';

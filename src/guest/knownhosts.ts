@@ -1,5 +1,7 @@
 /**
- * banger's own known_hosts file: trust on first use, a changed host key is an error.
+ * banger's own known_hosts file format, as pure functions over its lines: parsing, matching an alias,
+ * checking a presented key, rekeying and removing. The file store (trust on first use, a changed host
+ * key is an error) is knownhostsstore.ts.
  *
  * Entries are keyed by a host alias `NAME.vm` instead of `127.0.0.1:PORT` (forwarded ports change
  * on every start), in OpenSSH's format, so `ssh -o UserKnownHostsFile=FILE -o HostKeyAlias=NAME.vm`
@@ -15,8 +17,6 @@
  * `acceptingPreIdentity()` and applying identity again. Any other unknown key is still a conflict.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { BangerError } from '../api/errors.js';
 import { vmHostName } from '../api/names.js';
 
@@ -54,6 +54,9 @@ const PRE_IDENTITY = '#banger-pre-identity';
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const KEY_TYPE_RE = /^[A-Za-z0-9@._-]{1,64}$/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** A key type and base64 blob fit to write into the file. */
+export const isWellFormedKey = (keyType: string, key: string): boolean => KEY_TYPE_RE.test(keyType) && BASE64_RE.test(key);
 
 /** The known_hosts alias of a VM. */
 export const aliasFor = vmHostName;
@@ -176,144 +179,4 @@ export function hostKeyFromBlob(blob: Buffer): { keyType: string; key: string } 
 /** OpenSSH-style fingerprint: `SHA256:` + unpadded base64 of the blob's digest. */
 export function fingerprint(keyBase64: string): string {
   return `SHA256:${createHash('sha256').update(Buffer.from(keyBase64, 'base64')).digest('base64').replace(/=+$/, '')}`;
-}
-
-function mismatchError(path: string, alias: string, keyType: string, key: string, known: KnownHostEntry[]): BangerError {
-  const vm = vmNameOf(alias);
-  const recorded = known.map((e) => `${e.keyType} ${fingerprint(e.key)}`).join(', ');
-  return new BangerError(
-    'conflict',
-    `the SSH host key of VM "${vm}" has changed: banger recorded ${recorded} for ${alias} in ${path} on first connect, ` +
-      `and the guest now presents ${keyType} ${fingerprint(key)}. If the VM's disk was replaced or restored on purpose, ` +
-      `forget the old key with \`ssh-keygen -R ${alias} -f ${path}\` and retry; otherwise do not trust this guest.`,
-    { details: { vm, alias, knownHosts: path, presented: fingerprint(key), recorded: known.map((e) => fingerprint(e.key)) } },
-  );
-}
-
-function preIdentityError(path: string, alias: string, keyType: string, key: string, known: KnownHostEntry[]): BangerError {
-  const vm = vmNameOf(alias);
-  return new BangerError(
-    'conflict',
-    `VM "${vm}" came up without the identity banger gave it: it presents ${keyType} ${fingerprint(key)}, the key it had before ` +
-      `(its disk lost the identity step, e.g. it was killed right after create). \`banger vm restart ${vm}\` applies its identity again.`,
-    { details: { vm, alias, knownHosts: path, presented: fingerprint(key), recorded: known.map((e) => fingerprint(e.key)), preIdentity: true } },
-  );
-}
-
-/** Did the guest present the key it had before banger applied its identity (see the module comment)? */
-export function isPreIdentityConflict(err: unknown): err is BangerError {
-  return err instanceof BangerError && err.code === 'conflict' && err.details?.preIdentity === true;
-}
-
-/** One queue per file in this process, shared by every store (and view) on it. */
-const queues = new Map<string, Promise<unknown>>();
-
-/**
- * The file-backed store. All reads-then-writes on one file run one at a time in this process, so
- * concurrent first connects to one VM record one line, and a `forget` never races an append. Other
- * processes (an `ssh` CLI) only read the file; appends use O_APPEND and rewrites an atomic rename.
- */
-export class KnownHostsStore {
-  readonly #acceptPreIdentity: boolean;
-
-  constructor(
-    readonly path: string,
-    opts: { acceptPreIdentity?: boolean } = {},
-  ) {
-    this.#acceptPreIdentity = opts.acceptPreIdentity ?? false;
-  }
-
-  /**
-   * The same file, for the one connection that re-applies a VM's identity: a pre-identity key is
-   * accepted (`'pre-identity'`) instead of refused. Everything else behaves as in the store.
-   */
-  acceptingPreIdentity(): KnownHostsStore {
-    return new KnownHostsStore(this.path, { acceptPreIdentity: true });
-  }
-
-  /**
-   * Trust on first use: an unknown alias is recorded (`'recorded'`), a matching key is accepted
-   * (`'known'`), a pre-identity key throws a conflict `isPreIdentityConflict` recognises (accepted
-   * as `'pre-identity'` by an `acceptingPreIdentity()` view), anything else throws
-   * BangerError('conflict') naming the VM and the way out.
-   */
-  async verify(alias: string, keyType: string, key: string): Promise<'recorded' | 'known' | 'pre-identity'> {
-    checkAlias(alias);
-    if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key)) throw new BangerError('bad_request', `malformed host key for ${alias}`);
-    return this.#serial(async () => {
-      const text = await this.#readText();
-      const check = checkHostKey(parseKnownHosts(text), alias, keyType, key);
-      if (check.status === 'match') return 'known' as const;
-      if (check.status === 'preIdentity') {
-        if (this.#acceptPreIdentity) return 'pre-identity' as const;
-        throw preIdentityError(this.path, alias, keyType, key, check.known);
-      }
-      if (check.status === 'mismatch') throw mismatchError(this.path, alias, keyType, key, check.known);
-      const sep = text === '' || text.endsWith('\n') ? '' : '\n';
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      await appendFile(this.path, `${sep}${formatEntry({ hosts: [alias], keyType, key })}\n`, { mode: 0o600 });
-      return 'recorded' as const;
-    });
-  }
-
-  /** Forgets every key of the alias, pre-identity ones included (vm delete). Resolves true when something was removed. */
-  async forget(alias: string): Promise<boolean> {
-    checkAlias(alias);
-    return this.#serial(async () => {
-      const lines = parseKnownHosts(await this.#readText());
-      const kept = removeAlias(lines, alias);
-      if (kept.length === lines.length && kept.every((l, i) => l === lines[i])) return false;
-      await this.#rewrite(kept);
-      return true;
-    });
-  }
-
-  /**
-   * Records the key banger just gave the alias's guest (over a session verified with the old one)
-   * as its only key; the old keys become its pre-identity keys.
-   */
-  async rekey(alias: string, keyType: string, key: string): Promise<void> {
-    checkAlias(alias);
-    if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key)) throw new BangerError('bad_request', `malformed host key for ${alias}`);
-    await this.#serial(async () => {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      await this.#rewrite(rekeyAlias(parseKnownHosts(await this.#readText()), alias, keyType, key));
-    });
-  }
-
-  /** The recorded keys of an alias. */
-  async lookup(alias: string): Promise<KnownHostEntry[]> {
-    return entriesFor(parseKnownHosts(await this.#readText()), checkAlias(alias));
-  }
-
-  /** The alias's pre-identity keys. */
-  async preIdentity(alias: string): Promise<PreIdentityKey[]> {
-    return preIdentityKeys(parseKnownHosts(await this.#readText()), checkAlias(alias));
-  }
-
-  async #rewrite(lines: readonly KnownHostsLine[]): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, formatKnownHosts(lines), { mode: 0o600 });
-    await rename(tmp, this.path);
-  }
-
-  async #readText(): Promise<string> {
-    try {
-      return await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-      throw new BangerError('unavailable', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  #serial<T>(job: () => Promise<T>): Promise<T> {
-    const result = (queues.get(this.path) ?? Promise.resolve()).then(job);
-    const tail = result.catch(() => {});
-    queues.set(this.path, tail);
-    // The map keeps no settled tail: a long-lived daemon with many stores does not grow it.
-    void tail.then(() => {
-      if (queues.get(this.path) === tail) queues.delete(this.path);
-    });
-    return result;
-  }
 }

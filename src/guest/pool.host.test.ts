@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhosts.js';
+import { KnownHostsStore } from './knownhostsstore.js';
 import { ConnectionPool } from './pool.js';
-import { connect, type ConnectOptions, type SshTarget } from './ssh.js';
+import type { SshTarget } from './connection.js';
+import { connect, type ConnectOptions } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();

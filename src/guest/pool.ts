@@ -3,8 +3,9 @@
  * A closed connection is replaced on the next `get`; concurrent `get`s share one connect.
  */
 import { BangerError } from '../api/errors.js';
-import type { KnownHostsStore } from './knownhosts.js';
-import { connect as sshConnect, type ConnectOptions, type GuestConnection, type SshTarget } from './ssh.js';
+import type { KnownHostsStore } from './knownhostsstore.js';
+import type { GuestConnection, SshTarget } from './connection.js';
+import { connect as sshConnect, type ConnectOptions } from './ssh.js';
 
 export interface ConnectionPoolOptions {
   privateKey: string;

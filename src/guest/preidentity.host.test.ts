@@ -13,7 +13,8 @@ import { createGuestAccess } from './access.js';
 import { run } from '../host/exec.js';
 import { resolvePaths } from '../store/paths.js';
 import { ensureKeyPair, generateEd25519, type KeyPair } from './keys.js';
-import { checkHostKey, isPreIdentityConflict, KnownHostsStore, parseKnownHosts, rekeyAlias } from './knownhosts.js';
+import { checkHostKey, parseKnownHosts, rekeyAlias } from './knownhosts.js';
+import { isPreIdentityConflict, KnownHostsStore } from './knownhostsstore.js';
 import { connect } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 

@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { run as hostRun, which } from '../host/exec.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhosts.js';
+import { KnownHostsStore } from './knownhostsstore.js';
 import { quote, shellCommand } from './quote.js';
 import { exitCodeOf } from './exitstatus.js';
-import { connect, type GuestConnection } from './ssh.js';
+import type { GuestConnection } from './connection.js';
+import { connect } from './ssh.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhosts.js';
+import { KnownHostsStore } from './knownhostsstore.js';
 import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
 import { waitForSsh } from './wait.js';
 

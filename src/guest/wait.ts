@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BangerError } from '../api/errors.js';
 import { vmNameOf } from './knownhosts.js';
-import { connect, type ConnectOptions, type GuestConnection } from './ssh.js';
+import type { GuestConnection } from './connection.js';
+import { connect, type ConnectOptions } from './ssh.js';
 
 export interface WaitForSshOptions extends Omit<ConnectOptions, 'readyTimeoutMs'> {
   /** Give up after this long in total. */

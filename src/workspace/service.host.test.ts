@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
 import { createLocks, type Locks } from '../host/locks.js';
-import type { ExecHandle } from '../guest/ssh.js';
+import type { ExecHandle } from '../guest/connection.js';
 import { silentLogger } from '../host/logger.js';
 import type { GuestSession } from '../guest/access.js';
 import type { Importer } from './importer.js';

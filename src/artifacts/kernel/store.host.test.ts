@@ -15,7 +15,9 @@ import { S_IFCHR, S_IFMT, readCpio } from './cpio.js';
 import { hashFile } from '../digest.js';
 import { parseModinfo } from './modinfo.js';
 import { GUEST_MODULES, isValidLoadOrder, normaliseModuleName } from './modorder.js';
-import { importKernel, listKernelDirs, pullDebianKernel, readKernelManifest, removeKernelDir, type KernelStoreResult } from './store.js';
+import { importKernel } from './import.js';
+import { pullDebianKernel } from './pull.js';
+import { listKernelDirs, readKernelManifest, removeKernelDir, type KernelStoreResult } from './store.js';
 import { checkVmlinux } from './vmlinux.js';
 
 let root: string;

@@ -5,21 +5,22 @@
  * files it creates are owner-only), wait until the API answers, then send the boot requests (or
  * logger + snapshot/load for a restore). The guest console is the process's stdout, sent to the
  * serial log; Firecracker's own log goes to spec.logPath via PUT /logger.
- * Request bodies are built in requests.ts and checked against the published spec in contract.host.test.ts.
+ * Request bodies are built in requests.ts and checked against the published spec in contract.host.test.ts;
+ * process handling (spawn, API wait, pid checks, stop) is process.ts, the jail's files jailfs.ts.
  */
 import { closeSync, openSync } from 'node:fs';
-import { chown, copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BangerError } from '../../api/errors.js';
-import { pidAlive, run, spawnProcess, which } from '../../host/exec.js';
+import { run, spawnProcess } from '../../host/exec.js';
 import type { Logger } from '../../host/logger.js';
-import { readCmdline } from '../../host/procstat.js';
 import { VM_RUNTIME_FILES, checkSocketPath } from '../../store/paths.js';
 import type { Driver, DriverInfo, SnapshotManager, VmHandles, VmSpec } from '../driver.js';
 import { createApiClient } from './api.js';
 import { rawDisks } from './disk.js';
-import { DEFAULT_CHROOT_BASE, JAIL_API_SOCKET, jailLayout, jailerArgv, type JailLayout, type JailerConfig, type JailerHost } from './jailer.js';
+import { DEFAULT_CHROOT_BASE, JAIL_API_SOCKET, jailLayout, jailerArgv, type JailerConfig } from './jailer.js';
+import { jailedPid, moveFile, populateJail } from './jailfs.js';
+import { absolute, forceStop, processIsOurs, signalPid, spawnViaHost, waitForApi, waitForExit } from './process.js';
 import {
   buildBootRequests,
   buildPauseRequests,
@@ -260,137 +261,3 @@ async function requireSnapshotFiles(statePath: string): Promise<void> {
     });
   }
 }
-
-/** Polls the API until it answers; fails early, with the console tail, if the process exits. */
-async function waitForApi(
-  api: ReturnType<typeof createApiClient>,
-  exit: Promise<number>,
-  o: { timeoutMs: number; serialLogPath: string; jailed: boolean },
-): Promise<void> {
-  let exitCode: number | undefined;
-  void exit.then(
-    (code) => (exitCode = code),
-    () => (exitCode = 127),
-  );
-  const deadline = Date.now() + o.timeoutMs;
-  for (;;) {
-    // The jailer forks Firecracker off and exits 0 (1.7+): only a failing jailer is fatal.
-    if (exitCode !== undefined && !(o.jailed && exitCode === 0)) {
-      throw new BangerError('internal', `firecracker exited (code ${exitCode}) before its API answered: ${await tail(o.serialLogPath)}`);
-    }
-    try {
-      await api.send({ method: 'GET', path: '/' });
-      return;
-    } catch (err) {
-      if (!(err instanceof BangerError) || err.code !== 'unavailable') throw err;
-    }
-    if (Date.now() > deadline) {
-      throw new BangerError('internal', `firecracker's API socket ${api.socketPath} did not answer within ${o.timeoutMs} ms: ${await tail(o.serialLogPath)}`);
-    }
-    await sleep(20);
-  }
-}
-
-async function tail(path: string, bytes = 1500): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.slice(-bytes).trim() || '(no output)';
-}
-
-async function absolute(bin: string): Promise<string> {
-  if (bin.startsWith('/')) return bin;
-  const found = await which(bin);
-  if (!found) throw new BangerError('unavailable', `${bin} not found on PATH; set its absolute path in config.toml`);
-  return found;
-}
-
-async function spawnViaHost(host: JailerHost, spec: VmSpec, firecrackerBin: string, jailer: JailerConfig, netns: string | undefined): Promise<{ pid: number; exit: Promise<number> }> {
-  const { pid } = await host.spawn({
-    vmId: spec.id,
-    jailerBin: await absolute(jailer.bin),
-    firecrackerBin: await absolute(firecrackerBin),
-    chrootBase: jailer.chrootBaseDir ?? DEFAULT_CHROOT_BASE,
-    apiSock: JAIL_API_SOCKET,
-    serialLog: spec.serialLogPath,
-    ...(netns ? { netns } : {}),
-  });
-  // Not our child: its exit code is not ours to read. The jailer exits 0 after forking Firecracker off.
-  // Only start-up needs it (waitForApi): stop watching after a minute rather than poll for the VM's lifetime.
-  const exit = (async () => {
-    for (let i = 0; i < 1200; i++) {
-      if (!pidAlive(pid)) return 0;
-      await sleep(50);
-    }
-    return new Promise<number>(() => {});
-  })();
-  return { pid, exit };
-}
-
-/** Jailed Firecracker runs under another pid; the jailer writes it to <root>/<exec-name>.pid. */
-async function jailedPid(jail: JailLayout, bin: string, fallback: number): Promise<number> {
-  const text = await readFile(join(jail.rootDir, `${basename(bin)}.pid`), 'utf8').catch(() => '');
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : fallback;
-}
-
-async function populateJail(jail: JailLayout, uid: number, gid: number): Promise<void> {
-  const ours = uid === process.getuid?.();
-  await mkdir(join(jail.rootDir, 'run'), { recursive: true, mode: 0o700 });
-  if (!ours) await chown(join(jail.rootDir, 'run'), uid, gid);
-  for (const f of jail.files) {
-    if (f.direction !== 'link') continue;
-    const target = jail.onHost(f.jail);
-    await rm(target, { force: true });
-    try {
-      await link(f.host, target);
-    } catch (err) {
-      const readOnlyInput = f.jail === '/vmlinux' || f.jail === '/initrd.img' || f.jail.startsWith('/snapshot');
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV' || !readOnlyInput) {
-        throw new BangerError('unavailable', `cannot link ${f.host} into the jail at ${target}: ${(err as Error).message}; put the jailer's chroot base on the same filesystem as banger's state directory`, { cause: err });
-      }
-      await copyFile(f.host, target);
-    }
-    if (!ours) await chown(target, uid, gid);
-  }
-}
-
-async function moveFile(from: string, to: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await copyFile(from, to);
-    await rm(from, { force: true });
-  }
-}
-
-/** Alive, not a zombie, and still the process we started (pids get reused). */
-export function processIsOurs(pid: number, cmdlineMarker: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return false; // pidAlive: not a zombie either
-  const argv = readCmdline(pid);
-  if (argv === null) return pidAlive(pid); // unreadable: trust that it is still there
-  return argv.some((arg) => arg.includes(cmdlineMarker));
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-async function waitForExit(running: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (running()) {
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-  return true;
-}
-
-async function forceStop(pid: number, graceMs: number): Promise<void> {
-  if (pid <= 0 || !pidAlive(pid)) return;
-  signalPid(pid, 'SIGKILL');
-  await waitForExit(() => processIsOurs(pid, ''), graceMs);
-}
-
