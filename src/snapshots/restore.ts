@@ -6,12 +6,10 @@
  */
 import type { Accel } from '../api/enums.js';
 import { existsSync } from 'node:fs';
-import { BangerError, notFound } from '../api/errors.js';
+import { notFound } from '../api/errors.js';
 import type { GuestAccess } from '../guest/access.js';
-import { aliasFor } from '../guest/knownhosts.js';
 import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
-import { macFor } from '../network/ipalloc.js';
 import type { RestoreHooks } from '../vms/contracts.js';
 import { restoreBlocker } from './compat.js';
 import { applyIdentity } from './identity-step.js';

@@ -1,7 +1,6 @@
 /** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
 import { Command, Option } from 'commander';
 import { NetworkMode } from '../../api/enums.js';
-import { BangerError } from '../../api/errors.js';
 import { checkSizeFlag } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { execInVm, sshToVm } from '../guest-io.js';

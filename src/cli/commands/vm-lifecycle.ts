@@ -1,6 +1,5 @@
 /** vm start/stop/restart/kill/delete/prune/set: thin wrappers, several targets at once. */
 import { Command, Option } from 'commander';
-import { BangerError } from '../../api/errors.js';
 import { checkSizeFlag } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { forEachTarget } from '../targets.js';

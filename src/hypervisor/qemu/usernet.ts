@@ -15,12 +15,13 @@
  */
 import { BangerError } from '../../api/errors.js';
 import type { VmSpec } from '../driver.js';
+import { USER_NET } from '../usernet.js';
 
 export type UserNetBackend = 'passt' | 'slirp';
 type UserNet = Extract<VmSpec['network'], { mode: 'user' }>;
 
-/** slirp's fixed addresses, which the guest is configured with (vms/bootargs USER_NET). */
-export const USER_ADDR = { guest: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3', gatewayMac: '52:55:0a:00:02:02' } as const;
+/** slirp's fixed addresses, which the guest is configured with (hypervisor/usernet.ts USER_NET), and slirp's gateway MAC. */
+export const USER_ADDR = { guest: USER_NET.ip, prefix: USER_NET.prefix, gateway: USER_NET.gateway, dns: USER_NET.dns, gatewayMac: '52:55:0a:00:02:02' } as const;
 
 export function userNetBackend(net: Pick<UserNet, 'egress' | 'hostAccess'>, passtAvailable: boolean): UserNetBackend {
   if (!net.egress || net.hostAccess) return 'slirp';
