@@ -16,11 +16,7 @@ export function vmHandlers(vms: VmService, deps: { paths: Paths }): VmHandlers {
     'vm.stop': (p, ctx) => vms.stop(p.name, p.timeoutMs, ctx.progress),
     'vm.restart': (p, ctx) => vms.restart(p.name, p.timeoutMs, ctx.progress, ctx.signal),
     'vm.kill': (p) => vms.kill(p.name, p.signal),
-    'vm.delete': async (p, ctx) => {
-      const { id } = vms.lookup(p.name);
-      await vms.delete(p.name, ctx.progress);
-      return { name: p.name, id };
-    },
+    'vm.delete': (p, ctx) => vms.delete(p.name, ctx.progress),
     'vm.prune': (_p, ctx) => vms.prune(ctx.progress),
     'vm.set': (p) => vms.set(p.name, { vcpu: p.vcpu, memoryMib: p.memoryMib, diskSizeBytes: p.diskSize ? parseSize(p.diskSize)! : undefined, nat: p.nat }),
     'vm.list': () => ({ vms: vms.list() }),

@@ -3,6 +3,7 @@
  * snapshots/ implements) and what it offers (`VmService`). The modules that implement it
  * (view, machine, lifecycle, access) share one `VmContext`: the deps, already wired by the daemon.
  */
+import type { Deleted } from '../api/results.js';
 import type { Accel, NetworkMode } from '../api/enums.js';
 import type { VmPorts } from '../api/network.js';
 import type { Progress } from '../api/progress.js';
@@ -135,7 +136,7 @@ export interface VmService {
   stop(name: string, timeoutMs: number, progress: Progress): Promise<Vm>;
   restart(name: string, timeoutMs: number, progress: Progress, signal?: AbortSignal): Promise<Vm>;
   kill(name: string, signal: string): Promise<Vm>;
-  delete(name: string, progress: Progress): Promise<void>;
+  delete(name: string, progress: Progress): Promise<Deleted>;
   /** Deletes every VM that is not running, starting or stopping. */
   prune(progress: Progress): Promise<{ deleted: string[] }>;
   set(name: string, p: VmSetInput): Promise<Vm>;

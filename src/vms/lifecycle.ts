@@ -3,6 +3,7 @@
  * kill, delete, prune, set. Each holds vmLock(id) for its whole length; a name reservation takes the
  * global lock for milliseconds.
  */
+import type { Deleted } from '../api/results.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { BangerError, conflict } from '../api/errors.js';
 import { parseSize } from '../api/names.js';
@@ -28,11 +29,17 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
     return locks.vm.with(id, () => fn(store.get(id) ?? vv.lookup(name)));
   };
   const current = (id: string): Vm => vv.view(store.get(id)!);
-  async function deleteVm(name: string, progress: Progress): Promise<void> {
+  async function deleteVm(name: string, progress: Progress): Promise<Deleted> {
     // A row that cannot be read is deleted by what is known of it (id, name).
     const bad = store.findUnreadable(name);
-    if (bad) return locks.vm.with(bad.id, () => m.discardUnreadable(bad, progress));
-    await withVm(name, (rec) => m.discard(rec, progress));
+    if (bad) {
+      await locks.vm.with(bad.id, () => m.discardUnreadable(bad, progress));
+      return { name, id: bad.id };
+    }
+    return withVm(name, async (rec) => {
+      await m.discard(rec, progress);
+      return { name, id: rec.id };
+    });
   }
 
   return {
