@@ -3,7 +3,7 @@
  * files. Every one is created with O_CREAT|O_EXCL|O_NOFOLLOW, so a symlink (or any existing
  * file) planted at the name is never followed or reused; temp names carry random bytes, so they
  * cannot be predicted. Also the runtime directory check (owned by us, 0700, not a link).
- * Used by the daemon's pid file, `image export -o` and the workspace export's temp file.
+ * Used by the daemon's pid file, `image export -o`, ssh_config, and workspace/tempfiles.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
@@ -11,7 +11,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BangerError } from '../api/errors.js';
 
-const EXCL_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Flags for a new private file: never an existing file, never through a symlink (add the access mode). */
+export const NEW_FILE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const EXCL_FLAGS = constants.O_WRONLY | NEW_FILE_FLAGS;
 
 /** Creates `path` (which must not exist) and writes `data`; never follows a link. Sync: pid files. */
 export function writeNewFileSync(path: string, data: string | Buffer, mode = 0o600): void {

@@ -97,6 +97,12 @@ export function readUsage(pid: number): { ticks: number; rssBytes: number | null
   return { ticks: stat.utime + stat.stime, rssBytes: status === null ? null : parseRssBytes(status) };
 }
 
+/** Pure: CPU percent of one core between two tick readings `elapsedMs` apart; null when not comparable (a new process). */
+export function cpuOver(prevTicks: number, ticks: number, elapsedMs: number): number | null {
+  if (elapsedMs <= 0 || ticks < prevTicks) return null;
+  return ((ticks - prevTicks) / TICKS_PER_SECOND / (elapsedMs / 1000)) * 100;
+}
+
 /** CPU (percent of one core over `windowMs`) and RSS of a process; nulls when it is gone. */
 export async function sampleProcess(pid: number, windowMs = 250): Promise<{ cpuPercent: number | null; rssBytes: number | null }> {
   const a = readUsage(pid);
@@ -105,6 +111,5 @@ export async function sampleProcess(pid: number, windowMs = 250): Promise<{ cpuP
   await new Promise((r) => setTimeout(r, windowMs));
   const b = readUsage(pid);
   if (!b) return { cpuPercent: null, rssBytes: null };
-  const secs = (Date.now() - t0) / 1000;
-  return { cpuPercent: ((b.ticks - a.ticks) / TICKS_PER_SECOND / secs) * 100, rssBytes: b.rssBytes };
+  return { cpuPercent: cpuOver(a.ticks, b.ticks, Date.now() - t0), rssBytes: b.rssBytes };
 }

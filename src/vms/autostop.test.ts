@@ -4,7 +4,7 @@ import { createActivityStore } from '../store/activity.js';
 import { openDb } from '../store/db.js';
 import { createVmStore, type VmRecord } from '../store/vms.js';
 import { autoStopAt, checkIntervalMs, checkOnce, createActivity, isStale, lastUse, type AutoStopVms } from './autostop.js';
-import { cpuOver } from './stats.js';
+import { cpuOver } from '../host/procstat.js';
 
 const T = Date.parse('2026-01-01T00:00:00Z');
 

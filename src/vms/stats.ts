@@ -2,21 +2,15 @@
  * config.toml's `stats_poll_interval`: the daemon samples every running VM's hypervisor process
  * at that interval (CPU as a share of one core over the interval, RSS), and `vm stats` reports the
  * latest sample. Without a fresh sample (the VM just started, or the pid changed), `vm stats`
- * samples on demand as before. `cpuOver` is the pure part.
+ * samples on demand as before. The CPU arithmetic is host/procstat.ts `cpuOver`.
  */
-import { readUsage, TICKS_PER_SECOND } from '../host/procstat.js';
+import { cpuOver, readUsage } from '../host/procstat.js';
 
 export interface StatsSample {
   pid: number;
   cpuPercent: number | null;
   rssBytes: number | null;
   at: number;
-}
-
-/** Pure: CPU percent of one core between two tick readings `elapsedMs` apart. */
-export function cpuOver(prevTicks: number, ticks: number, elapsedMs: number): number | null {
-  if (elapsedMs <= 0 || ticks < prevTicks) return null;
-  return ((ticks - prevTicks) / TICKS_PER_SECOND / (elapsedMs / 1000)) * 100;
 }
 
 function read(pid: number): { ticks: number; rss: number | null } | null {

@@ -9,10 +9,9 @@ import { lstat, mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
+import { NEW_FILE_FLAGS } from '../host/privatefile.js';
 
-const { O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
-/** Flags for a new private file: never an existing file, never through a symlink. */
-export const PRIVATE_FILE_FLAGS = O_CREAT | O_EXCL | O_NOFOLLOW;
+const { O_WRONLY, O_RDWR } = constants;
 
 export interface PrivateDir {
   path: string;
@@ -34,7 +33,7 @@ export async function privateTempDir(prefix: string, parent: string = tmpdir()):
 
 /** Creates `path` (which must not exist) with mode 0600 and writes `data`. */
 export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
-  const fh = await open(path, O_WRONLY | PRIVATE_FILE_FLAGS, 0o600);
+  const fh = await open(path, O_WRONLY | NEW_FILE_FLAGS, 0o600);
   try {
     await fh.writeFile(data);
   } finally {
@@ -44,5 +43,5 @@ export async function writePrivateFile(path: string, data: string | Buffer): Pro
 
 /** Creates `path` (which must not exist) with mode 0600, open for reading and writing. */
 export function openPrivateFile(path: string): Promise<FileHandle> {
-  return open(path, O_RDWR | PRIVATE_FILE_FLAGS, 0o600);
+  return open(path, O_RDWR | NEW_FILE_FLAGS, 0o600);
 }
