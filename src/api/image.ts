@@ -29,6 +29,23 @@ export type InstalledPackage = z.infer<typeof InstalledPackage>;
 export const ImageSource = z.enum(['build', 'import', 'pull']);
 export type ImageSource = z.infer<typeof ImageSource>;
 
+/**
+ * What an OCI image's config says about running it (Env, WorkingDir, User, Entrypoint, Cmd), kept so
+ * `vm exec` and `vm run --image` honour it as `docker run` would. Absent for built Debian images.
+ */
+export const ImageRuntimeConfig = z
+  .object({
+    /** KEY=VALUE strings, in the image's order. */
+    env: z.array(z.string()),
+    workingDir: z.string().nullable(),
+    /** `user`, `uid`, `user:group` or `uid:gid` as the image config gives it; null = root. */
+    user: z.string().nullable(),
+    entrypoint: z.array(z.string()),
+    cmd: z.array(z.string()),
+  })
+  .strict();
+export type ImageRuntimeConfig = z.infer<typeof ImageRuntimeConfig>;
+
 export const ImageManifest = z
   .object({
     name: ImageName,
@@ -46,6 +63,8 @@ export const ImageManifest = z
     packages: z.array(InstalledPackage),
     builtAt: z.iso.datetime(),
     source: ImageSource,
+    /** Set for images from OCI/Docker sources (pull, docker-archive, oci-layout, Dockerfile build). */
+    runtime: ImageRuntimeConfig.optional(),
   })
   .strict();
 export type ImageManifest = z.infer<typeof ImageManifest>;
