@@ -51,7 +51,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   vms: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts'],
   snapshots: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'vms'],
   doctor: ['api', 'host', 'store', 'hypervisor', 'system'],
-  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace'],
+  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http'],
+  // The loopback HTTP listener: routing, Host checks; its mounts live with what they serve.
+  http: ['api', 'host'],
   sdk: ['api'],
   cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor'],
 };

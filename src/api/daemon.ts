@@ -19,6 +19,8 @@ export const DaemonStatus = z
     bridge: z.object({ available: z.boolean(), reason: z.string() }).strict().optional(),
     /** User mode: whether guests are kept off the host's 127.0.0.1 here (passt), and why. */
     userNetwork: z.object({ blocked: z.boolean(), reason: z.string() }).strict().optional(),
+    /** The loopback HTTP listener's base URL (E2B endpoint, web UI), or null while it is not started. */
+    http: z.string().nullable().optional(),
     /** config.toml keys that were ignored or are not honoured yet. */
     configWarnings: z.array(z.string()).optional(),
   })
@@ -26,6 +28,9 @@ export const DaemonStatus = z
 export type DaemonStatus = z.infer<typeof DaemonStatus>;
 
 export const Empty = z.object({}).strict();
+/** `daemon.http`: starts the loopback HTTP listener if needed and says where it is. */
+export const HttpInfo = z.object({ url: z.string() }).strict();
+export type HttpInfo = z.infer<typeof HttpInfo>;
 export const Ok = z.object({ ok: z.literal(true) }).strict();
 
 /** One line of `banger doctor`. */

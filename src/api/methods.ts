@@ -8,7 +8,7 @@ import { kernelMethods } from './kernel.js';
 import { networkMethods } from './network.js';
 import { snapshotMethods } from './snapshot.js';
 import { workspaceMethods } from './workspace.js';
-import { DaemonStatus, DoctorCheck, Empty, Ok } from './daemon.js';
+import { DaemonStatus, DoctorCheck, Empty, HttpInfo, Ok } from './daemon.js';
 import { Deleted } from './results.js';
 import {
   Vm,
@@ -35,6 +35,7 @@ export const methods = {
   'daemon.status': m(Empty, DaemonStatus),
   'daemon.stop': m(Empty, Ok),
   'daemon.doctor': m(Empty, z.array(DoctorCheck)),
+  'daemon.http': m(Empty, HttpInfo),
   'vm.create': m(VmCreateParams, Vm),
   'vm.start': m(VmStartParams, Vm),
   'vm.stop': m(VmStopParams, Vm),

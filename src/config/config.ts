@@ -108,6 +108,12 @@ export const ConfigFile = z.object({
     })
     .optional(),
   file_sync: z.array(FileSyncEntryFile).optional(),
+  http: z
+    .object({
+      /** The loopback HTTP listener (E2B endpoint, web UI); 0 or unset: a free port, remembered across restarts. */
+      port: z.number().int().min(0).max(65535).optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -149,6 +155,8 @@ export const Config = z.object({
     systemOverlaySizeBytes: z.number().int().nullable(),
   }),
   fileSync: z.array(FileSyncEntry),
+  /** [http]: port 0 = a free one, remembered (daemon/http.ts). */
+  http: z.object({ port: z.number().int() }),
   /** Keys that were ignored or are not honoured yet, for people to see (log, daemon status, doctor). */
   warnings: z.array(z.string()),
 });
@@ -278,6 +286,7 @@ export function parseConfig(text: string, file: string, host: HostFacts): Config
       systemOverlaySizeBytes: c.vm_defaults?.system_overlay_size ?? null,
     },
     fileSync,
+    http: { port: c.http?.port ?? 0 },
     warnings,
   };
 }

@@ -30,6 +30,8 @@ import { snapshotHandlers } from './snapshot-handlers.js';
 import { createArtifactService } from '../artifacts/service.js';
 import { artifactHandlers } from './artifact-handlers.js';
 import { createDispatch } from './dispatch.js';
+import { createHttpService } from './http.js';
+import type { HttpMount } from '../http/listener.js';
 import { createGuestAccess } from '../guest/access.js';
 import { createLocks } from '../host/locks.js';
 import { ALREADY_RUNNING_EXIT, takeInstanceLock } from './instance-lock.js';
@@ -212,6 +214,10 @@ export async function main(): Promise<void> {
   startAutoStop(vms, activity, config.autoStopStaleAfterMs, log.child({ svc: 'auto-stop' }));
   stats.start();
 
+  // The loopback HTTP surfaces (E2B-compatible endpoint, web UI) are mounts on one listener.
+  const httpMounts: HttpMount[] = [];
+  const http = createHttpService({ port: config.http.port, portFile: paths.httpPortFile, mounts: httpMounts, log: log.child({ svc: 'http' }) });
+
   const startedAt = new Date().toISOString();
   const info = buildInfo();
   let shutdown: () => void = () => {};
@@ -232,7 +238,9 @@ export async function main(): Promise<void> {
       bridge: hv.bridge,
       userNetwork: await userNetwork,
       configWarnings: config.warnings,
+      http: http.url(),
     }),
+    'daemon.http': async () => ({ url: await http.ensure() }),
     'daemon.stop': () => {
       setTimeout(() => shutdown(), 50);
       return { ok: true as const };
@@ -256,6 +264,7 @@ export async function main(): Promise<void> {
   shutdown = () => {
     log.info('shutting down (VMs keep running)');
     server.close();
+    void http.close();
     guest.closeAll();
     void dns.server?.close();
     db.close();

@@ -113,6 +113,8 @@ export interface Paths {
   knownHosts: string;
   /** banger's generated ssh_config (rewritten by the daemon on VM changes). */
   sshConfig: string;
+  /** The loopback HTTP listener's port when config leaves it to banger: kept so URLs stay the same across restarts. */
+  httpPortFile: string;
   kernelsDir: string;
   imagesDir: string;
   vmsDir: string;
@@ -169,6 +171,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     sshKey: join(sshDir, 'id_ed25519'),
     knownHosts: join(sshDir, 'known_hosts'),
     sshConfig: join(sshDir, 'config'),
+    httpPortFile: join(stateDir, 'http-port'),
     kernelsDir,
     imagesDir,
     vmsDir,
