@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+// The SDK's types for `import ... from 'banger/sdk'` (package.json exports).
+execFileSync('npx', ['tsc', '-p', 'tsconfig.sdk.json'], { stdio: 'inherit' });
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 let commit = 'unknown';
 try {

@@ -55,7 +55,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   // The loopback HTTP listener: routing, Host checks; its mounts live with what they serve.
   http: ['api', 'host'],
   sdk: ['api'],
-  cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor'],
+  // The MCP server is a client like the CLI: the SDK over the API.
+  mcp: ['api', 'sdk'],
+  cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor', 'mcp'],
 };
 
 describe('layers', () => {

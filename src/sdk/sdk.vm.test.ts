@@ -35,6 +35,38 @@ describe('SDK', () => {
     expect(failed).toBeInstanceOf(CommandExitError);
     expect((failed as CommandExitError).result.exitCode).toBe(1);
     expect((await Vm.connect('sdk', conn)).info.ssh?.host).toBe('127.0.0.1');
+
+    // files: text, bytes, many at once, odd names, listing, info, rename, remove, errors
+    const odd = "/tmp/sdk/$(touch pwned) 'q\".txt";
+    await vm.files.write(odd, 'odd\n');
+    expect(await vm.files.read(odd)).toBe('odd\n');
+    expect(await vm.files.exists('/tmp/sdk/pwned')).toBe(false);
+    const bytes = Buffer.from([0, 255, 10, 13, 128]);
+    await vm.files.write([{ path: '/tmp/sdk/bin/b.dat', data: bytes }, { path: '/tmp/sdk/c.txt', data: 'c' }]);
+    expect(await vm.files.read('/tmp/sdk/bin/b.dat', { format: 'bytes' })).toEqual(bytes);
+    expect((await vm.files.list('/tmp/sdk')).map((e) => [e.name, e.type])).toEqual([
+      ["$(touch pwned) 'q\".txt", 'file'],
+      ['bin', 'dir'],
+      ['c.txt', 'file'],
+    ]);
+    expect((await vm.files.list('/tmp/sdk', { depth: 2 })).map((e) => e.name)).toContain('b.dat');
+    expect(await vm.files.getInfo('/tmp/sdk/bin/b.dat')).toMatchObject({ type: 'file', size: 5 });
+    await vm.files.rename('/tmp/sdk/c.txt', '/tmp/sdk/d.txt');
+    expect(await vm.files.exists('/tmp/sdk/c.txt')).toBe(false);
+    await vm.files.makeDir('/tmp/sdk/e/f');
+    await vm.files.remove('/tmp/sdk/bin');
+    expect((await vm.files.list('/tmp/sdk')).map((e) => e.name).sort()).toEqual(["$(touch pwned) 'q\".txt", 'd.txt', 'e']);
+    await expect(vm.files.read('/tmp/sdk/missing')).rejects.toMatchObject({ code: 'not_found' });
+
+    // background commands: they run while the caller goes on, and kill stops them in the guest
+    const bg = vm.commands.run(['sh', '-c', 'echo started > /tmp/bg; sleep 600'], { background: true });
+    await expect.poll(() => vm.files.exists('/tmp/bg'), { timeout: 30_000 }).toBe(true);
+    bg.kill();
+    await expect(bg.wait()).rejects.toThrow();
+    await expect.poll(async () => (await vm.commands.run(['pgrep', '-f', 'sleep 600'])).exitCode, { timeout: 30_000 }).toBe(1);
+    const quick = vm.commands.run(['sh', '-c', 'echo done'], { background: true });
+    expect((await quick.wait()).stdout).toBe('done\n');
+    await expect(vm.commands.run(['sleep', '60'], { timeoutMs: 1500 })).rejects.toThrow(/did not finish in 1500 ms/);
     await vm.delete();
     await expect(vm.refresh()).rejects.toBeInstanceOf(NotFoundError);
   });

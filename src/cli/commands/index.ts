@@ -5,6 +5,7 @@ import { completionCommands } from './completion.js';
 import { doctorCommand } from './doctor.js';
 import { imageCommands } from './image.js';
 import { kernelCommands } from './kernel.js';
+import { mcpCommand } from './mcp.js';
 import { networkCommands } from './network.js';
 import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
@@ -19,4 +20,5 @@ export function registerExtraCommands(program: Command, vm: Command, ctx: CliCon
   systemCommands(program);
   doctorCommand(program, ctx);
   completionCommands(program, ctx);
+  mcpCommand(program, ctx);
 }
