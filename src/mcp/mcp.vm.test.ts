@@ -61,7 +61,7 @@ describe('banger mcp', () => {
     const exp = await callTool('workspace_export', { name: 'agent' });
     expect(exp.structuredContent!.files).toEqual(['README.md']);
     expect(exp.structuredContent!.patch).toContain('+two');
-  });
+  }, 900_000);
 
   it('errors come back as tool errors with banger error codes', async () => {
     const ghost = await callTool('vm_run', { name: 'ghost', argv: ['true'] });

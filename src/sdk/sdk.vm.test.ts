@@ -59,15 +59,17 @@ describe('SDK', () => {
     await expect(vm.files.read('/tmp/sdk/missing')).rejects.toMatchObject({ code: 'not_found' });
 
     // background commands: they run while the caller goes on, and kill stops them in the guest
-    const bg = vm.commands.run(['sh', '-c', 'echo started > /tmp/bg; sleep 600'], { background: true });
+    const bg = vm.commands.run(['sh', '-c', 'echo started > /tmp/bg; sleep 601'], { background: true });
+    const sleepers = async () => (await vm.commands.run(['sh', '-c', 'ps -eo args= | grep -cx "sleep 60[1]"'])).stdout.trim();
     await expect.poll(() => vm.files.exists('/tmp/bg'), { timeout: 30_000 }).toBe(true);
+    expect(await sleepers()).toBe('1');
     bg.kill();
     await expect(bg.wait()).rejects.toThrow();
-    await expect.poll(async () => (await vm.commands.run(['pgrep', '-f', 'sleep 600'])).exitCode, { timeout: 30_000 }).toBe(1);
+    await expect.poll(sleepers, { timeout: 30_000 }).toBe('0');
     const quick = vm.commands.run(['sh', '-c', 'echo done'], { background: true });
     expect((await quick.wait()).stdout).toBe('done\n');
     await expect(vm.commands.run(['sleep', '60'], { timeoutMs: 1500 })).rejects.toThrow(/did not finish in 1500 ms/);
     await vm.delete();
     await expect(vm.refresh()).rejects.toBeInstanceOf(NotFoundError);
-  });
+  }, 900_000);
 });
