@@ -54,11 +54,11 @@ export function skopeoError(what: string, registry: string | null, output: strin
   const tail = output.trim().split('\n').slice(-3).join(' ').slice(-600);
   const details = { output: tail };
   if (/no image found in (the )?(manifest list|image index) for architecture|choosing an? image (instance|from manifest list)/i.test(output)) return otherArch(what, 'other platforms only');
-  if (/unauthorized|authentication required|denied|401/i.test(output)) {
+  if (/unauthorized|authentication required|access (to the resource )?(is )?denied|\b401 unauthorized/i.test(output)) {
     const login = registry ? `\`skopeo login ${registry}\` or \`docker login ${registry}\`` : '`docker login`';
     return new BangerError('bad_request', `${what}: the registry refused access (${tail}); log in with ${login} (banger reads ~/.docker/config.json)`, { details });
   }
-  if (/manifest unknown|name unknown|not found|404/i.test(output)) return new BangerError('not_found', `${what}: no such image in the registry (${tail})`, { details });
+  if (/manifest unknown|name unknown|not found|\b404 not found/i.test(output)) return new BangerError('not_found', `${what}: no such image in the registry (${tail})`, { details });
   if (/HTTP response to HTTPS client|first record does not look like a TLS handshake/i.test(output)) {
     return new BangerError('unavailable', `${what}: the registry speaks plain HTTP; pass --insecure for a local registry you trust`, { details });
   }
