@@ -106,8 +106,8 @@ export interface ImageSpec {
   /** The image config's `config` (Env, WorkingDir, User, Entrypoint, Cmd). */
   config?: Record<string, unknown>;
   architecture?: string;
-  /** gzip (default) or plain tar layers. */
-  compress?: boolean;
+  /** gzip (default), zstd, or plain tar layers (false). */
+  compress?: boolean | 'zstd';
 }
 
 export interface WrittenImage {
@@ -131,9 +131,10 @@ async function writeImage(dir: string, spec: ImageSpec): Promise<WrittenImage> {
   for (const entries of spec.layers) {
     const raw = await tarOf(entries);
     diffIds.push(`sha256:${sha(raw)}`);
-    const blob = spec.compress === false ? raw : gzipSync(raw);
+    const blob = spec.compress === false ? raw : spec.compress === 'zstd' ? (await run(['zstd', '-q', '-c'], { input: raw, binary: true })).stdoutBytes : gzipSync(raw);
     const d = await putBlob(dir, blob);
-    layers.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${spec.compress === false ? '' : '+gzip'}`, ...d });
+    const suffix = spec.compress === false ? '' : spec.compress === 'zstd' ? '+zstd' : '+gzip';
+    layers.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${suffix}`, ...d });
   }
   const config = {
     architecture: spec.architecture ?? 'amd64',

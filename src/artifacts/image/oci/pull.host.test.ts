@@ -245,6 +245,32 @@ describe.skipIf(skip)('OCI pull from a real registry', () => {
       expect(await registered()).toBe(before);
     });
 
+    it('zstd layers', async () => {
+      await writeOciLayout(join(tmp, 'zstd'), { layers: [[{ name: 'z', type: 'file', body: 'zstd layer' }], [{ name: 'y', type: 'file', body: 'second' }]], compress: 'zstd' });
+      const r = await importOciLayout({ paths, size: '64M', name: 'zstd', layout: join(tmp, 'zstd') });
+      expect((await ext4Cat(rootfs(r.manifest.sha256), '/z'))?.toString()).toBe('zstd layer');
+      expect((await ext4Cat(rootfs(r.manifest.sha256), '/y'))?.toString()).toBe('second');
+    });
+
+    it('a hard-linked file whited out later lives on under its link names', async () => {
+      await writeOciLayout(join(tmp, 'hl'), {
+        layers: [
+          [
+            { name: 'usr/', type: 'directory' },
+            { name: 'usr/perl5.36', type: 'file', mode: 0o755, body: 'perl binary' },
+            { name: 'usr/perl', type: 'link', linkname: 'usr/perl5.36' },
+            { name: 'usr/perl-alias', type: 'link', linkname: 'usr/perl5.36' },
+          ],
+          [{ name: 'usr/.wh.perl5.36', type: 'file' }],
+        ],
+      });
+      const r = await importOciLayout({ paths, size: '64M', name: 'hardlinks', layout: join(tmp, 'hl') });
+      const img = rootfs(r.manifest.sha256);
+      expect(await ext4List(img, '/usr')).toEqual(['perl', 'perl-alias']);
+      expect((await ext4Cat(img, '/usr/perl'))?.toString()).toBe('perl binary');
+      expect(await ext4Stat(img, '/usr/perl-alias')).toMatch(/Links: 2/);
+    });
+
     it('uncompressed layers work too', async () => {
       await writeOciLayout(join(tmp, 'plain'), { layers: [[{ name: 'hello', type: 'file', body: 'plain' }]], compress: false });
       const r = await importOciLayout({ paths, size: '64M', name: 'plain', layout: join(tmp, 'plain') });
