@@ -75,7 +75,7 @@ export async function buildDockerfileImage(opts: OciSourceOptions & DockerfileBu
   const staging = await createStaging(opts.paths, 'build-oci');
   try {
     progress('build', `buildah build ${dockerfile}`);
-    await runLines(argv, (line) => line.trim() && progress('build', line), { label: 'buildah build' }).catch((err: unknown) => {
+    await runLines(argv, (line) => line.trim() && progress('build', line), { label: 'buildah build', signal: opts.signal }).catch((err: unknown) => {
       if (err instanceof BangerError && err.code === 'internal') throw new BangerError('bad_request', `the Dockerfile build failed: ${err.message.replace(/^buildah build failed with /, '')}`, { details: err.details });
       throw err;
     });

@@ -78,7 +78,7 @@ export async function pullOciImage(opts: OciSourceOptions & { ref: string; insec
     const dir = join(staging.dir, 'layout');
     progress('fetch', `${ref.canonical}${opts.insecure ? ' (insecure)' : ''}`);
     try {
-      await skopeoCopy({ src: what, destDir: dir, destTag: 'image', sharedBlobDir: opts.paths.ociBlobsDir, insecure: opts.insecure, authFile }, what, ref.registry, progress);
+      await skopeoCopy({ src: what, destDir: dir, destTag: 'image', sharedBlobDir: opts.paths.ociBlobsDir, insecure: opts.insecure, authFile }, what, ref.registry, progress, opts.signal);
     } catch (err) {
       if (err instanceof BangerError && err.details && 'have' in err.details) {
         const have = await listPlatforms(ref, opts.insecure ?? false, authFile);
@@ -107,7 +107,7 @@ export async function importDockerArchive(opts: OciSourceOptions & { file: strin
     const dir = join(staging.dir, 'layout');
     const what = `the docker archive ${opts.file}`;
     (opts.progress ?? noProgress)('read', what);
-    await skopeoCopy({ src: `docker-archive:${link}`, destDir: dir, destTag: 'image' }, what, null, opts.progress ?? noProgress);
+    await skopeoCopy({ src: `docker-archive:${link}`, destDir: dir, destTag: 'image' }, what, null, opts.progress ?? noProgress, opts.signal);
     return await publishLayout({ dir, blobDirs: [join(dir, 'blobs')], what }, { ...opts, source: 'import', refName: 'image' });
   } finally {
     await staging.remove();

@@ -74,14 +74,14 @@ export function skopeoError(what: string, registry: string | null, output: strin
 }
 
 /** Runs a copy, each blob skopeo starts reported as progress; a failure becomes skopeoError. */
-export async function skopeoCopy(a: CopyArgs, what: string, registry: string | null, progress: Progress): Promise<void> {
+export async function skopeoCopy(a: CopyArgs, what: string, registry: string | null, progress: Progress, signal?: AbortSignal): Promise<void> {
   const out: string[] = [];
   try {
     await runLines(skopeoCopyArgv(a), (line) => {
       out.push(line);
       const m = /^Copying (blob|config) (sha256:[0-9a-f]{12})/.exec(line.trim());
       if (m) progress('fetch', `${m[1]} ${m[2]}${/skipped|already exists/.test(line) ? ' (cached)' : ''}`);
-    }, { label: 'skopeo copy' });
+    }, { label: 'skopeo copy', signal });
   } catch (err) {
     if (!(err instanceof BangerError) || err.code !== 'internal') throw err;
     throw skopeoError(what, registry, out.join('\n') || err.message);
