@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog, ImageBuildParams, ImageImportParams, ImageManifest, imageMethods, ImagePullParams } from './image.js';
+import { Catalog, ImageBuildParams, ImageImportOciParams, ImageImportParams, ImageManifest, imageMethods, ImagePullParams, looksLikeOciReference } from './image.js';
 
 const sha = 'ab'.repeat(32);
 const manifest = {
@@ -74,10 +74,34 @@ describe('method params', () => {
   });
 
   it('lists every image method with params and result schemas', () => {
-    expect(Object.keys(imageMethods).sort()).toEqual(['image.build', 'image.delete', 'image.export', 'image.import', 'image.list', 'image.pull', 'image.show']);
+    expect(Object.keys(imageMethods).sort()).toEqual(['image.build', 'image.buildDockerfile', 'image.delete', 'image.export', 'image.import', 'image.importOci', 'image.list', 'image.pull', 'image.pullOci', 'image.show']);
     for (const m of Object.values(imageMethods)) {
       expect(typeof m.params.safeParse).toBe('function');
       expect(typeof m.result.safeParse).toBe('function');
     }
+  });
+});
+
+describe('looksLikeOciReference (how `image pull X` picks OCI over the catalog)', () => {
+  it.each([
+    ['debian-bookworm', false],
+    ['busybox', false],
+    ['https://example.com/x.tar.zst', false],
+    ['file:///tmp/x.tar.zst', false],
+    ['busybox:latest', true],
+    ['docker.io/library/python:3.12-slim', true],
+    ['localhost:5000/x', true],
+    [`img@sha256:${'a'.repeat(64)}`, true],
+  ])('%s → %s', (s, oci) => {
+    expect(looksLikeOciReference(s)).toBe(oci);
+  });
+});
+
+describe('ImageImportOciParams', () => {
+  it('takes exactly one of dockerArchive and ociLayout', () => {
+    expect(ImageImportOciParams.safeParse({ name: 'x', dockerArchive: '/a.tar' }).success).toBe(true);
+    expect(ImageImportOciParams.safeParse({ name: 'x', ociLayout: '/l' }).success).toBe(true);
+    expect(ImageImportOciParams.safeParse({ name: 'x' }).success).toBe(false);
+    expect(ImageImportOciParams.safeParse({ name: 'x', dockerArchive: '/a', ociLayout: '/l' }).success).toBe(false);
   });
 });

@@ -153,6 +153,64 @@ export const ImagePullParams = z
 export type ImagePullParams = z.input<typeof ImagePullParams>;
 export const ImagePullResult = ImageManifest;
 
+/** Catalog names are plain names; anything else but a URL (a/b, x:tag, x@sha256:…) is an OCI reference. */
+export function looksLikeOciReference(s: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('file:')) return false;
+  return !ImageName.safeParse(s).success;
+}
+
+/** The host paths and options every OCI source shares. */
+const ociCommon = {
+  /** Apparent size of the ext4; by default 4G or twice the content, whichever is larger. */
+  size: ImageSize.optional(),
+  /** Replace an image already registered under this name (refused while a VM or snapshot uses it). */
+  force: z.boolean().default(false),
+};
+
+export const ImagePullOciParams = z
+  .object({
+    /** An OCI reference: docker.io/library/busybox:latest, localhost:5000/x:tag, ghcr.io/o/i@sha256:… */
+    ref: z.string().min(1).max(512),
+    /** The banger image name; default: the repository's last component, plus the tag unless `latest`. */
+    name: ImageName.optional(),
+    /** Plain HTTP (or unverified TLS) to the registry: only for a local registry you trust. */
+    insecure: z.boolean().default(false),
+    ...ociCommon,
+  })
+  .strict();
+export type ImagePullOciParams = z.input<typeof ImagePullOciParams>;
+
+export const ImageImportOciParams = z
+  .object({
+    name: ImageName,
+    /** A host path to a `docker save` / `podman save` archive. */
+    dockerArchive: z.string().min(1).optional(),
+    /** A host path to an OCI image layout directory, optionally DIR:TAG. */
+    ociLayout: z.string().min(1).optional(),
+    ...ociCommon,
+  })
+  .strict()
+  .refine((p) => (p.dockerArchive === undefined) !== (p.ociLayout === undefined), 'give exactly one of dockerArchive and ociLayout');
+export type ImageImportOciParams = z.input<typeof ImageImportOciParams>;
+
+export const ImageBuildDockerfileParams = z
+  .object({
+    name: ImageName,
+    /** Host path of the Dockerfile. */
+    dockerfile: z.string().min(1),
+    /** Host path of the build context; default: the Dockerfile's directory. */
+    context: z.string().min(1).optional(),
+    /** KEY=VALUE build arguments. */
+    buildArgs: z.array(z.string().min(1)).default([]),
+    /** The stage to build. */
+    target: z.string().min(1).optional(),
+    /** Plain HTTP (or unverified TLS) to the registries of FROM lines. */
+    insecure: z.boolean().default(false),
+    ...ociCommon,
+  })
+  .strict();
+export type ImageBuildDockerfileParams = z.input<typeof ImageBuildDockerfileParams>;
+
 export const ImageListParams = z.object({}).strict();
 export const ImageListResult = z.object({ images: z.array(ImageManifest) }).strict();
 export type ImageListResult = z.infer<typeof ImageListResult>;
@@ -171,6 +229,9 @@ export const imageMethods = {
   'image.import': { params: ImageImportParams, result: ImageImportResult },
   'image.export': { params: ImageExportParams, result: ImageExportResult },
   'image.pull': { params: ImagePullParams, result: ImagePullResult },
+  'image.pullOci': { params: ImagePullOciParams, result: ImageManifest },
+  'image.importOci': { params: ImageImportOciParams, result: ImageManifest },
+  'image.buildDockerfile': { params: ImageBuildDockerfileParams, result: ImageManifest },
   'image.list': { params: ImageListParams, result: ImageListResult },
   'image.show': { params: ImageShowParams, result: ImageShowResult },
   'image.delete': { params: ImageDeleteParams, result: ImageDeleteResult },

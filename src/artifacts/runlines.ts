@@ -10,6 +10,8 @@ export interface RunLinesOptions {
   cwd?: string;
   /** Named in the error message. @default argv[0] */
   label?: string;
+  /** Aborting kills the command (SIGTERM) and the call rejects with `unavailable`. */
+  signal?: AbortSignal;
 }
 
 /** Runs `argv`, handing each stdout/stderr line to `onLine`; rejects with the tail on a non-zero exit. */
@@ -30,7 +32,11 @@ export async function runLines(argv: string[], onLine: (line: string) => void, o
   };
   proc.child.stderr?.on('data', take());
   proc.child.stdout?.on('data', take());
-  const code = await proc.exit;
+  const onAbort = () => proc.kill('SIGTERM');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  const code = await proc.exit.finally(() => opts.signal?.removeEventListener('abort', onAbort));
+  if (opts.signal?.aborted) throw new BangerError('unavailable', `${opts.label ?? argv[0]} was cancelled (the client went away); nothing was registered`);
   if (code !== 0) {
     throw new BangerError('internal', `${opts.label ?? argv[0]} failed with exit ${code}: ${tail.slice(-8).join('\n')}`, {
       details: { argv, code },

@@ -9,6 +9,7 @@ import { imageExtraHandlers } from './image-handlers.js';
 type ArtifactHandlers = Pick<
   Handlers,
   'kernel.pull' | 'kernel.list' | 'kernel.show' | 'kernel.delete' | 'kernel.import' | 'image.build' | 'image.list' | 'image.show' | 'image.delete' | 'image.import' | 'image.export' | 'image.pull'
+  | 'image.pullOci' | 'image.importOci' | 'image.buildDockerfile'
 >;
 
 export function artifactHandlers(a: ArtifactService, deps: { paths: Paths; config: Config; log: Logger }): ArtifactHandlers {

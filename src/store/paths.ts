@@ -18,6 +18,8 @@
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
+ *     oci-blobs/sha256/<hex>                  OCI blobs of pulled images, shared across pulls (skopeo's shared blob dir)
+ *     buildah/{storage,run}/                  buildah's own storage for `image build --dockerfile` (base images stay cached)
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  *     (XDG_RUNTIME_DIR unset: /run/user/<uid>/banger when /run/user/<uid> exists, else /tmp/banger-<uid>;
  *      host/privatefile.ts ensurePrivateDir refuses it unless it is ours, 0700, not a link)
@@ -128,6 +130,10 @@ export interface Paths {
   home: string;
   /** banger's own apt configuration and Debian package lists (artifacts/apt/config.ts lays it out). */
   aptDir: string;
+  /** Content-addressed OCI blobs (sha256/<hex>) shared by every `image pull` of an OCI reference. */
+  ociBlobsDir: string;
+  /** buildah's storage root and run root for Dockerfile builds (kept apart from the user's own containers). */
+  buildahDir: string;
   vmDir(id: string): string;
   vmFile(id: string, file: keyof typeof VM_FILES): string;
   vmRuntimeDir(id: string): string;
@@ -182,6 +188,8 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     jailerDir: join(stateDir, 'jailer'),
     home,
     aptDir: join(cacheDir, 'apt'),
+    ociBlobsDir: join(cacheDir, 'oci-blobs'),
+    buildahDir: join(cacheDir, 'buildah'),
     vmDir: (id) => join(vmsDir, id),
     vmFile: (id, file) => join(vmsDir, id, VM_FILES[file]),
     vmRuntimeDir,

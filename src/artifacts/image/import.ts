@@ -13,7 +13,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_SIZE, DEFAULT_IMPORT_MAX_BYTES, ImageManifest, ImageName } from '../../api/image.js';
+import { DEFAULT_IMAGE_SIZE, DEFAULT_IMPORT_MAX_BYTES, ImageManifest, ImageName, type ImageRuntimeConfig, type ImageSource } from '../../api/image.js';
 import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { extractKept, ownershipKeeper } from './keeper.js';
@@ -47,6 +47,12 @@ export interface ImportRootfsOptions {
   signal?: AbortSignal;
   progress?: Progress;
   log?: Logger;
+  /** How the image came here. @default 'import' */
+  source?: ImageSource;
+  /** The OCI image config's run settings, kept in the manifest (OCI sources only). */
+  runtime?: ImageRuntimeConfig;
+  /** Warn when the root has no /sbin/init (OCI images boot with banger's own init, so they pass false). @default true */
+  warnNoInit?: boolean;
 }
 
 export interface TarStats {
@@ -187,7 +193,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
     checkCancelled(opts.signal);
 
     const { distro, packages } = await describeRoot(root);
-    if ((await resolveInRoot(root, 'sbin/init')) === null) {
+    if (opts.warnNoInit !== false && (await resolveInRoot(root, 'sbin/init')) === null) {
       progress('check', 'warning: no /sbin/init in this root file system; a VM will not boot from it until one is installed');
     }
 
@@ -200,7 +206,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
       out,
       sizeBytes,
       sizeText: formatBytes(sizeBytes),
-      manifest: { name, distro, kernelRef: null, packages, source: 'import' },
+      manifest: { name, distro, kernelRef: null, packages, source: opts.source ?? 'import', ...(opts.runtime ? { runtime: opts.runtime } : {}) },
       progress,
       keeper,
     });
