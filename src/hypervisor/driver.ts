@@ -62,6 +62,17 @@ export interface VmSpec {
     | { mode: 'bridge'; tap: string; mac: string; netns?: string };
   /** Restore from this saved state instead of booting (snapshot capability). */
   restoreFrom?: string;
+  /**
+   * With restoreFrom: the guest RAM as a plain file (written by `saveState` with a memoryPath), which
+   * the state at restoreFrom then leaves out. The VM maps it copy-on-write: unchanged pages stay
+   * one page-cache copy shared by every VM restored from it, and the file itself is never written.
+   */
+  restoreMemoryFrom?: string;
+  /**
+   * Keep the guest RAM where `saveState` can write it out as such a file without a second copy
+   * (the warm template). Drivers whose saved memory is always a file ignore it.
+   */
+  shareableMemory?: boolean;
 }
 
 /** Live facts about a running VM, as the driver sees them; persisted in handles.json. */
@@ -90,8 +101,13 @@ export interface Lifecycle {
 }
 
 export interface SnapshotManager {
-  /** Pauses the VM and writes memory + device state to `statePath`. The VM stays paused. */
-  saveState(handles: VmHandles, statePath: string): Promise<void>;
+  /**
+   * Pauses the VM and writes memory + device state to `statePath`. The VM stays paused.
+   * With `memoryPath`, when the driver can, the guest RAM goes to `memoryPath` as a plain file
+   * (restores map it copy-on-write: VmSpec.restoreMemoryFrom) and `statePath` holds device state
+   * only. Resolves true when it did, false when `statePath` holds everything.
+   */
+  saveState(handles: VmHandles, statePath: string, memoryPath?: string): Promise<boolean>;
   pause(handles: VmHandles): Promise<void>;
   resume(handles: VmHandles): Promise<void>;
   /**

@@ -45,6 +45,8 @@ export interface SnapshotRegistry {
   /** The driver's version, or `unavailable` saying why snapshots cannot be taken here. */
   requireAbility(): Promise<string>;
   statePath(id: string): string;
+  /** Where the snapshot's RAM file goes (present only when the driver wrote one: the state is then device-only). */
+  memoryPath(id: string): string;
   layerPath(id: string): string;
   /** Bytes of the saved state (one file for QEMU; Firecracker writes a state and a memory file). */
   stateBytesOf(id: string): number;
@@ -90,6 +92,7 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
   };
 
   const statePath = (id: string) => paths.snapshotFile(id, 'state');
+  const memoryPath = (id: string) => paths.snapshotFile(id, 'memory');
   const layerPath = (id: string) => paths.snapshotFile(id, 'disk');
   const removeFiles = (id: string) => rmSync(paths.snapshotDir(id), { recursive: true, force: true });
 
@@ -162,12 +165,18 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
       return a.version;
     },
     statePath,
+    memoryPath,
     layerPath,
     stateBytesOf(id) {
       const dir = paths.snapshotDir(id);
-      return readdirSync(dir)
-        .filter((f) => f.startsWith('state.bin'))
-        .reduce((n, f) => n + statSync(`${dir}/${f}`).size, 0);
+      // The RAM file is sparse (as large as the guest's memory): count what it takes on disk.
+      const ram = existsSync(memoryPath(id)) ? statSync(memoryPath(id)).blocks * 512 : 0;
+      return (
+        ram +
+        readdirSync(dir)
+          .filter((f) => f.startsWith('state.bin'))
+          .reduce((n, f) => n + statSync(`${dir}/${f}`).size, 0)
+      );
     },
     removeFiles,
     sourceOf(s, identity) {
@@ -175,6 +184,7 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
         snapshotId: s.id,
         label: s.kind === 'warm' ? s.name : `snapshot ${s.name}`,
         statePath: statePath(s.id),
+        ...(existsSync(memoryPath(s.id)) ? { memoryPath: memoryPath(s.id) } : {}),
         layerPath: layerPath(s.id),
         vcpu: s.spec.vcpu,
         memoryMib: s.spec.memoryMib,

@@ -85,7 +85,8 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
             progress('snapshot', `saving ${cur.name}'s memory and device state`);
             await sm.pause(h);
             try {
-              await sm.saveState(h, reg.statePath(id));
+              // The RAM goes to its own file where the driver can: forks then share its pages.
+              await sm.saveState(h, reg.statePath(id), reg.memoryPath(id));
               // The row and the VM's reference are written before any file moves: after a crash a
               // directory without a row never holds a disk layer that something depends on.
               const spec: SnapshotSpec = {

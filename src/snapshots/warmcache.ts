@@ -92,6 +92,8 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           runtimeDir,
           accel: deps.accel,
           network: { mode: 'user', sshHostPort: port, egress: false, forwards: [] },
+          // The RAM is written out as the snapshot's memory file, which every warm VM maps copy-on-write.
+          shareableMemory: true,
         },
         log.child({ warm: image }),
       );
@@ -108,7 +110,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
       guest.drop(templateId);
       await guest.forget(templateAlias);
       progress('warm', 'saving the template');
-      await driver.snapshots!.saveState(h, reg.statePath(id));
+      await driver.snapshots!.saveState(h, reg.statePath(id), reg.memoryPath(id));
       await driver.kill(h, 'SIGKILL');
       h = null;
       await reg.layers.seal(reg.layerPath(id));

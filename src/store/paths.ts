@@ -12,7 +12,7 @@
  *     kernels/<sha256>/                       content-addressed kernel (see KERNEL_FILES)
  *     images/<sha256>/                        content-addressed image (rootfs.ext4, manifest.json)
  *     vms/<id>/                               one VM (see VM_FILES)
- *     snapshots/<id>/                         one snapshot: saved state + frozen disk layer (see SNAPSHOT_FILES)
+ *     snapshots/<id>/                         one snapshot: saved state, RAM file + frozen disk layer (see SNAPSHOT_FILES)
  *     staging/                                half-built artifacts; renamed into place when complete
  *     jailer/                                 default jailer chroot base (same file system as images: hard links)
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
@@ -55,6 +55,12 @@ export const VM_RUNTIME_FILES = {
   api: 'api.sock',
   /** Firecracker vsock: host side of the guest's virtio-vsock (connect, then `CONNECT <port>`) */
   vsock: 'vsock.sock',
+  /** While `vm snapshot` writes the VM's RAM as a file (hypervisor/qemu/convert.ts): the converter's QMP, */
+  convertQmp: 'convert.sock',
+  /** the migration socket from the VM to the converter, */
+  convertMigration: 'migrate.sock',
+  /** and the converter's empty stand-in disk (the guest never runs there). */
+  convertDisk: 'convert.qcow2',
 } as const;
 
 /**
@@ -62,8 +68,17 @@ export const VM_RUNTIME_FILES = {
  * a snapshot outlives the VM it was taken from; VM overlays (and child snapshots) sit on top of it.
  */
 export const SNAPSHOT_FILES = {
-  /** memory + device state as the hypervisor saved it (QEMU migration stream) */
+  /**
+   * memory + device state as the hypervisor saved it (QEMU migration stream); device state only
+   * when `memory` exists next to it
+   */
   state: 'state.bin',
+  /**
+   * the guest RAM as a plain sparse file (QEMU): every VM restored from the snapshot maps it
+   * copy-on-write, so unchanged pages are one page-cache copy for all of them; never written
+   * after the snapshot is made
+   */
+  memory: 'memory.bin',
   /** the frozen disk layer (qcow2, read-only), backed by the image or a parent snapshot's layer */
   disk: 'disk.qcow2',
   /** the warm template's guest console and hypervisor log (warm snapshots only) */

@@ -31,6 +31,8 @@ export interface RestoreSource {
   /** For progress lines, e.g. `snapshot web-20250101-120000` or `warm:debian-bookworm`. */
   label: string;
   statePath: string;
+  /** The guest RAM as a file (the state then holds device state only), mapped copy-on-write; absent: the state holds it. */
+  memoryPath?: string;
   /** The frozen layer a new VM's overlay is created on. */
   layerPath: string;
   vcpu: number;

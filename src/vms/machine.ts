@@ -69,7 +69,7 @@ export function createMachine(ctx: VmContext, vv: VmView): Machine {
           runtimeDir,
           accel: ctx.accel,
           network: prepared.spec,
-          ...(restore ? { restoreFrom: restore.statePath } : {}),
+          ...(restore ? { restoreFrom: restore.statePath, ...(restore.memoryPath ? { restoreMemoryFrom: restore.memoryPath } : {}) } : {}),
         },
         log.child({ vm: rec.name }),
       );

@@ -225,11 +225,15 @@ export function createFirecrackerDriver(opts: FirecrackerDriverOptions): Driver 
     async resume(handles) {
       await createApiClient(handles.controlSocket).sendAll(buildResumeRequests());
     },
+    // Firecracker always writes the guest RAM to its own memory file next to the state
+    // (`snapshotFiles`) and maps it MAP_PRIVATE on restore (mem_backend File): restores of one
+    // snapshot already share its unchanged pages through the page cache. A separate memoryPath
+    // has nothing to add, so the answer is false (the state's own files hold everything).
     async saveState(handles, statePath) {
       const api = createApiClient(handles.controlSocket, { timeoutMs: 120_000 });
       if (typeof handles.jailRoot !== 'string') {
         await api.sendAll(buildSaveStateRequests(statePath));
-        return;
+        return false;
       }
       // Jailed: Firecracker writes inside its root; move the files out to where the caller asked.
       const root = handles.jailRoot;
@@ -237,6 +241,7 @@ export function createFirecrackerDriver(opts: FirecrackerDriverOptions): Driver 
       const inJail = { [files.snapshotPath]: '/snapshot', [files.memFilePath]: '/snapshot.mem' };
       await api.sendAll(buildSaveStateRequests(statePath, (p) => inJail[p]));
       for (const [host, jailPath] of Object.entries(inJail)) await moveFile(join(root, jailPath), host);
+      return false;
     },
   };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../driver.js';
-import { buildQemuArgs, hostfwdRule, optValue, SANDBOX_ARG } from './args.js';
+import { buildQemuArgs, hostfwdRule, optValue, RAM_ID, SANDBOX_ARG } from './args.js';
 
 const base: VmSpec = {
   id: 'vm1',
@@ -110,6 +110,47 @@ describe('buildQemuArgs', () => {
   it('restore adds -incoming defer, boot does not', () => {
     expect(values(buildQemuArgs({ ...base, restoreFrom: '/s/snap' }, { machine: 'microvm', qmpSocket: qmp }), '-incoming')).toEqual(['defer']);
     expect(buildQemuArgs(base, { machine: 'microvm', qmpSocket: qmp })).not.toContain('-incoming');
+  });
+
+  // Shared memory for forks: same shape under KVM and TCG, on both machines; the backend takes the
+  // machine's own RAM id so states move between anonymous and file-backed RAM.
+  it.each([
+    ['microvm', 'tcg', 'microvm,rtc=on,acpi=on,memory-backend=microvm.ram', 'microvm.ram'],
+    ['microvm', 'kvm', 'microvm,rtc=on,acpi=on,memory-backend=microvm.ram', 'microvm.ram'],
+    ['q35', 'tcg', 'q35,memory-backend=pc.ram', 'pc.ram'],
+    ['q35', 'kvm', 'q35,memory-backend=pc.ram', 'pc.ram'],
+  ] as const)('%s %s: a restore from a memory file maps it privately; the template keeps a shared memfd', (machine, accel, m, ramId) => {
+    expect(RAM_ID[machine]).toBe(ramId);
+    const restore = buildQemuArgs({ ...base, accel, restoreFrom: '/s/snap/state.bin', restoreMemoryFrom: '/s/sn,ap/memory.bin' }, { machine, qmpSocket: qmp });
+    expect(values(restore, '-M')).toEqual([m]);
+    expect(values(restore, '-object')).toEqual([`memory-backend-file,id=${ramId},size=1024M,mem-path=/s/sn,,ap/memory.bin,share=off`]);
+    expect(values(restore, '-m')).toEqual(['1024M']);
+    expect(values(restore, '-incoming')).toEqual(['defer']);
+    const template = buildQemuArgs({ ...base, accel, shareableMemory: true }, { machine, qmpSocket: qmp });
+    expect(values(template, '-M')).toEqual([m]);
+    expect(values(template, '-object')).toEqual([`memory-backend-memfd,id=${ramId},size=1024M,share=on`]);
+    expect(template).not.toContain('-incoming');
+    // Without either, QEMU makes anonymous RAM itself (cold boots and full-state restores unchanged).
+    const plain = buildQemuArgs({ ...base, accel, restoreFrom: '/s/snap/state.bin' }, { machine, qmpSocket: qmp });
+    expect(plain).not.toContain('-object');
+    expect(values(plain, '-M')[0]).not.toMatch(/memory-backend/);
+  });
+
+  it('refuses a memory file without its device state, and a memory file with shareable memory', () => {
+    expect(() => buildQemuArgs({ ...base, restoreMemoryFrom: '/s/m' }, { machine: 'microvm', qmpSocket: qmp })).toThrow(/restoreFrom/);
+    expect(() => buildQemuArgs({ ...base, restoreFrom: '/s/s', restoreMemoryFrom: '/s/m', shareableMemory: true }, { machine: 'microvm', qmpSocket: qmp })).toThrow(/privately/);
+  });
+
+  it('a converter receives a migration only: no serial file, no forwards, restricted slirp, shared memfd', () => {
+    const argv = buildQemuArgs(
+      { ...base, shareableMemory: true, network: { mode: 'user', sshHostPort: 2222, egress: true, forwards: [{ hostPort: 8080, guestPort: 80 }] } },
+      { machine: 'microvm', qmpSocket: qmp, converter: true, passtFd: 3 },
+    );
+    expect(values(argv, '-chardev')[0]).toBe('null,id=serial0');
+    expect(values(argv, '-netdev')).toEqual(['user,id=net0,restrict=on']);
+    expect(values(argv, '-incoming')).toEqual(['defer']);
+    expect(values(argv, '-object')).toEqual(['memory-backend-memfd,id=microvm.ram,size=1024M,share=on']);
+    expect(argv.join(' ')).not.toMatch(/hostfwd|serial\.log/);
   });
 
   it('escapes commas in paths and names', () => {

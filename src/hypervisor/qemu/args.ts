@@ -20,6 +20,11 @@ export interface QemuArgsOptions {
   passtFd?: number;
   /** Add QEMU's seccomp filter (`-sandbox`); only where the build has it (driver probes once). */
   sandbox?: boolean;
+  /**
+   * A converter (qemu/convert.ts): a copy of the VM's devices that only receives a migration and
+   * saves it again, never runs the guest: no serial file, no forwarded ports, no egress.
+   */
+  converter?: boolean;
 }
 
 /**
@@ -57,8 +62,35 @@ export function hostfwdRule(hostPort: number, guestPort: number): string {
   return `tcp:127.0.0.1:${checkPort(hostPort, 'host port')}-:${checkPort(guestPort, 'guest port')}`;
 }
 
-function machineArgs(machine: QemuMachine): string[] {
-  return machine === 'microvm' ? ['-M', 'microvm,rtc=on,acpi=on'] : ['-M', 'q35'];
+/**
+ * The id QEMU gives a machine's RAM when it makes the RAM itself (its default_ram_id). A memory
+ * backend with this id makes the same RAM block, so saved states move between VMs with anonymous
+ * and file-backed RAM (a state names its RAM blocks; another name is refused).
+ */
+export const RAM_ID: Record<QemuMachine, string> = { microvm: 'microvm.ram', q35: 'pc.ram' };
+
+/**
+ * Where the guest RAM lives (the density story, DESIGN.md): by default anonymous memory. A restore
+ * of a device-only state maps the snapshot's RAM file privately (share=off: copy-on-write, the file
+ * is never written, unchanged pages are one page-cache copy for every VM restored from it). The warm
+ * template and a converter keep RAM in a shared memfd, which saveState copies out as that file.
+ */
+function memoryBackend(spec: VmSpec, machine: QemuMachine): string[] {
+  if (spec.restoreMemoryFrom !== undefined && spec.shareableMemory) {
+    throw new BangerError('bad_request', 'a VM restored from a memory file maps it privately; it cannot also keep shareable memory');
+  }
+  const common = `id=${RAM_ID[machine]},size=${spec.memoryMib}M`;
+  if (spec.restoreMemoryFrom !== undefined) {
+    if (!spec.restoreFrom) throw new BangerError('bad_request', 'a memory file is restored together with its device state (restoreFrom)');
+    return ['-object', `memory-backend-file,${common},mem-path=${optValue(spec.restoreMemoryFrom)},share=off`];
+  }
+  if (spec.shareableMemory) return ['-object', `memory-backend-memfd,${common},share=on`];
+  return [];
+}
+
+function machineArgs(machine: QemuMachine, ownRam: boolean): string[] {
+  const ram = ownRam ? `,memory-backend=${RAM_ID[machine]}` : '';
+  return machine === 'microvm' ? ['-M', `microvm,rtc=on,acpi=on${ram}`] : ['-M', `q35${ram}`];
 }
 
 function accelArgs(accel: VmSpec['accel']): string[] {
@@ -66,8 +98,10 @@ function accelArgs(accel: VmSpec['accel']): string[] {
   return accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
 }
 
-function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number): string[] {
+function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number, converter?: boolean): string[] {
   const net = spec.network;
+  // One restricted slirp netdev: it takes a saved `slirp` section (slirp and passt VMs both write one).
+  if (converter) return ['-netdev', `user,id=${NETDEV_ID},restrict=on`, '-device', `${deviceModel},netdev=${NETDEV_ID}`];
   if (net.mode === 'user' && passtFd !== undefined) {
     // passt does the forwarding (its own -t rules); QEMU's NIC talks to it over an inherited socket.
     if (!Number.isInteger(passtFd) || passtFd < 3) throw new BangerError('bad_request', `passt's descriptor must be an inherited fd (3 or more), got ${passtFd}`);
@@ -104,10 +138,11 @@ export function buildQemuArgs(spec: VmSpec, opts: QemuArgsOptions): string[] {
   const pci = opts.machine === 'q35';
   const blk = pci ? 'virtio-blk-pci' : 'virtio-blk-device';
   const nic = pci ? 'virtio-net-pci' : 'virtio-net-device';
+  const memory = memoryBackend(spec, opts.machine);
   return [
     '-name',
     `guest=${optValue(spec.name)}`,
-    ...machineArgs(opts.machine),
+    ...machineArgs(opts.machine, memory.length > 0),
     ...accelArgs(spec.accel),
     '-m',
     `${spec.memoryMib}M`,
@@ -124,19 +159,20 @@ export function buildQemuArgs(spec: VmSpec, opts: QemuArgsOptions): string[] {
     '-append',
     spec.cmdline,
     '-chardev',
-    `file,id=serial0,path=${optValue(spec.serialLogPath)}`,
+    opts.converter ? 'null,id=serial0' : `file,id=serial0,path=${optValue(spec.serialLogPath)}`,
     '-serial',
     'chardev:serial0',
     '-drive',
     `id=${DISK_ID},file=${optValue(spec.diskPath)},format=${spec.diskFormat},if=none`,
     '-device',
     `${blk},drive=${DISK_ID}`,
-    ...netArgs(spec, nic, opts.passtFd),
+    ...netArgs(spec, nic, opts.passtFd, opts.converter),
     '-chardev',
     `socket,id=qmp0,path=${optValue(opts.qmpSocket)},server=on,wait=off`,
     '-mon',
     'chardev=qmp0,mode=control',
     ...(opts.sandbox ? ['-sandbox', SANDBOX_ARG] : []),
-    ...(spec.restoreFrom ? ['-incoming', 'defer'] : []),
+    ...memory,
+    ...(spec.restoreFrom || opts.converter ? ['-incoming', 'defer'] : []),
   ];
 }

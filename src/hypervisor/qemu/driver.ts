@@ -22,6 +22,7 @@ import { loadUri } from './migration.js';
 import { processMatches, processState, tailFile, waitUntil } from './process.js';
 import { QmpClient, withQmp } from './qmp.js';
 import { createLiveOps, POLL_MS, sleep, waitForMigration } from './live.js';
+import type { QemuMemoryFacts } from './convert.js';
 import { qcow2Disks } from './disk.js';
 import { parseQemuVersion } from './version.js';
 import { PASST_FD, socketPair, startPasst, stopPasst, type PasstHandle } from './passt.js';
@@ -49,10 +50,12 @@ export interface QemuDriverOptions {
   passt?: string | null;
   /** QEMU's seccomp filter (`-sandbox`). @default on when this QEMU build accepts it, probed once */
   sandbox?: boolean;
+  /** For the RAM converter's stand-in disk. @default 'qemu-img' */
+  qemuImg?: string;
 }
 
 /** The QEMU-specific facts kept in handles.json next to the common ones. */
-export interface QemuHandles extends VmHandles {
+export interface QemuHandles extends VmHandles, QemuMemoryFacts {
   driver: 'qemu';
   vmId: string;
   machine: QemuMachine;
@@ -102,6 +105,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
   async function start(spec: VmSpec, log: Logger): Promise<VmHandles> {
     const controlSocket = checkSocketPath(join(spec.runtimeDir, VM_RUNTIME_FILES.qmp));
     if (spec.restoreFrom && !existsSync(spec.restoreFrom)) throw notFound('saved state', spec.restoreFrom);
+    if (spec.restoreMemoryFrom && !existsSync(spec.restoreMemoryFrom)) throw notFound('saved memory', spec.restoreMemoryFrom);
     const net = spec.network;
     const passt = net.mode === 'user' && userNetBackend(net, (await findPasst()) !== null) === 'passt' ? await findPasst() : null;
     const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox() })];
@@ -140,6 +144,9 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       machine,
       network: spec.network.mode,
       ...(passtHandle ? { passt: passtHandle } : {}),
+      ...(spec.shareableMemory ? { memory: 'shareable' as const } : spec.restoreMemoryFrom ? { memory: 'file' as const } : {}),
+      // What a RAM converter needs to copy this VM's devices at its next snapshot (convert.ts).
+      mirror: { ...spec, restoreFrom: undefined, restoreMemoryFrom: undefined },
     };
     if (child.pid < 0) {
       if (passtHandle) await stopPasst(passtHandle, killTimeoutMs);
@@ -154,6 +161,9 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
         await qmp.execute('query-status');
         if (spec.restoreFrom) {
           const t0 = Date.now();
+          // A device-only state (its RAM is the file mapped above) was saved with x-ignore-shared;
+          // the stream's layout depends on it, so the capability must match.
+          if (spec.restoreMemoryFrom) await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
           await qmp.execute('migrate-incoming', { uri: loadUri(spec.restoreFrom) });
           await waitForMigration(qmp, restoreTimeoutMs, `restoring ${spec.restoreFrom}`);
           // A state saved after `stop` comes back paused.
@@ -264,7 +274,14 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     };
   }
 
-  const { snapshots, ports } = createLiveOps({ isRunning, passtOf, saveTimeoutMs, log: opts.log });
+  const { snapshots, ports } = createLiveOps({
+    isRunning,
+    passtOf,
+    saveTimeoutMs,
+    log: opts.log,
+    machine,
+    convert: { bin, qemuImg: opts.qemuImg ?? 'qemu-img', sandbox: probeSandbox, startTimeoutMs },
+  });
 
   return { start, requestPowerOff, kill, isRunning, info, snapshots, ports, disks: qcow2Disks };
 }

@@ -3,48 +3,30 @@
  * (migration to a file), pause and resume, switch its disk, and add or remove port forwards on
  * slirp user networking. The driver (driver.ts) builds these over its own process checks.
  */
-import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { BangerError, notFound } from '../../api/errors.js';
 import type { Logger } from '../../host/logger.js';
 import type { PortForwarder, SnapshotManager, VmHandles } from '../driver.js';
-import { DISK_ID, hostfwdRule, NETDEV_ID } from './args.js';
-import { MigrationInfo, migrationOutcome, saveTarget } from './migration.js';
+import { DISK_ID, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
+import { type ConvertDeps, convertible, convertState, copyRamOut, type QemuMemoryFacts } from './convert.js';
 import type { PasstHandle } from './passt.js';
-import { waitUntil } from './process.js';
-import { type QmpClient, withQmp } from './qmp.js';
+import { withQmp } from './qmp.js';
+import { writeState } from './savestate.js';
 
-// Migration is local (a pipe to a file): lift QEMU's default 128 MiB/s throttle.
-const MIGRATE_MAX_BANDWIDTH = 64 * 1024 ** 3;
-/** How often a wait on QEMU polls. */
-export const POLL_MS = 50;
+export { MIGRATE_MAX_BANDWIDTH, POLL_MS, sleep, waitForMigration } from './savestate.js';
 
 /** Why a running passt-networked VM takes no forward change (refused before anything is stored). */
 export const LIVE_FORWARD_PASST =
   "this VM's network (passt, which keeps the guest off the host's 127.0.0.1) takes port forwards at start only: stop the VM, run `banger vm forward` again, then start it (VMs created with --host-access or --no-egress use QEMU's slirp, which forwards live)";
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-  /** Polls query-migrate until the migration ends; throws with QEMU's reason when it failed. */
-export async function waitForMigration(qmp: QmpClient, timeoutMs: number, what: string): Promise<MigrationInfo> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = MigrationInfo.parse(await qmp.execute('query-migrate'));
-    const outcome = migrationOutcome(info);
-    if (outcome.done) {
-      if (!outcome.ok) throw new BangerError('internal', `${what} failed: ${outcome.error}`);
-      return info;
-    }
-    if (Date.now() >= deadline) throw new BangerError('unavailable', `${what} did not finish within ${timeoutMs} ms (status ${info.status ?? 'none'})`);
-    await sleep(POLL_MS);
-  }
-}
 
 export interface LiveOpsDeps {
   isRunning(h: VmHandles): boolean;
   passtOf(h: VmHandles): PasstHandle | undefined;
   saveTimeoutMs: number;
   log: Logger;
+  /** Starting a RAM converter (convert.ts). */
+  convert: Omit<ConvertDeps, 'saveTimeoutMs' | 'log'>;
+  machine: QemuMachine;
 }
 
 export function createLiveOps(deps: LiveOpsDeps): { snapshots: SnapshotManager; ports: PortForwarder } {
@@ -55,34 +37,28 @@ const requireRunning = (h: VmHandles, what: string) => {
 };
 
 const snapshots: SnapshotManager = {
-  async saveState(h, statePath) {
+  async saveState(h, statePath, memoryPath) {
     requireRunning(h, 'save its state');
-    const target = saveTarget(statePath);
-    await Promise.all([rm(target.partPath, { force: true }), rm(target.writtenPath, { force: true })]);
+    const q = h as VmHandles & QemuMemoryFacts & { machine?: QemuMachine };
     const t0 = Date.now();
-    await withQmp(h.controlSocket, async (qmp) => {
-      const before = (await qmp.execute<{ status: string }>('query-status')).status;
-      await qmp.execute('stop');
+    const saveOpts = { timeoutMs: saveTimeoutMs, log: opts.log };
+    let asFile = false;
+    if (memoryPath && q.memory === 'shareable' && q.mirror) {
+      // The RAM is a shared memfd: device state without it, then the RAM copied out as is.
+      await writeState(h.controlSocket, statePath, { ...saveOpts, ignoreShared: true });
       try {
-        await qmp.execute('migrate-set-parameters', { 'max-bandwidth': MIGRATE_MAX_BANDWIDTH });
-        await qmp.execute('migrate', { uri: target.uri });
-        await waitForMigration(qmp, saveTimeoutMs, `saving the VM state to ${statePath}`);
+        await copyRamOut(h.pid, q.mirror.memoryMib, memoryPath);
       } catch (err) {
-        await qmp.execute('migrate_cancel').catch(() => {});
-        if (before === 'running') await qmp.execute('cont').catch(() => {});
+        await rm(statePath, { force: true });
         throw err;
       }
-    }).catch(async (err) => {
-      // The writer renames .part to .written once QEMU closes the pipe; clean up whichever exists.
-      await sleep(200);
-      await Promise.all([rm(target.partPath, { force: true }), rm(target.writtenPath, { force: true })]);
-      throw err;
-    });
-    if (!(await waitUntil(() => existsSync(target.writtenPath), 30_000))) {
-      throw new BangerError('internal', `the VM state was sent but ${target.writtenPath} never appeared; check disk space and ${target.partPath}`);
+      asFile = true;
+    } else if (memoryPath && convertible(q)) {
+      asFile = await convertState({ ...deps.convert, saveTimeoutMs, log: opts.log }, { ...q, machine: q.machine ?? deps.machine }, statePath, memoryPath);
     }
-    await rename(target.writtenPath, statePath);
-    opts.log.info({ pid: h.pid, statePath, ms: Date.now() - t0 }, 'qemu state saved');
+    if (!asFile) await writeState(h.controlSocket, statePath, { ...saveOpts, ignoreShared: false });
+    opts.log.info({ pid: h.pid, statePath, memoryFile: asFile, ms: Date.now() - t0 }, 'qemu state saved');
+    return asFile;
   },
   async pause(h) {
     requireRunning(h, 'pause it');

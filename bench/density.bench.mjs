@@ -1,0 +1,129 @@
+// Density bench (issue 13): how much host memory forked and warm-restored VMs take, and how fast a
+// fan-out fork is, against baselines measured in the same run.
+//
+//   baseline  one cold-booted VM (`vm create --cold`): its create time and its qemu PSS/RSS after a settle
+//   warm      one warm-restored VM (`vm create`, the warm snapshot built first): create time, PSS/RSS
+//   fork      `vm fork SRC --count N` of that warm VM (default 8): wall time; each child's qemu PSS
+//             (/proc/PID/smaps_rollup) right after and after BENCH_SETTLE_MS idle; host MemAvailable
+//             before and after
+//   many      more forks of the same snapshot until BENCH_MANY VMs (default 20) forked VMs are alive
+//             at once, every one answering `vm exec -- true`; host MemAvailable drop and total PSS
+//
+// Memory is measured as PSS: pages shared between processes (the snapshot's RAM file in the page
+// cache) count once, split between their users. Ratios are against the cold-booted VM of this run.
+// Runs the built dist/ and bin/banger against an isolated install seeded from the golden kernel and
+// image (test/install.fixture.ts); `npm run bench` builds first.
+//   node bench/density.bench.mjs
+// Knobs: BENCH_FORK_COUNT (8), BENCH_MANY (20), BENCH_SETTLE_MS (10000).
+import { readFileSync } from 'node:fs';
+import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+
+const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 8);
+const MANY = Number(process.env.BENCH_MANY ?? 20);
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
+
+const MiB = 2 ** 20;
+const mib = (b) => (b === null ? '?' : `${(b / MiB).toFixed(0)} MiB`);
+const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const log = (m) => process.stderr.write(`[density.bench] ${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const meminfo = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))[1]) * 1024;
+/** { pss, rss } of a process in bytes, from smaps_rollup; null when it is gone. */
+const memOf = (pid) => {
+  try {
+    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)[1]) * 1024;
+    return { pss: kb('Pss'), rss: kb('Rss') };
+  } catch {
+    return null;
+  }
+};
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+const memTotal = meminfo('MemTotal');
+if (memTotal < 20 * 1024 * MiB) log(`warning: ${mib(memTotal)} of host RAM; ${MANY} guests of the default size may not fit`);
+
+const inst = await freshInstall();
+const banger = async (args) => {
+  const t0 = performance.now();
+  const r = await inst.cli(args);
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`banger ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return { ms, ...r };
+};
+const pidOf = async (name) => JSON.parse((await banger(['vm', 'show', name])).stdout).pid;
+
+try {
+  log(`host RAM ${mib(memTotal)}, load average at start: ${loadavg()}`);
+  log('baseline: a cold-booted VM');
+  const cold = await banger(['vm', 'create', '--cold', '--name', 'cold']);
+  log('warm: building the warm snapshot (first vm create)');
+  const first = await banger(['vm', 'create', '--name', 'first']);
+  await banger(['vm', 'delete', 'first']);
+  log('warm: a warm-restored VM');
+  const warm = await banger(['vm', 'create', '--name', 'src']);
+  await sleep(SETTLE_MS);
+  const coldMem = memOf(await pidOf('cold'));
+  const warmMem = memOf(await pidOf('src'));
+  // The cold VM is the baseline figure only; it does not stay for the density part.
+  await banger(['vm', 'delete', 'cold']);
+  await sleep(1000);
+
+  log(`fork: vm fork src --count ${FORK_COUNT}`);
+  const availBefore = meminfo('MemAvailable');
+  const fork = await banger(['vm', 'fork', 'src', '--name', 'f', '--count', String(FORK_COUNT), '--json']);
+  const forked = JSON.parse(fork.stdout);
+  const kids = forked.vms.map((v) => ({ name: v.name, pid: v.pid }));
+  const right = kids.map((k) => memOf(k.pid));
+  await sleep(SETTLE_MS);
+  const settled = kids.map((k) => memOf(k.pid));
+  const availAfterFork = meminfo('MemAvailable');
+  const snap = JSON.parse((await banger(['snapshot', 'show', forked.snapshot, '--json'])).stdout);
+
+  log(`many: forks of ${forked.snapshot} until ${MANY} forked VMs run`);
+  const more = MANY - FORK_COUNT;
+  let many = null;
+  if (more > 0) {
+    const m = await banger(['vm', 'fork', forked.snapshot, '--name', 'm', '--count', String(more), '--json']);
+    const all = [...kids, ...JSON.parse(m.stdout).vms.map((v) => ({ name: v.name, pid: v.pid }))];
+    let answered = 0;
+    for (const k of all) {
+      const r = await banger(['vm', 'exec', k.name, '--', 'hostname']);
+      if (r.stdout.trim() !== k.name) throw new Error(`${k.name} says it is ${r.stdout.trim()}`);
+      answered++;
+    }
+    await sleep(SETTLE_MS);
+    const mems = all.map((k) => memOf(k.pid));
+    many = { ms: m.ms, count: all.length, answered, pss: sum(mems.map((x) => x?.pss ?? 0)), avail: meminfo('MemAvailable') };
+  }
+
+  const pssRight = right.map((x) => x?.pss ?? null);
+  const pssSettled = settled.map((x) => x?.pss ?? null);
+  const lines = [
+    `density bench (QEMU ${snap.accel}, ${snap.vcpu} vCPU, ${snap.memoryMib} MiB guests; host RAM ${mib(memTotal)}; load average ${loadavg()})`,
+    `  baseline: cold-booted VM: create ${sec(cold.ms)}, qemu PSS ${mib(coldMem?.pss)} (RSS ${mib(coldMem?.rss)}) after ${SETTLE_MS / 1000} s`,
+    `  warm-restored VM: create ${sec(warm.ms)} (${(warm.ms / cold.ms).toFixed(2)}x the cold create; first create, building the warm snapshot: ${sec(first.ms)})`,
+    `  warm-restored VM: qemu PSS ${mib(warmMem?.pss)} (RSS ${mib(warmMem?.rss)}): ${(warmMem.pss / coldMem.pss).toFixed(2)}x the cold VM's PSS, RSS ${(warmMem.rss / coldMem.rss).toFixed(2)}x  (goal <= 1)`,
+    `  vm fork src --count ${FORK_COUNT}: ${sec(fork.ms)} (${sec(fork.ms / FORK_COUNT)} per VM; ${(fork.ms / cold.ms).toFixed(2)}x one cold create)  (goal <= 3 s)`,
+    `  snapshot ${forked.snapshot}: state + RAM file ${mib(snap.stateBytes)} on disk, frozen layer ${mib(snap.layerBytes)}`,
+    `  qemu PSS per fork right after:  ${pssRight.map(mib).join(', ')}  (median ${mib(median(pssRight))}, ${(median(pssRight) / coldMem.pss).toFixed(2)}x cold; goal <= 64 MiB)`,
+    `  qemu PSS per fork after ${SETTLE_MS / 1000} s:   ${pssSettled.map(mib).join(', ')}  (median ${mib(median(pssSettled))}, ${(median(pssSettled) / coldMem.pss).toFixed(2)}x cold; goal <= 96 MiB)`,
+    `  host MemAvailable: ${mib(availBefore)} before the fork, ${mib(availAfterFork)} after (${mib(availBefore - availAfterFork)} for ${FORK_COUNT} VMs, ${mib((availBefore - availAfterFork) / FORK_COUNT)} each; ${((availBefore - availAfterFork) / FORK_COUNT / coldMem.pss).toFixed(2)}x the cold VM's PSS)`,
+    many
+      ? `  ${many.count} forked VMs alive, ${many.answered} answered vm exec: total qemu PSS ${mib(many.pss)} (${mib(many.pss / many.count)} each), host MemAvailable down ${mib(availBefore - many.avail)} since before the first fork (${(
+          (availBefore - many.avail) /
+          many.count /
+          coldMem.pss
+        ).toFixed(2)}x the cold VM's PSS per VM); the ${more} extra forks took ${sec(many.ms)}`
+      : `  (BENCH_MANY <= BENCH_FORK_COUNT: no extra forks)`,
+  ];
+  console.log(lines.join('\n'));
+} finally {
+  await inst.destroy();
+}
