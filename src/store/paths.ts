@@ -17,6 +17,7 @@
  *     jailer/                                 default jailer chroot base (same file system as images: hard links)
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
+ *     tools/                                  verified downloads for image builds (mise)
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *   $XDG_RUNTIME_DIR/banger/ (0700)           sockets: bangerd.sock, vms/<id>/qmp.sock
  *     (XDG_RUNTIME_DIR unset: /run/user/<uid>/banger when /run/user/<uid> exists, else /tmp/banger-<uid>;
@@ -120,6 +121,8 @@ export interface Paths {
   stagingDir: string;
   debCacheDir: string;
   aptArchiveCacheDir: string;
+  /** Verified downloads used by image builds (artifacts/image/mise.ts). */
+  toolCacheDir: string;
   /** Default `jailer_chroot_base`: under the state dir, so jails can hard-link images and disks. */
   jailerDir: string;
   /** The user's home (`~` in config.toml's file_sync). */
@@ -176,6 +179,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
+    toolCacheDir: join(cacheDir, 'tools'),
     jailerDir: join(stateDir, 'jailer'),
     home,
     aptDir: join(cacheDir, 'apt'),

@@ -1,5 +1,6 @@
 /** image build/import/export/pull/list/show/delete. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { ImageVariant } from '../../api/image.js';
 import { resolve } from 'node:path';
 import { formatBytes } from '../../api/names.js';
 import type { CliContext } from '../context.js';
@@ -17,10 +18,11 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'image name', 'debian-bookworm')
     .option('--include <pkgs>', 'extra packages, comma-separated')
     .option('--size <size>', 'file system size', '4G')
-    .addHelpText('after', '\nWithout root, the build runs in a user namespace: it needs uidmap, fakeroot and a subordinate\nid range for you (`banger doctor` checks; ./scripts/install.sh sets them up).\n\nExamples:\n  banger image build\n  banger image build --name py --include python3,python3-venv')
-    .action(async (o: { name: string; include?: string; size: string }) => {
+    .addOption(new Option('--variant <variant>', 'default: Docker, python3, node, mise and the usual tools; minimal: systemd, sshd, git, build-essential').choices(ImageVariant.options).default('default'))
+    .addHelpText('after', '\nWithout root, the build runs in a user namespace: it needs uidmap, fakeroot and a subordinate\nid range for you (`banger doctor` checks; ./scripts/install.sh sets them up).\n\nExamples:\n  banger image build\n  banger image build --variant minimal --name small\n  banger image build --name py --include python3,python3-venv')
+    .action(async (o: { name: string; include?: string; size: string; variant: ImageVariant }) => {
       const include = o.include ? o.include.split(',').map((s) => s.trim()).filter(Boolean) : [];
-      const m = await api('image.build', { name: o.name, include, size: o.size }, { doneLine });
+      const m = await api('image.build', { name: o.name, include, size: o.size, variant: o.variant }, { doneLine });
       console.log(`${m.name}: ${m.packages.length} packages, ${formatBytes(m.sizeBytes)} (${m.sha256.slice(0, 12)})`);
     });
   i.command('import')
