@@ -47,9 +47,9 @@ function planOf(ctx: CliContext, p: ReturnType<typeof prepareParams>, listFiles:
   return ctx.api('workspace.plan', params, { progress: false });
 }
 
-/** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it. */
-export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags): Promise<void> {
-  await planOf(ctx, prepareParams('check', path, o), false);
+/** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it; the plan (with the file list when asked). */
+export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags, listFiles = false): Promise<WorkspacePlan> {
+  return planOf(ctx, prepareParams('check', path, o), listFiles);
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
@@ -66,7 +66,7 @@ export async function prepareWorkspace(ctx: CliContext, name: string, path: stri
 /** Control characters in a file name are shown JSON-quoted, so one name stays one line. */
 const showPath = (p: string) => (/[\x00-\x1f\x7f]/.test(p) ? JSON.stringify(p) : p);
 
-function printPlan(plan: WorkspacePlan): void {
+export function printPlan(plan: WorkspacePlan): void {
   console.log(`mode: ${plan.mode}`);
   console.log(`repo: ${plan.root} (HEAD ${plan.headCommit.slice(0, 12)}${plan.hostBranch ? `, branch ${plan.hostBranch}` : ', detached'})`);
   console.log('files:');
