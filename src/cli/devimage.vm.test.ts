@@ -158,6 +158,14 @@ describe('the rest of vm run, vm exec, vm prune, vm set', () => {
     const quiet = await exec('cat', 'NEW.md');
     expect(quiet.stdout).toBe('new\n');
     expect(quiet.stderr).not.toMatch(/warning/);
+    // A guest edit is never discarded by a re-sync.
+    expect((await exec('sh', '-c', 'echo mine > guest.txt')).code).toBe(0);
+    await writeFiles(repo, { 'NEWER.md': 'newer\n' });
+    await commitAll(repo, 'moved again');
+    const refused = await inst.cli(['vm', 'exec', VM, '--auto-prepare', '--', 'true']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/1 changed file since it was prepared; re-syncing would discard them: export them first/);
+    expect((await exec('cat', 'guest.txt')).stdout).toBe('mine\n');
   }, 300_000);
 
   it('vm set takes several VMs; vm prune asks on a terminal (no keeps them, yes deletes them) and refuses without one', async () => {

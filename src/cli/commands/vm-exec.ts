@@ -4,7 +4,7 @@ import { BangerError } from '../../api/errors.js';
 import type { CliContext } from '../context.js';
 import { driftWarning } from '../drift.js';
 import { execInVm, sshToVm } from '../guest-io.js';
-import { prepareWorkspace } from './workspace.js';
+import { resyncWorkspace } from './workspace.js';
 
 /** Before a command in the workspace: warn when the host HEAD moved since prepare, or re-sync (--auto-prepare). */
 async function checkDrift(ctx: CliContext, name: string, autoPrepare: boolean): Promise<void> {
@@ -23,7 +23,7 @@ async function checkDrift(ctx: CliContext, name: string, autoPrepare: boolean): 
   const warning = driftWarning(name, ws, head);
   if (!warning) return;
   if (!autoPrepare) return void console.error(warning);
-  await prepareWorkspace(ctx, name, ws.hostSource, { guestPath: ws.guestPath, mode: ws.mode });
+  await resyncWorkspace(ctx, name, ws);
 }
 
 export function execCommands(vm: Command, ctx: CliContext): void {
@@ -31,7 +31,7 @@ export function execCommands(vm: Command, ctx: CliContext): void {
     .description('run a command in a running VM; output streams, stdin passes through, the exit code is the guest\'s')
     .argument('<name>')
     .option('-w, --workdir <dir>', 'guest directory (default: the workspace, else home)')
-    .option('--auto-prepare', "re-sync the workspace first when the host repo's HEAD moved since it was prepared")
+    .option('--auto-prepare', "re-sync the workspace first when the host repo's HEAD moved since it was prepared (refused when the guest has changes)")
     .addHelpText(
       'after',
       [
