@@ -4,7 +4,7 @@ import { DOCKER_CHECK, DOCKER_MODULES, RICH_PACKAGES, variantCustomisation, vari
 
 describe('image variants', () => {
   it('default has what the issue lists; minimal stays the small set', () => {
-    for (const p of ['docker.io', 'python3', 'python3-venv', 'python3-pip', 'nodejs', 'npm', 'tmux', 'vim-tiny', 'rsync', 'unzip', 'zstd', 'xz-utils', 'iputils-ping', 'dnsutils', 'procps', 'less', 'ca-certificates', 'build-essential']) {
+    for (const p of ['docker.io', 'apparmor', 'python3', 'python3-venv', 'python3-pip', 'nodejs', 'npm', 'tmux', 'vim-tiny', 'rsync', 'unzip', 'zstd', 'xz-utils', 'iputils-ping', 'dnsutils', 'procps', 'less', 'ca-certificates', 'build-essential']) {
       expect(variantPackages('default')).toContain(p);
     }
     expect(variantPackages('minimal')).not.toContain('docker.io');

@@ -16,6 +16,9 @@ import { DEFAULT_PACKAGES, guestCustomisation, type GuestCustomisation } from '.
 export const RICH_PACKAGES = [
   // Docker Engine: Depends pulls containerd, runc, tini and iptables (nft backend by default).
   'docker.io',
+  // The Debian cloud kernel enables AppArmor: dockerd then loads its docker-default profile with
+  // apparmor_parser, and `docker run` fails without it (Debian's docker.io only recommends it).
+  'apparmor',
   'python3',
   'python3-venv',
   'python3-pip',
