@@ -83,10 +83,16 @@ function artifactsVersion(): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Which image the golden state holds as `debian-bookworm`: `minimal` (the small image, what the
+ * general suite boots: fast to build and boot) or `default` (the rich image, for the tests about it).
+ */
+export type GoldenVariant = 'minimal' | 'default';
+
 /** The golden install: default kernel and image registered, no VMs, daemon stopped. */
-export async function goldenState(): Promise<string> {
+export async function goldenState(variant: GoldenVariant = 'minimal'): Promise<string> {
   const base = process.env.BANGER_TEST_GOLDEN ?? '/var/tmp/banger-test-golden';
-  const root = `${base}-${artifactsVersion()}`;
+  const root = `${base}-${variant === 'minimal' ? '' : `${variant}-`}${artifactsVersion()}`;
   if (existsSync(join(root, 'READY'))) return root;
   // Built aside and renamed into place, so concurrent test runs never see (or delete) a half-built one.
   const building = `${root}.building-${process.pid}`;
@@ -95,7 +101,7 @@ export async function goldenState(): Promise<string> {
   const g = makeInstall(building);
   const t0 = Date.now();
   try {
-    for (const args of [['kernel', 'pull'], ['image', 'build']]) {
+    for (const args of [['kernel', 'pull'], ['image', 'build', '--variant', variant]]) {
       const r = await g.cli(args, { timeoutMs: 1_500_000 });
       if (r.code !== 0) throw new Error(`golden ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     }
@@ -114,9 +120,9 @@ export async function goldenState(): Promise<string> {
   return root;
 }
 
-/** A fresh install with the golden kernel and image, its daemon started. */
-export async function freshInstall(): Promise<Install> {
-  const golden = await goldenState();
+/** A fresh install with the golden kernel and image (the minimal one unless asked), its daemon started. */
+export async function freshInstall(variant: GoldenVariant = 'minimal'): Promise<Install> {
+  const golden = await goldenState(variant);
   // Short root: unix socket paths must stay under 108 bytes.
   const root = mkdtempSync('/tmp/bt-');
   const inst = makeInstall(root);

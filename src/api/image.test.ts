@@ -57,7 +57,9 @@ describe('Catalog', () => {
 
 describe('method params', () => {
   it('image.build defaults to the default image at 4G with no extra packages', () => {
-    expect(ImageBuildParams.parse({})).toEqual({ name: 'debian-bookworm', include: [], size: '4G' });
+    expect(ImageBuildParams.parse({})).toEqual({ name: 'debian-bookworm', include: [], size: '4G', variant: 'default' });
+    expect(ImageBuildParams.parse({ variant: 'minimal' }).variant).toBe('minimal');
+    expect(ImageBuildParams.safeParse({ variant: 'huge' }).success).toBe(false);
   });
 
   it('image.build validates package names and sizes', () => {

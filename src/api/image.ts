@@ -14,6 +14,12 @@ export type ImageName = z.infer<typeof ImageName>;
 /** The image `image build` makes when no name is given, and the one `vm create` uses by default. */
 export const DEFAULT_IMAGE_NAME = 'debian-bookworm';
 export const DEFAULT_IMAGE_SIZE = '4G';
+/**
+ * What `image build` puts in the image: `default` is rich enough to work in (Docker, python3, node,
+ * mise, the usual tools); `minimal` is the small image (systemd, sshd, git, build-essential).
+ */
+export const ImageVariant = z.enum(['default', 'minimal']);
+export type ImageVariant = z.infer<typeof ImageVariant>;
 /** The largest rootfs tar `image import` reads unless config.toml's `image_import_max_size` says otherwise. */
 export const DEFAULT_IMPORT_MAX_BYTES = 64 * 1024 ** 3;
 
@@ -107,6 +113,7 @@ export const ImageBuildParams = z
     include: z.array(PackageName).default([]),
     /** Apparent size of the ext4 (sparse), e.g. 4G. */
     size: ImageSize.default(DEFAULT_IMAGE_SIZE),
+    variant: ImageVariant.default('default'),
   })
   .strict();
 export type ImageBuildParams = z.input<typeof ImageBuildParams>;

@@ -11,6 +11,12 @@ export { WorkspaceMode } from './enums.js';
 
 export const DEFAULT_GUEST_PATH = '/root/repo';
 
+/**
+ * The files, relative to a workspace's root, that make it pin tools with mise (`vm run` bootstraps
+ * them with `mise install`; `vm exec` in the workspace runs inside `mise exec`).
+ */
+export const MISE_CONFIG_FILES = ['.mise.toml', 'mise.toml', '.mise.local.toml', '.config/mise.toml', '.config/mise/config.toml', '.mise/config.toml', 'mise/config.toml', '.tool-versions'] as const;
+
 /** Why a guest path is refused, or null when it is acceptable: absolute, no `..`, not `/`, no NUL. */
 export function guestPathProblem(p: string): string | null {
   if (!p.startsWith('/')) return 'guest paths must be absolute (e.g. /root/repo)';

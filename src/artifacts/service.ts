@@ -5,7 +5,7 @@
  * kernel and image paths); the daemon's artifact handlers call the rest.
  */
 import type { z } from 'zod';
-import { DEFAULT_IMAGE_SIZE, ImageManifest } from '../api/image.js';
+import { DEFAULT_IMAGE_SIZE, ImageManifest, type ImageVariant } from '../api/image.js';
 import { KernelManifest, type KernelImportParams, type KernelListResult } from '../api/kernel.js';
 import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
@@ -55,7 +55,7 @@ export interface ArtifactService {
   pullImage(nameOrUrl: string, progress: Progress): Promise<ImageManifest>;
   /** `image export`: the image as a bundle written to `output`. */
   exportImage(name: string, output: string, progress: Progress): ReturnType<typeof exportBundle>;
-  buildImage(name: string, include: string[], size: string, progress: Progress): Promise<ImageManifest>;
+  buildImage(name: string, include: string[], size: string, progress: Progress, variant?: ImageVariant): Promise<ImageManifest>;
   listImages(): { images: ImageManifest[] };
   showImage(name: string): ImageManifest;
   getImage(name: string): ImageManifest | null;
@@ -112,14 +112,14 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     });
   }
 
-  function build(name: string, include: string[], size: string, progress: Progress): Promise<ImageManifest> {
+  function build(name: string, include: string[], size: string, progress: Progress, variant: ImageVariant = 'default'): Promise<ImageManifest> {
     return flights.run(`image:${name}`, async () => {
       // Before the kernel pull: a user without subordinate ids learns the fix at once.
       if (process.getuid?.() !== 0) await checkRootless('build');
       const kernelName = config.defaultKernelName;
       const kernel = kernels.get(kernelName)?.manifest ?? (await pullKernel(kernelName, progress));
       const modulesDir = kernel.modulesDir ? `${paths.kernelDir(kernel.sha256)}/${kernel.modulesDir}` : null;
-      const r = await buildImage({ paths, name, include, size, modulesDir, kernelRef: kernelName, progress, log });
+      const r = await buildImage({ paths, name, include, size, variant, modulesDir, kernelRef: kernelName, progress, log });
       return registerImage(name, r.manifest, kernelName);
     });
   }

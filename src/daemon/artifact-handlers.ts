@@ -19,7 +19,7 @@ export function artifactHandlers(a: ArtifactService, deps: { paths: Paths; confi
     'kernel.show': (p) => a.showKernel(p.name),
     'kernel.delete': (p) => a.deleteKernel(p.name),
     'kernel.import': (p, ctx) => a.importKernel(p, ctx.progress),
-    'image.build': (p, ctx) => a.buildImage(p.name, p.include, p.size, ctx.progress),
+    'image.build': (p, ctx) => a.buildImage(p.name, p.include, p.size, ctx.progress, p.variant),
     'image.list': () => a.listImages(),
     'image.show': (p) => a.showImage(p.name),
     'image.delete': (p) => a.deleteImage(p.name),

@@ -17,6 +17,7 @@
  *     jailer/                                 default jailer chroot base (same file system as images: hard links)
  *   $XDG_CACHE_HOME/banger/                   re-creatable downloads (.deb files)
  *     apt-archives/                           .debs of the last image build, seeded into the next one
+ *     tools/                                  verified downloads for image builds (mise)
  *     apt/                                    banger's private apt (artifacts/apt): config, Debian lists, never the host's
  *     oci-blobs/sha256/<hex>                  OCI blobs of pulled images, shared across pulls (skopeo's shared blob dir)
  *     buildah/{storage,run}/                  buildah's own storage for `image build --dockerfile` (base images stay cached)
@@ -139,6 +140,8 @@ export interface Paths {
   stagingDir: string;
   debCacheDir: string;
   aptArchiveCacheDir: string;
+  /** Verified downloads used by image builds (artifacts/image/mise.ts). */
+  toolCacheDir: string;
   /** Default `jailer_chroot_base`: under the state dir, so jails can hard-link images and disks. */
   jailerDir: string;
   /** The user's home (`~` in config.toml's file_sync). */
@@ -200,6 +203,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     stagingDir: join(stateDir, 'staging'),
     debCacheDir: join(cacheDir, 'debs'),
     aptArchiveCacheDir: join(cacheDir, 'apt-archives'),
+    toolCacheDir: join(cacheDir, 'tools'),
     jailerDir: join(stateDir, 'jailer'),
     home,
     aptDir: join(cacheDir, 'apt'),

@@ -6,6 +6,7 @@
 import { finished } from 'node:stream/promises';
 import { exitCodeOf } from '../guest/exitstatus.js';
 import { inDirectory, shellCommand } from '../guest/quote.js';
+import { workspaceCommand } from './miseexec.js';
 import { aliasFor } from '../guest/knownhosts.js';
 import { sampleProcess } from '../host/procstat.js';
 import { answersHttp } from '../network/httpprobe.js';
@@ -35,8 +36,9 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
 
     async exec(name, io) {
       const { rec, session: s } = await session(name, io.signal);
-      const cwd = io.cwd ?? rec.workspace?.guestPath;
-      const h = s.exec(cwd ? inDirectory(cwd, io.argv) : shellCommand(io.argv), { stdin: io.stdin });
+      // In the workspace (no -w), the repo's mise [env] and tools apply (miseexec.ts).
+      const line = io.cwd !== undefined ? inDirectory(io.cwd, io.argv) : rec.workspace ? workspaceCommand(rec.workspace.guestPath, io.argv) : shellCommand(io.argv);
+      const h = s.exec(line, { stdin: io.stdin });
       // At the client's pace: a client that stops reading pauses the channel, and so the guest command.
       const sent = Promise.all([finished(h.stdout.pipe(io.output('stdout'))), finished(h.stderr.pipe(io.output('stderr')))]);
       sent.catch(() => {}); // awaited below; when exit rejects first it must not be left unhandled

@@ -39,7 +39,8 @@ const debugfs = async (img: string, cmd: string) => {
   return { out: r.stdout, err: r.stderr };
 };
 
-describe.skipIf(reason !== null)('buildImage: the real default image', () => {
+// The minimal variant (what the suite's golden install boots); the default (rich) image is checked on a guest in cli/devimage.vm.test.ts.
+describe.skipIf(reason !== null)('buildImage: the real image (minimal variant)', () => {
   let base: string;
   let paths: Paths;
   let release: string;
@@ -56,7 +57,7 @@ describe.skipIf(reason !== null)('buildImage: the real default image', () => {
 
     const t0 = Date.now();
     const stages = new Map<string, number>();
-    built = await buildImage({ paths, modulesDir, kernelRef: 'debian-cloud', progress: (s) => void (stages.has(s) || stages.set(s, Date.now() - t0)) });
+    built = await buildImage({ paths, variant: 'minimal', modulesDir, kernelRef: 'debian-cloud', progress: (s) => void (stages.has(s) || stages.set(s, Date.now() - t0)) });
     const totalMs = Date.now() - t0;
     img = built.dir + '/rootfs.ext4';
     const st = await stat(img);
@@ -118,7 +119,7 @@ describe.skipIf(reason !== null)('buildImage: the real default image', () => {
     const before = await readdir(paths.imagesDir);
     // A mirror nobody listens on (127.0.0.1 only): mmdebstrap fails after staging was made and seeded.
     const source = { mirror: 'http://127.0.0.1:9/debian', securityMirror: 'http://127.0.0.1:9/debian-security' };
-    const err = await buildImage({ paths, name: 'broken', source }).catch((e: unknown) => e);
+    const err = await buildImage({ paths, name: 'broken', variant: 'minimal', source }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/mmdebstrap failed/);
     expect(await readdir(paths.imagesDir)).toEqual(before);
     expect((await readdir(paths.stagingDir)).filter((n) => n.startsWith('image-'))).toEqual([]);

@@ -6,6 +6,11 @@ describe('packageSet', () => {
   it('adds --include to the default set without duplicates', () => {
     expect(packageSet(['python3', 'curl'])).toEqual([...DEFAULT_PACKAGES, 'python3']);
   });
+  it('the default variant is the rich set; minimal is DEFAULT_PACKAGES', () => {
+    expect(packageSet([], 'minimal')).toEqual([...DEFAULT_PACKAGES]);
+    expect(packageSet([], 'default')).toEqual(expect.arrayContaining([...DEFAULT_PACKAGES, 'docker.io', 'python3-venv', 'nodejs', 'npm']));
+    expect(packageSet(['docker.io'], 'default').filter((p) => p === 'docker.io')).toHaveLength(1);
+  });
   it('refuses a package name that is not one', () => {
     expect(() => packageSet(['curl,evil'])).toThrow(/--include "curl,evil"/);
     expect(() => packageSet(['--foo'])).toThrow(/--include/);
@@ -47,6 +52,15 @@ describe('mmdebstrapArgv', () => {
     ['--customize-hook=chown -R 0:0 "$1"/lib/modules/6.1.0-57-cloud-amd64 && chroot "$1" /sbin/depmod -a 6.1.0-57-cloud-amd64'],
   ])('hook %s (paths quoted)', (hook) => {
     expect(mmdebstrapArgv(plan())).toContain(hook);
+  });
+
+  it('copies binaries in as root-owned executables (quoted), and refuses a renaming guest path', () => {
+    const argv = mmdebstrapArgv(plan({ binaries: [{ host: '/c/tools/mise 1/mise', guest: '/usr/local/bin/mise' }] }));
+    expect(argv).toContain('--customize-hook=mkdir -p "$1"/usr/local/bin');
+    expect(argv).toContain("--customize-hook=copy-in '/c/tools/mise 1/mise' /usr/local/bin");
+    expect(argv).toContain('--customize-hook=chown 0:0 "$1"/usr/local/bin/mise && chmod 0755 "$1"/usr/local/bin/mise');
+    expect(() => mmdebstrapArgv(plan({ binaries: [{ host: '/c/mise', guest: '/usr/local/bin/other' }] }))).toThrow(/keep the file name/);
+    expect(() => mmdebstrapArgv(plan({ binaries: [{ host: '/c/mise', guest: 'usr/mise' }] }))).toThrow(/absolute/);
   });
 
   it('no module hooks without a kernel', () => {

@@ -22,7 +22,7 @@ import { chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageName, PackageName } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageName, PackageName, type ImageVariant } from '../../api/image.js';
 import { parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { spawnProcess } from '../../host/exec.js';
@@ -34,7 +34,8 @@ import { aptSourceLines, DEBIAN_ARCHIVE_KEYRING, DEFAULT_DEBIAN_SOURCE, type Deb
 import { runLines } from '../runlines.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import { harvestAptArchives } from './aptcache.js';
-import { DEFAULT_PACKAGES, guestCustomisation } from './guestfiles.js';
+import { fetchMise } from './mise.js';
+import { MISE_GUEST_PATH, variantCustomisation, variantPackages } from './variants.js';
 import { extractTarArgv, makeReadable, ownershipKeeper, type OwnershipKeeper } from './keeper.js';
 import { planCustomisation, patchTarStream, type TarPlan } from './retar.js';
 import { checkRootless } from './rootless.js';
@@ -48,8 +49,10 @@ export interface BuildImageOptions {
   paths: Paths;
   /** @default 'debian-bookworm' */
   name?: string;
-  /** Packages added to DEFAULT_PACKAGES. */
+  /** Packages added to the variant's set. */
   include?: readonly string[];
+  /** `default`: the rich image (Docker, python3, node, mise); `minimal`: the small one. @default 'default' */
+  variant?: ImageVariant;
   /** Apparent size of the ext4. @default '4G' */
   size?: string;
   /** A /lib/modules/<release> tree of the kernel the image boots with (the kernel artifact's). */
@@ -74,6 +77,8 @@ export interface MmdebstrapPlan {
   aptCacheOut: string;
   /** A kernel's /lib/modules/<release> tree, copied in and indexed by the image's own depmod. */
   modulesDir: string | null;
+  /** Host files copied in as root-owned executables (the default variant's mise). */
+  binaries?: readonly { host: string; guest: string }[];
 }
 
 const RELEASE_RE = /^[A-Za-z0-9._+-]+$/;
@@ -96,6 +101,17 @@ export function mmdebstrapArgv(p: MmdebstrapPlan): string[] {
       `--customize-hook=chown -R 0:0 "$1"/lib/modules/${quote(release)} && chroot "$1" /sbin/depmod -a ${quote(release)}`,
     );
   }
+  for (const b of p.binaries ?? []) {
+    const dir = b.guest.slice(0, b.guest.lastIndexOf('/')) || '/';
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(b.guest) || basename(b.guest) !== basename(b.host)) {
+      throw new BangerError('internal', `cannot copy ${b.host} to ${b.guest}: the guest path must be absolute and keep the file name`);
+    }
+    hooks.push(
+      `--customize-hook=mkdir -p "$1"${quote(dir)}`,
+      `--customize-hook=copy-in ${quote(b.host)} ${quote(dir)}`,
+      `--customize-hook=chown 0:0 "$1"${quote(b.guest)} && chmod 0755 "$1"${quote(b.guest)}`,
+    );
+  }
   return [
     ...(p.rootless ? [] : ['unshare', '--mount', '--propagation', 'private']),
     'mmdebstrap',
@@ -115,18 +131,18 @@ export function mmdebstrapArgv(p: MmdebstrapPlan): string[] {
   ];
 }
 
-/** Default packages plus `include`, deduplicated, order kept. */
-export function packageSet(include: readonly string[] = []): string[] {
+/** The variant's packages plus `include`, deduplicated, order kept. */
+export function packageSet(include: readonly string[] = [], variant: ImageVariant = 'minimal'): string[] {
   for (const p of include) {
     const r = PackageName.safeParse(p);
     if (!r.success) throw new BangerError('bad_request', `--include ${JSON.stringify(p)}: ${r.error.issues[0]?.message}`);
   }
-  return [...new Set([...DEFAULT_PACKAGES, ...include])];
+  return [...new Set([...variantPackages(variant), ...include])];
 }
 
 /** The customisation as tar edits; sync-in gave the archive directory the cache's owner. */
-export function buildTarPlan(): TarPlan {
-  return planCustomisation(guestCustomisation(), new Map([['var/cache/apt/archives', { uid: 0, gid: 0, mode: 0o755 }]]));
+export function buildTarPlan(variant: ImageVariant = 'minimal'): TarPlan {
+  return planCustomisation(variantCustomisation(variant), new Map([['var/cache/apt/archives', { uid: 0, gid: 0, mode: 0o755 }]]));
 }
 
 async function preflight(rootless: boolean): Promise<void> {
@@ -170,7 +186,8 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
   if (sizeBytes === null || sizeBytes < 64 * 1024 * 1024) {
     throw new BangerError('bad_request', `--size ${sizeText}: expected a size of at least 64M, like 4G`);
   }
-  const packages = packageSet(opts.include);
+  const variant = opts.variant ?? 'default';
+  const packages = packageSet(opts.include, variant);
   const modulesDir = opts.modulesDir ?? null;
   const kernelRef = opts.kernelRef ?? null;
   if ((modulesDir === null) !== (kernelRef === null)) {
@@ -205,9 +222,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
       await chmod(tmp, 0o1777);
     } else await mkdir(tmp);
 
-    progress('bootstrap', `mmdebstrap ${src.suite} (${packages.length} packages${rootless ? ', rootless' : ''})`);
-    log.info({ packages, rootless, tarFile }, 'bootstrapping image');
-    const argv = mmdebstrapArgv({ output: tarFile, packages, source: src, rootless, aptCacheIn: opts.paths.aptArchiveCacheDir, aptCacheOut: debsOut, modulesDir });
+    const mise = variant === 'default' ? await fetchMise(opts.paths.toolCacheDir, progress) : null;
+    if (variant === 'default' && mise === null) log.warn({ arch: process.arch }, 'no mise binary is pinned for this architecture; the image has no mise');
+    progress('bootstrap', `mmdebstrap ${src.suite} (${variant} variant: ${packages.length} packages${rootless ? ', rootless' : ''})`);
+    log.info({ packages, variant, rootless, tarFile }, 'bootstrapping image');
+    const argv = mmdebstrapArgv({ output: tarFile, packages, source: src, rootless, aptCacheIn: opts.paths.aptArchiveCacheDir, aptCacheOut: debsOut, modulesDir, binaries: mise ? [{ host: mise, guest: MISE_GUEST_PATH }] : [] });
     await runLines(
       argv,
       (line) => {
@@ -224,7 +243,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
     const keeper = ownershipKeeper(join(staging.dir, 'ownership.db'));
     await keeper.init();
     const t0 = Date.now();
-    await extractPatched(tarFile, root, buildTarPlan(), keeper);
+    await extractPatched(tarFile, root, buildTarPlan(variant), keeper);
     await rm(tarFile, { force: true });
     const extractMs = Date.now() - t0;
 
@@ -246,7 +265,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<PublishedImag
       progress,
       keeper,
     });
-    log.info({ sha256: published.manifest.sha256, release, packages: installed.length, rootless, bootstrapMs, extractMs, totalMs: Date.now() - started, cache }, 'image built');
+    log.info({ sha256: published.manifest.sha256, variant, release, packages: installed.length, rootless, bootstrapMs, extractMs, totalMs: Date.now() - started, cache }, 'image built');
     return published;
   } finally {
     await staging.remove();

@@ -26,7 +26,7 @@ describe('completionTree', () => {
   it.each([
     ['banger vm start', { kind: 'vms', variadic: true }],
     ['banger vm delete', { kind: 'vms', variadic: true }],
-    ['banger vm set', { kind: 'vms', variadic: false }],
+    ['banger vm set', { kind: 'vms', variadic: true }],
     ['banger vm exec', { kind: 'vms', variadic: false }],
     ['banger image export', { kind: 'images', variadic: false }],
     ['banger image delete', { kind: 'images', variadic: true }],

@@ -1,8 +1,8 @@
 /** image build/import/export/pull/list/show/delete (build, import and pull also take OCI sources). */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, looksLikeOciReference, type ImageManifest } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageVariant, looksLikeOciReference, type ImageManifest } from '../../api/image.js';
 import { formatBytes } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
@@ -22,6 +22,7 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'image name (default debian-bookworm; required with --dockerfile)')
     .option('--include <pkgs>', 'extra packages, comma-separated (Debian build)')
     .option('--size <size>', 'file system size (default 4G; with --dockerfile, 4G or twice the content)')
+    .addOption(new Option('--variant <variant>', 'Debian build. default: Docker, python3, node, mise and the usual tools; minimal: systemd, sshd, git, build-essential').choices(ImageVariant.options).default('default'))
     .option('--dockerfile <path>', 'build this Dockerfile with buildah instead of the Debian image')
     .option('--context <dir>', 'build context for --dockerfile (default: its directory)')
     .option('--build-arg <KEY=VALUE>', 'build argument for --dockerfile (repeatable)', collect, [])
@@ -31,16 +32,16 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'print the image manifest as JSON')
     .addHelpText(
       'after',
-      '\nWithout root, the Debian build runs in a user namespace: it needs uidmap, fakeroot and a subordinate\nid range for you (`banger doctor` checks; ./scripts/install.sh sets them up). A Dockerfile build\nruns buildah (chroot isolation); its output streams as progress, and the image keeps the\nDockerfile\'s ENV, WORKDIR, USER, ENTRYPOINT and CMD.\n\nExamples:\n  banger image build\n  banger image build --name py --include python3,python3-venv\n  banger image build --name app --dockerfile ./Dockerfile --build-arg VERSION=2 --target runtime',
+      '\nWithout root, the Debian build runs in a user namespace: it needs uidmap, fakeroot and a subordinate\nid range for you (`banger doctor` checks; ./scripts/install.sh sets them up). A Dockerfile build\nruns buildah (chroot isolation); its output streams as progress, and the image keeps the\nDockerfile\'s ENV, WORKDIR, USER, ENTRYPOINT and CMD.\n\nExamples:\n  banger image build\n  banger image build --variant minimal --name small\n  banger image build --name py --include python3,python3-venv\n  banger image build --name app --dockerfile ./Dockerfile --build-arg VERSION=2 --target runtime',
     )
-    .action(async (o: { name?: string; include?: string; size?: string; dockerfile?: string; context?: string; buildArg: string[]; target?: string; insecure?: boolean; force?: boolean; json?: boolean }) => {
+    .action(async (o: { name?: string; include?: string; size?: string; variant: ImageVariant; dockerfile?: string; context?: string; buildArg: string[]; target?: string; insecure?: boolean; force?: boolean; json?: boolean }) => {
       if (o.dockerfile !== undefined) {
         if (!o.name) throw new BangerError('bad_request', '--dockerfile needs --name NAME for the image');
         const m = await api('image.buildDockerfile', { name: o.name, dockerfile: resolve(o.dockerfile), context: o.context === undefined ? undefined : resolve(o.context), buildArgs: o.buildArg, target: o.target, insecure: o.insecure ?? false, force: o.force ?? false, size: o.size }, { doneLine });
         return show(m, o.json, 'built');
       }
       const include = o.include ? o.include.split(',').map((s) => s.trim()).filter(Boolean) : [];
-      const m = await api('image.build', { name: o.name ?? DEFAULT_IMAGE_NAME, include, size: o.size ?? DEFAULT_IMAGE_SIZE }, { doneLine });
+      const m = await api('image.build', { name: o.name ?? DEFAULT_IMAGE_NAME, include, size: o.size ?? DEFAULT_IMAGE_SIZE, variant: o.variant }, { doneLine });
       if (o.json) return void console.log(JSON.stringify(m, null, 2));
       console.log(`${m.name}: ${m.packages.length} packages, ${formatBytes(m.sizeBytes)} (${m.sha256.slice(0, 12)})`);
     });

@@ -1,11 +1,38 @@
 /** vm create and vm run: create (and boot) a VM; run a command or a shell in it. */
 import { Command, Option } from 'commander';
 import { NetworkMode } from '../../api/enums.js';
+import { BangerError } from '../../api/errors.js';
+import { DEFAULT_IMAGE_NAME } from '../../api/image.js';
 import { checkSizeFlag } from '../../api/names.js';
+import { planBootstrap, type BootstrapPlan } from '../bootstrap.js';
+import { describeBootstrap, readMiseConfigs, runBootstrap } from '../bootstrap-io.js';
 import type { CliContext } from '../context.js';
 import { execInVm, sshToVm } from '../guest-io.js';
 import { readyLine } from './vm-lifecycle.js';
-import { changedFilesNotice, checkPrepareFlags, prepareWorkspace, withPrepareFlags, type PrepareFlags } from './workspace.js';
+import { changedFilesNotice, checkPrepareFlags, prepareWorkspace, printPlan, withPrepareFlags, type PrepareFlags } from './workspace.js';
+
+interface RunFlags {
+  rm?: boolean;
+  detach?: boolean;
+  dryRun?: boolean;
+  bootstrap: boolean;
+}
+
+/** The refusals of `vm run` that need nothing but the flags (before the daemon is asked anything). */
+export function checkRunFlags(o: RunFlags, cmd: string[] | null): void {
+  const hasCmd = cmd !== null && cmd.length > 0;
+  if (o.detach && o.rm) throw new BangerError('bad_request', '-d/--detach keeps the VM running, --rm deletes it when the command ends: use one of them');
+  if (o.detach && hasCmd) throw new BangerError('bad_request', '-d/--detach runs nothing: drop the command after --, or drop -d to run it (`banger vm exec NAME -- CMD` runs one in a detached VM later)');
+}
+
+/** `vm run --dry-run`: what would be created, copied and bootstrapped; no VM. */
+function printRunPlan(o: CreateFlags, cmd: string[] | null, detach: boolean, rm: boolean): void {
+  const dflt = (v: unknown, unit = '') => (v === undefined ? 'default' : `${v}${unit}`);
+  console.log(`image: ${o.image ?? `${DEFAULT_IMAGE_NAME} (default)`}`);
+  console.log(`vcpu: ${dflt(o.vcpu)}, memory: ${dflt(o.memory, ' MiB')}, disk: ${dflt(o.diskSize)}`);
+  console.log(`network: ${o.network ?? 'default'}, egress: ${o.egress ? 'on' : 'off'}${o.hostAccess ? ', host access' : ''}`);
+  console.log(`then: ${detach ? 'leave it running (-d)' : cmd && cmd.length ? `run ${JSON.stringify(cmd)}` : 'open a shell'}${rm ? ', then delete it (--rm)' : ''}`);
+}
 
 interface CreateFlags {
   name?: string;
@@ -65,14 +92,46 @@ export function createCommands(vm: Command, ctx: CliContext): void {
     .description('create and start a VM, copy a repo into it if given, then run a command in it (its exit code becomes banger\'s) or open a shell')
     .argument('[path]', 'a git repo to copy into the VM first (as `vm workspace prepare`); commands then run in it')
     .option('--rm', 'delete the VM afterwards (also on Ctrl-C)')
-    .option('-d, --detach', 'start it and return without running anything')
-    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run ./repo --rm -- make test   # the repo\'s files, then the command in them\n  banger vm run --name dev          # interactive shell; the VM keeps running')
-    .action(async (path: string | undefined, o: CreateFlags & PrepareFlags & { rm?: boolean; detach?: boolean }) => {
+    .option('-d, --detach', 'create, prepare and bootstrap, then return with the VM running (no shell, no command)')
+    .option('--dry-run', 'print the plan (image, sizes, network, the files copied, the bootstrap) and create nothing')
+    .option('--no-bootstrap', "do not run `mise trust` + `mise install` for the repo's .mise.toml / .tool-versions")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  banger vm run -- uname -a',
+        '  banger vm run --rm -- make test',
+        "  banger vm run ./repo --rm -- make test   # the repo's files, then the command in them",
+        '  banger vm run ./repo -d --name dev       # prepared and bootstrapped; `banger vm exec dev -- make`',
+        '  banger vm run ./repo --dry-run',
+        '  banger vm run --name dev          # interactive shell; the VM keeps running',
+        '',
+        "A repo with a mise config (.mise.toml, .tool-versions, ...) is bootstrapped: `mise install` runs in",
+        'the guest before the command (in the background for a shell); `vm exec` then runs inside `mise exec`.',
+      ].join('\n'),
+    )
+    .action(async (path: string | undefined, o: CreateFlags & PrepareFlags & RunFlags) => {
       const cmd = ctx.guest;
-      if (path !== undefined) await checkPrepareFlags(ctx, path, o); // before booting anything
+      checkRunFlags(o, cmd);
+      let boot: BootstrapPlan = { kind: 'none' };
+      if (path !== undefined) {
+        const plan = await checkPrepareFlags(ctx, path, o, o.dryRun ?? false); // before booting anything
+        const interactive = !o.detach && !(cmd && cmd.length > 0);
+        boot = planBootstrap({ configs: await readMiseConfigs(plan.root), noBootstrap: !o.bootstrap, egress: o.egress, interactive });
+        if (o.dryRun) {
+          printRunPlan(o, cmd, o.detach ?? false, o.rm ?? false);
+          console.log(`workspace: ${o.guestPath}`);
+          printPlan(plan);
+          return void console.log(`bootstrap: ${describeBootstrap(boot, o.guestPath)}`);
+        }
+      } else if (o.dryRun) return printRunPlan(o, cmd, o.detach ?? false, o.rm ?? false);
       const v = await ctx.api('vm.create', createParams(o, true), { doneLine: readyLine });
       if (o.detach) {
-        if (path !== undefined) await prepareWorkspace(ctx, v.name, path, o);
+        if (path !== undefined) {
+          await prepareWorkspace(ctx, v.name, path, o);
+          await runBootstrap(ctx, v.name, boot, o.guestPath);
+        }
         return void console.log(`${v.name}: running (ssh ${v.ssh?.host}:${v.ssh?.port}); \`banger vm ssh ${v.name}\``);
       }
       let removing = false;
@@ -91,6 +150,7 @@ export function createCommands(vm: Command, ctx: CliContext): void {
       if (path !== undefined) {
         try {
           await prepareWorkspace(ctx, v.name, path, o);
+          await runBootstrap(ctx, v.name, boot, o.guestPath);
         } catch (err) {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);

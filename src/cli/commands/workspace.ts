@@ -4,6 +4,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
+import type { Workspace } from '../../api/vm.js';
 import { DEFAULT_GUEST_PATH, WorkspaceMode, WorkspacePrepareParams, type WorkspacePlan, type WorkspacePlanParams } from '../../api/workspace.js';
 import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
@@ -47,9 +48,9 @@ function planOf(ctx: CliContext, p: ReturnType<typeof prepareParams>, listFiles:
   return ctx.api('workspace.plan', params, { progress: false });
 }
 
-/** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it. */
-export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags): Promise<void> {
-  await planOf(ctx, prepareParams('check', path, o), false);
+/** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it; the plan (with the file list when asked). */
+export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags, listFiles = false): Promise<WorkspacePlan> {
+  return planOf(ctx, prepareParams('check', path, o), listFiles);
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
@@ -66,7 +67,7 @@ export async function prepareWorkspace(ctx: CliContext, name: string, path: stri
 /** Control characters in a file name are shown JSON-quoted, so one name stays one line. */
 const showPath = (p: string) => (/[\x00-\x1f\x7f]/.test(p) ? JSON.stringify(p) : p);
 
-function printPlan(plan: WorkspacePlan): void {
+export function printPlan(plan: WorkspacePlan): void {
   console.log(`mode: ${plan.mode}`);
   console.log(`repo: ${plan.root} (HEAD ${plan.headCommit.slice(0, 12)}${plan.hostBranch ? `, branch ${plan.hostBranch}` : ', detached'})`);
   console.log('files:');
@@ -157,4 +158,31 @@ export async function changedFilesNotice(ctx: CliContext, name: string): Promise
   const r = await ctx.api('workspace.export', { name, nameOnly: true }, { progress: false });
   if (r.files.length === 0) return null;
   return `${r.files.length} file${r.files.length === 1 ? '' : 's'} changed in the guest workspace of ${name}; --rm deletes them with the VM. To keep them, run without --rm, or export first: \`banger vm workspace export ${name} -o changes.patch\``;
+}
+
+/**
+ * `vm exec --auto-prepare`: the host HEAD moved, so prepare the workspace again from the same host
+ * repo into the same guest path. Prepare never writes into a used path, so the old tree is moved
+ * aside first and removed only once the new one is in place (moved back if prepare fails).
+ * Refused when the guest has changes since the last prepare: they would be lost.
+ */
+export async function resyncWorkspace(ctx: CliContext, name: string, ws: Workspace): Promise<void> {
+  const changed = await ctx.api('workspace.export', { name, nameOnly: true }, { progress: false });
+  if (changed.files.length > 0) {
+    throw new BangerError(
+      'conflict',
+      `${name}'s workspace has ${changed.files.length} changed file${changed.files.length === 1 ? '' : 's'} since it was prepared; re-syncing would discard them: export them first (\`banger vm workspace export ${name} -o changes.patch\`), or run without --auto-prepare`,
+    );
+  }
+  const guest = (script: string) =>
+    ctx.api('vm.exec', { name, argv: ['sh', '-c', script, 'banger-resync', ws.guestPath], cwd: '/', stdin: false }, { progress: false, onStream: (_s, d) => process.stderr.write(d) });
+  const aside = await guest('rm -rf -- "$1.banger-old" && mv -T -- "$1" "$1.banger-old"');
+  if (aside.exitCode !== 0) throw new BangerError('internal', `could not move ${ws.guestPath} aside in ${name} to re-sync it (exit ${aside.exitCode})`);
+  try {
+    await prepareWorkspace(ctx, name, ws.hostSource, { guestPath: ws.guestPath, mode: ws.mode });
+  } catch (err) {
+    await guest('rm -rf -- "$1" && mv -T -- "$1.banger-old" "$1"').catch(() => undefined);
+    throw err;
+  }
+  await guest('rm -rf -- "$1.banger-old"');
 }
