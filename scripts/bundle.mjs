@@ -50,12 +50,10 @@ function ownMetaUrl(outfile) {
   };
 }
 
-export async function bundleCli(root = process.cwd()) {
-  const outfile = resolve(root, BUNDLE);
-  // A stale cache for a changed bundle must never be used: gone before the bundle changes.
-  for (const f of safeList(dirname(outfile))) rmSync(join(dirname(outfile), f), { force: true });
-  const r = await esbuild.build({
-    entryPoints: [resolve(root, 'dist/cli/main.js')],
+/** esbuild's options for one CommonJS bundle of a dist/ entry point. */
+export function bundleOptions(entry, outfile) {
+  return {
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -68,7 +66,14 @@ export async function bundleCli(root = process.cwd()) {
     logLevel: 'warning',
     plugins: [externalPackages, ownMetaUrl(outfile)],
     banner: { js: "const __bangerBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  });
+  };
+}
+
+export async function bundleCli(root = process.cwd()) {
+  const outfile = resolve(root, BUNDLE);
+  // A stale cache for a changed bundle must never be used: gone before the bundle changes.
+  for (const f of safeList(dirname(outfile))) rmSync(join(dirname(outfile), f), { force: true });
+  const r = await esbuild.build(bundleOptions(resolve(root, 'dist/cli/main.js'), outfile));
   const external = [...new Set(Object.values(r.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !i.path.startsWith('node:')).map((i) => i.path)))];
   // The code cache: bin/banger writes it after a run when there is none (BANGER_CODE_CACHE=write makes the
   // run not wait for a lazy moment). `--help` builds the whole command tree, the part every command runs.
