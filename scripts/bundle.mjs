@@ -3,8 +3,9 @@
 // compiling the functions every command runs: start-up is most of a short command's time (issue 13).
 //
 // - CommonJS, so bin/banger can compile it through node:vm with the code cache (Node 20 has no compile
-//   cache for ES modules). A dynamic `import()` of a bundled module becomes a lazy init: a command that
-//   imports its heavy parts inside its action pays for them only when it runs.
+//   cache for ES modules). A dynamic `import()` of a bundled module becomes a lazy init, of an external
+//   package a require() when reached: a command that imports its heavy parts inside its action pays for
+//   them only when it runs.
 // - Only BUNDLED packages go in: small, pure JS, no native parts, no files read beside their code. Every
 //   other package stays a runtime `require` from node_modules, so a dependency added later works as before
 //   (unbundled) until someone measures it and lists it here.
@@ -59,6 +60,10 @@ export function bundleOptions(entry, outfile) {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
+    // `import()` of an external package becomes require() too: Node 20 loses a script's dynamic-import
+    // callback when its code comes from the code cache (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the
+    // bundle holds no real import() (ES-only packages load through require(esm), Node >= 20.19).
+    supported: { 'dynamic-import': false },
     minifyWhitespace: true,
     minifySyntax: true, // names stay: stack traces still say which function
     legalComments: 'none',

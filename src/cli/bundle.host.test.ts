@@ -106,6 +106,27 @@ describe('the CLI bundle', () => {
     }
   });
 
+  it("a command's import() of a package outside the bundle works when the code comes from the cache", async () => {
+    // A stand-in CLI: bundled the same way, its main imports an external package (ws) and a bundled one (zod) lazily.
+    const dir = mkdtempSync(join(stage, 'lazy-'));
+    mkdirSync(join(dir, 'dist', 'x'), { recursive: true });
+    writeFileSync(
+      join(dir, 'dist', 'x', 'main.js'),
+      "export async function main() { const ws = await import('ws'); const { z } = await import('zod'); process.stdout.write(`${typeof ws.WebSocket} ${typeof z.object}\\n`); }\n",
+    );
+    const { bundleOptions } = (await import(join(REPO, 'scripts', 'bundle.mjs'))) as { bundleOptions(entry: string, outfile: string): object };
+    const esbuild = await import('esbuild');
+    await esbuild.build(bundleOptions(join(dir, 'dist', 'x', 'main.js'), join(dir, 'dist', 'bundle', 'banger.cjs')) as Parameters<typeof esbuild.build>[0]);
+    cpSync(join(REPO, 'bin'), join(dir, 'bin'), { recursive: true });
+    for (const expected of ['absent', 'accepted', 'accepted']) {
+      const r = await banger(join(dir, 'bin'), [], { BANGER_DEBUG_CODE_CACHE: '1' });
+      expect(cache(r.stderr)).toBe(expected);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('function function\n');
+      expect(r.stderr).not.toMatch(/Warning/);
+    }
+  });
+
   it('bin/bangerd starts the daemon from dist/', async () => {
     const inst = makeInstall(mkdtempSync('/tmp/bb-'));
     inst.env.BANGER_NO_SYSTEM = '1';
