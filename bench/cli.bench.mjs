@@ -7,12 +7,14 @@
 //   version   `banger --version`               vs  `node -e 0` (start-up and module loading, no daemon)
 //   api       the same vm.list and vm.exec calls made from this process over the daemon's socket (no
 //             Node start-up): how much of each command is the daemon's own work
+//   unbundled the same commands through the compiled ES modules (dist/cli/main.js, as bin/banger ran
+//             before the bundle): what the bundle and its code cache save, in this run
 //
 // Runs the built dist/ and bin/banger against an isolated install seeded from the golden kernel+image
 // (test/install.fixture.ts; `npm run build:fixtures`). The VM boots once (cold), so run it under the VM lock:
 //   node scripts/build.mjs && npm run build:fixtures && flock /tmp/banger-vm.lock node bench/cli.bench.mjs
 // Knobs: BENCH_SAMPLES (default 20), BENCH_NO_VM=1 (no guest: version, list of an empty install, node).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call } from '../dist/api/client.js';
@@ -51,12 +53,18 @@ try {
     if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.trim()}`);
   };
   const banger = (args) => inst.cli(args).then(ok(`banger ${args.join(' ')}`));
+  const esmDir = mkdtempSync(join(tmpdir(), 'bcli-esm-'));
+  cleanups.push(async () => rmSync(esmDir, { recursive: true, force: true }));
+  const esmMain = join(esmDir, 'banger.mjs');
+  writeFileSync(esmMain, `import { main } from ${JSON.stringify(new URL('../dist/cli/main.js', import.meta.url).href)};\nawait main(process.argv);\n`);
+  const unbundled = (args) => run([process.execPath, esmMain, ...args], { env: inst.env }).then(ok(`unbundled banger ${args.join(' ')}`));
 
   /** label -> an async function whose wall time is one sample */
   const rows = new Map();
   rows.set('node -e 0', () => run([process.execPath, '-e', '0']).then(ok('node -e 0')));
   rows.set('banger --version', () => banger(['--version']));
   rows.set('banger vm list', () => banger(['vm', 'list']));
+  rows.set('unbundled banger vm list', () => unbundled(['vm', 'list']));
   rows.set('api vm.list (in process)', () => call(paths.daemonSocket, 'vm.list', {}));
 
   let vm = null;
@@ -79,6 +87,7 @@ try {
       await sleep(100);
     }
     rows.set('banger vm exec bench -- true', () => banger(['vm', 'exec', 'bench', '--', 'true']));
+    rows.set('unbundled banger vm exec bench -- true', () => unbundled(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('ssh ControlMaster true', () => run(['ssh', '-S', ctl, ...ssh, ...to, 'true']).then(ok('ssh')));
     rows.set('api vm.exec true (in process)', async () => {
       const r = await call(paths.daemonSocket, 'vm.exec', { name: 'bench', argv: ['true'], stdin: false });
@@ -98,9 +107,9 @@ try {
   const ms = (x) => `${x.toFixed(0)} ms`;
   const row = (label) => {
     const s = st.get(label);
-    return `  ${label.padEnd(36)} ${ms(s.median).padStart(8)}  (min ${ms(s.min)}, max ${ms(s.max)}, n=${s.n})`;
+    return `  ${label.padEnd(40)} ${ms(s.median).padStart(8)}  (min ${ms(s.min)}, max ${ms(s.max)}, n=${s.n})`;
   };
-  const ratio = (a, b, goal) => `  ${`ratio ${a} / ${b}`.padEnd(62)} ${(med(a) / med(b)).toFixed(2).padStart(6)}${goal ? `  (goal <= ${goal})` : ''}`;
+  const ratio = (a, b, goal) => `  ${`ratio ${a} / ${b}`.padEnd(80)} ${(med(a) / med(b)).toFixed(2).padStart(6)}${goal ? `  (goal <= ${goal})` : ''}`;
   const out = [
     `banger CLI bench: node ${process.version}, ${cpus().length} host cores, load average ${loadavg()}${vm ? `; VM ${vm.vcpu} vCPU / ${vm.memoryMib} MiB, ${vm.accel}` : '; no VM'}`,
     'medians',
@@ -110,6 +119,8 @@ try {
     ratio('banger vm list', 'node -e 0'),
     ratio('banger --version', 'node -e 0'),
     ratio('banger vm list', 'banger --version'),
+    ratio('banger vm list', 'unbundled banger vm list'),
+    ...(vm ? [ratio('banger vm exec bench -- true', 'unbundled banger vm exec bench -- true'), ratio('unbundled banger vm exec bench -- true', 'ssh ControlMaster true')] : []),
     `  banger vm list: ${ms(med('banger vm list'))} (goal <= 100 ms); above node -e 0: ${ms(med('banger vm list') - med('node -e 0'))}`,
   ];
   console.log(out.join('\n'));
