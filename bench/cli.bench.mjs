@@ -6,7 +6,8 @@
 //   list      `banger vm list` (one VM)        vs  `node -e 0` (the Node start-up floor)
 //   version   `banger --version`               vs  `node -e 0` (start-up and module loading, no daemon)
 //   api       the same vm.list and vm.exec calls made from this process over the daemon's socket (no
-//             Node start-up): how much of each command is the daemon's own work
+//             Node start-up): how much of each command is the daemon's own work; and `true` through an
+//             ssh2 exec on an open connection of this process (the floor under the daemon's pooled exec)
 //   unbundled the same commands through the compiled ES modules (dist/cli/main.js, as bin/banger ran
 //             before the bundle): what the bundle and its code cache save, in this run
 //
@@ -19,6 +20,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call } from '../dist/api/client.js';
 import { run, spawnProcess } from '../dist/host/exec.js';
+import { connect } from '../dist/guest/ssh.js';
+import { KnownHostsStore } from '../dist/guest/knownhostsstore.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 
@@ -89,6 +92,12 @@ try {
     rows.set('banger vm exec bench -- true', () => banger(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('unbundled banger vm exec bench -- true', () => unbundled(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('ssh ControlMaster true', () => run(['ssh', '-S', ctl, ...ssh, ...to, 'true']).then(ok('ssh')));
+    const conn = await connect({ host: '127.0.0.1', port: vm.ssh.port, alias: 'bench.vm', privateKey: readFileSync(paths.sshKey, 'utf8'), knownHosts: new KnownHostsStore(paths.knownHosts) });
+    cleanups.push(async () => conn.close());
+    rows.set('ssh2 exec true (in process, open conn)', async () => {
+      const r = await conn.exec('true').exit;
+      if (r.code !== 0) throw new Error(`ssh2 exec true: ${JSON.stringify(r)}`);
+    });
     rows.set('api vm.exec true (in process)', async () => {
       const r = await call(paths.daemonSocket, 'vm.exec', { name: 'bench', argv: ['true'], stdin: false });
       if (r.exitCode !== 0) throw new Error(`vm.exec true: exit ${r.exitCode}`);
