@@ -1,8 +1,10 @@
-// Compiles TypeScript, the native peercred addon (bangerd-root's caller check), and records version,
-// commit and build time for `banger version`.
+// Compiles TypeScript, the native peercred addon (bangerd-root's caller check), records version,
+// commit and build time for `banger version`, and bundles the CLI into one file for bin/banger
+// (scripts/bundle.mjs: start-up is most of a short command's time).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { bundleCli } from './bundle.mjs';
 
 execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 // The SDK's types for `import ... from 'banger/sdk'` (package.json exports).
@@ -25,3 +27,6 @@ if (!include) {
   const cc = process.env.CC || 'cc';
   execFileSync(cc, ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', `-I${include}`, '-o', 'dist/native/peercred.node', 'native/peercred.c'], { stdio: 'inherit' });
 }
+
+// Last: the bundle is made from the dist/ just compiled, and its code cache by running it.
+await bundleCli();

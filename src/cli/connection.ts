@@ -1,19 +1,20 @@
 /**
- * How the CLI reaches bangerd: connect to the socket, starting the daemon (detached, logging to
- * the state dir) on first use and waiting until it answers. On a system install owned by this user
- * (`sudo banger system install`) it talks to the system daemon's socket and never starts one.
+ * How the CLI reaches bangerd: call it on its socket; when nothing listens there, start the daemon
+ * (detached, logging to the state dir), wait until it answers and make the call then. On a system
+ * install owned by this user (`sudo banger system install`) it talks to the system daemon's socket
+ * and never starts one.
  *
- * `createConnection` is made once per CLI process (cli/context.ts): the target is resolved once and
- * the daemon is checked (or started) once, however many calls a command makes — one connection per
- * call after that, instead of a `daemon.status` probe before each.
+ * `createConnection` is made once per CLI process (cli/context.ts): the target is resolved once, and
+ * a running daemon costs no extra round trip (no `daemon.status` probe before the call; a refused
+ * or missing socket means nothing was sent, so the call is simply made again once bangerd is up).
+ * The API client and the method schemas are imported by the first call, not at start-up.
  */
 import { closeSync, fstatSync, lstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, type CallOpts } from '../api/client.js';
-import { ALREADY_RUNNING_EXIT } from '../api/daemon.js';
+import type { CallOpts } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
-import { methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
+import type { MethodName, ParamsOf, ResultOf } from '../api/methods.js';
 import { spawnProcess } from '../host/exec.js';
 import { checkPrivateDir } from '../host/privatefile.js';
 import { systemPaths, type Paths } from '../store/paths.js';
@@ -37,6 +38,7 @@ export interface DaemonTarget {
 
 const DAEMON_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
 
+/** The socket refused or missing: nothing was sent, so the call can be made again. */
 function unreachable(err: unknown): boolean {
   const errno = err instanceof BangerError ? (err.details?.errno as string | undefined) : undefined;
   return errno === 'ENOENT' || errno === 'ECONNREFUSED';
@@ -66,18 +68,13 @@ export function checkDaemonSocket(runtimeDir: string, socket: string, system: In
   }
 }
 
-/** Reaches bangerd at `target`, starting a private one (for `paths`) when nothing answers. */
-async function ensureDaemon(paths: Paths, target: DaemonTarget): Promise<void> {
+/** Starts a private bangerd (for `paths`) after a call found nothing listening at `target`, and waits until it answers. */
+async function startDaemon(paths: Paths, target: DaemonTarget, cause: unknown): Promise<void> {
   const { socket, system } = target;
-  try {
-    await call(socket, 'daemon.status', {});
-    return;
-  } catch (err) {
-    if (!unreachable(err)) throw err;
-    if (system) {
-      throw new BangerError('unavailable', `the system bangerd (bangerd.service, owner ${system.owner}) does not answer on ${socket}; run \`sudo banger system restart\` and see \`banger system status\` (or set BANGER_NO_SYSTEM=1 for a private daemon)`, { cause: err });
-    }
+  if (system) {
+    throw new BangerError('unavailable', `the system bangerd (bangerd.service, owner ${system.owner}) does not answer on ${socket}; run \`sudo banger system restart\` and see \`banger system status\` (or set BANGER_NO_SYSTEM=1 for a private daemon)`, { cause });
   }
+  const [{ call }, { ALREADY_RUNNING_EXIT }] = await Promise.all([import('../api/client.js'), import('../api/daemon.js')]);
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   const outPath = join(paths.stateDir, 'bangerd.out');
   const out = openSync(outPath, 'a');
@@ -144,16 +141,20 @@ export type Api = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: 
 export interface Connection {
   /** Where bangerd listens for this CLI (resolved at the first use, then kept). */
   target(): DaemonTarget;
-  /** Reaches (or starts) bangerd; the first call does the work, later calls share its outcome. */
-  ready(): Promise<void>;
-  /** Calls one API method (the daemon is made ready first) and renders its progress. */
+  /** Calls one API method (starting bangerd when nothing listens) and renders its progress. */
   api: Api;
 }
 
 /** One per CLI process. A failed start is not remembered: a later call tries again. */
 export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.env): Connection {
   let target: DaemonTarget | undefined;
-  let readying: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
+  // Concurrent calls that all found no daemon (vm delete a b c) share one start.
+  const start = (cause: unknown) =>
+    (starting ??= startDaemon(paths, conn.target(), cause).catch((err) => {
+      starting = undefined;
+      throw err;
+    }));
   const conn: Connection = {
     target() {
       if (!target) {
@@ -164,24 +165,28 @@ export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.
       }
       return target;
     },
-    ready() {
-      readying ??= ensureDaemon(paths, conn.target()).catch((err) => {
-        readying = undefined;
-        throw err;
-      });
-      return readying;
-    },
     async api(method, params, opts = {}) {
-      await conn.ready();
-      const t0 = Date.now();
-      const view = createProgressView(process.stderr, opts.progress === false);
+      const socket = conn.target().socket;
+      const [{ call }, { methods }] = await Promise.all([import('../api/client.js'), import('../api/methods.js')]);
+      const once = async () => {
+        const t0 = Date.now();
+        const view = createProgressView(process.stderr, opts.progress === false);
+        try {
+          const result = await call(socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
+          view.done(opts.doneLine?.(Date.now() - t0));
+          return result;
+        } catch (err) {
+          view.done();
+          throw err;
+        }
+      };
+      if (starting) await starting;
       try {
-        const result = await call(conn.target().socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
-        view.done(opts.doneLine?.(Date.now() - t0));
-        return result;
+        return await once();
       } catch (err) {
-        view.done();
-        throw err;
+        if (!unreachable(err)) throw err;
+        await start(err);
+        return once();
       }
     },
   };

@@ -1,6 +1,7 @@
 /**
  * The built CLI against a real daemon, no VMs: usage errors exit 2 (bad_request) like every other
- * bad request, and one CLI process checks for (or starts) bangerd once however many calls it makes.
+ * bad request, and a CLI process sends bangerd only the calls its command makes: no `daemon.status`
+ * probe before them while the daemon runs (it is started, once, when nothing listens).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,19 +58,37 @@ describe('usage errors exit 2', () => {
   });
 });
 
-describe('one daemon check per CLI process', () => {
-  it('vm delete of three names: one daemon.status, then the three calls', async () => {
-    expect((await inst.cli(['daemon', 'status'])).code).toBe(0); // the daemon runs from here on
+describe('no probe before the calls', () => {
+  it('with no daemon, the first call starts one: its status polls, then the call itself, once', async () => {
+    const r = await inst.cli(['vm', 'list', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+    const seen = requests();
+    expect(seen.at(-1)).toBe('vm.list');
+    expect(seen.filter((m) => m === 'vm.list')).toHaveLength(1);
+    expect(new Set(seen.slice(0, -1))).toEqual(new Set(['daemon.status'])); // the start's readiness polls
+  });
+
+  it('vm delete of three names (concurrent calls): the three calls, nothing else', async () => {
     const before = requests().length;
     const r = await inst.cli(['vm', 'delete', 'nope-a', 'nope-b', 'nope-c']);
     expect(r.code).toBe(3); // not_found, each reported
     expect(r.stderr.match(/not found/g)).toHaveLength(3);
-    expect(requests().slice(before).sort()).toEqual(['daemon.status', 'vm.delete', 'vm.delete', 'vm.delete']);
+    expect(requests().slice(before)).toEqual(['vm.delete', 'vm.delete', 'vm.delete']);
   });
 
-  it('doctor: one check, then its own two calls', async () => {
+  it('vm list and doctor: only their own calls', async () => {
     const before = requests().length;
+    expect((await inst.cli(['vm', 'list'])).code).toBe(0);
     await inst.cli(['doctor', '--json']);
-    expect(requests().slice(before)).toEqual(['daemon.status', 'daemon.status', 'daemon.doctor']);
+    expect(requests().slice(before)).toEqual(['vm.list', 'daemon.status', 'daemon.doctor']);
+  });
+
+  it('three CLIs against a stopped daemon at once: each call answered, one daemon left', async () => {
+    expect((await inst.cli(['daemon', 'stop'])).code).toBe(0);
+    const rs = await Promise.all([0, 1, 2].map(() => inst.cli(['vm', 'list', '--json'])));
+    for (const r of rs) expect(r.code, r.stderr).toBe(0);
+    const pid = JSON.parse((await inst.cli(['daemon', 'status', '--json'])).stdout).pid as number;
+    expect(readFileSync(join(inst.runtimeDir, 'bangerd.pid'), 'utf8').trim()).toBe(String(pid));
   });
 });

@@ -1,4 +1,10 @@
-/** Commands beyond `vm` and `daemon`. */
+/**
+ * Commands beyond `vm` and `daemon`: one import and one line per command module. A module's
+ * registration runs on every start (for routing, `--help` and completion), so it defines names,
+ * options and help only; heavy dependencies (servers, SDKs, native modules) are imported inside the
+ * action (`const { serve } = await import('../../serve/server.js')`), which in the CLI bundle
+ * (scripts/bundle.mjs) stays unevaluated until that command runs.
+ */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { completionCommands } from './completion.js';
