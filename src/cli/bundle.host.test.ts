@@ -49,6 +49,12 @@ describe('the CLI bundle', () => {
     for (const c of ['create', 'run', 'list', 'exec', 'ssh', 'workspace']) expect(vmHelp.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
   });
 
+  it('a reader that leaves early (`| head`) ends the output quietly, as for cat', async () => {
+    const r = await run(['sh', '-c', `"${process.execPath}" "${join(REPO, 'bin', 'banger')}" --help | head -c 5; echo " status=\${PIPESTATUS:-x}"`], { check: false, env: { ...process.env, BANGER_NO_SYSTEM: '1' } });
+    expect(r.stdout).toMatch(/^Usage/);
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+  });
+
   it('a missing bundle is named, with the build command', async () => {
     const empty = mkdtempSync(join(stage, 'nobundle-'));
     cpSync(join(stage, 'bin'), join(empty, 'bin'), { recursive: true });

@@ -31,6 +31,11 @@ export function buildProgram(ctx: CliContext = createCliContext()): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `banger vm list | head`: a reader that left is the end of output, not a crash (as for cat).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const { own, guest } = splitGuestCommand(argv.slice(2));
   try {
     await buildProgram(createCliContext({ guest })).parseAsync(own, { from: 'user' });
