@@ -62,6 +62,12 @@ export interface VmSpec {
     | { mode: 'bridge'; tap: string; mac: string; netns?: string };
   /** Restore from this saved state instead of booting (snapshot capability). */
   restoreFrom?: string;
+  /**
+   * Attach the bulk byte channel (a virtio-serial port `banger.bulk` on a private unix socket in
+   * `runtimeDir`) when the driver has one; the handles then name its socket (`bulkSocket`). A restore
+   * must ask for it exactly when the saved VM had it (the device set is part of the saved state).
+   */
+  bulkChannel?: boolean;
 }
 
 /** Live facts about a running VM, as the driver sees them; persisted in handles.json. */
@@ -71,6 +77,8 @@ export interface VmHandles {
   controlSocket: string;
   accel: Accel;
   startedAt: string;
+  /** The host end of the bulk byte channel (VmSpec.bulkChannel), when the VM has one. */
+  bulkSocket?: string;
   [extra: string]: unknown;
 }
 

@@ -92,9 +92,11 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           runtimeDir,
           accel: deps.accel,
           network: { mode: 'user', sshHostPort: port, egress: false, forwards: [] },
+          bulkChannel: true,
         },
         log.child({ warm: image }),
       );
+      const bulkChannel = typeof h.bulkSocket === 'string';
       // Kept until the template is gone, so a daemon that dies meanwhile can end it at next start.
       writeHandles(paths.snapshotFile(id, 'handles'), { ...h, driver: driverName, ssh: { host: '127.0.0.1', port }, forwards: [] });
       progress('warm', 'waiting for the template to boot');
@@ -130,6 +132,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           network: 'user',
           workspace: null,
           warmKey: key,
+          bulkChannel,
         },
         stateBytes: reg.stateBytesOf(id),
       });

@@ -53,6 +53,8 @@ export const VM_RUNTIME_FILES = {
   api: 'api.sock',
   /** Firecracker vsock: host side of the guest's virtio-vsock (connect, then `CONNECT <port>`) */
   vsock: 'vsock.sock',
+  /** QEMU virtio-serial port `banger.bulk`: the raw host↔guest byte channel for bulk transfers (guest/bulk*.ts) */
+  bulk: 'bulk.sock',
 } as const;
 
 /**

@@ -26,6 +26,7 @@ import { qcow2Disks } from './disk.js';
 import { parseQemuVersion } from './version.js';
 import { PASST_FD, socketPair, startPasst, stopPasst, type PasstHandle } from './passt.js';
 import { userNetBackend, userNetSummary } from './usernet.js';
+import { privateSocket } from './bulksocket.js';
 
 export const QEMU_DRIVER_NAME = 'qemu';
 
@@ -104,9 +105,11 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     if (spec.restoreFrom && !existsSync(spec.restoreFrom)) throw notFound('saved state', spec.restoreFrom);
     const net = spec.network;
     const passt = net.mode === 'user' && userNetBackend(net, (await findPasst()) !== null) === 'passt' ? await findPasst() : null;
-    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox() })];
+    const bulkSocket = spec.bulkChannel ? checkSocketPath(join(spec.runtimeDir, VM_RUNTIME_FILES.bulk)) : undefined;
+    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox(), bulkSocket })];
     // A socket left by a killed QEMU would answer nothing; never mistake it for the new one.
     await rm(controlSocket, { force: true });
+    if (bulkSocket) await rm(bulkSocket, { force: true });
 
     // passt first, on its end of a socket pair (ready once it listens on the SSH port); QEMU gets the
     // other end. Our copies close right after the spawns, so passt's life is tied to QEMU's.
@@ -140,6 +143,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       machine,
       network: spec.network.mode,
       ...(passtHandle ? { passt: passtHandle } : {}),
+      ...(bulkSocket ? { bulkSocket } : {}),
     };
     if (child.pid < 0) {
       if (passtHandle) await stopPasst(passtHandle, killTimeoutMs);
@@ -152,6 +156,8 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       if (!qmp) throw await fail();
       try {
         await qmp.execute('query-status');
+        // QEMU made every chardev socket before answering QMP: make the bulk one the daemon's alone.
+        if (bulkSocket) privateSocket(bulkSocket);
         if (spec.restoreFrom) {
           const t0 = Date.now();
           await qmp.execute('migrate-incoming', { uri: loadUri(spec.restoreFrom) });
