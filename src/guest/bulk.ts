@@ -18,27 +18,33 @@ export type BulkOpen = { socket: Socket } | { socket: null; why: string };
 export interface BulkChannels {
   /** Runs fn holding the VM's bulk lock: one transfer per VM at a time. */
   with<T>(vmId: string, fn: () => Promise<T>): Promise<T>;
-  /** Connects to a VM's bulk socket (`handles.bulkSocket`), or says why not. */
+  /** Is the VM's bulk socket (`handles.bulkSocket`) there and the daemon's alone? null when usable, else why not. */
+  check(socketPath: unknown): string | null;
+  /** Connects to it (after the guest has opened its end), or says why not. */
   open(socketPath: unknown, timeoutMs?: number): Promise<BulkOpen>;
 }
 
 export function createBulkChannels(uid = process.getuid?.() ?? 0): BulkChannels {
   const lock = new KeyedMutex();
+  const check = (socketPath: unknown): string | null => {
+    if (typeof socketPath !== 'string' || !socketPath) return 'the VM has no bulk channel (booted before it existed, or its hypervisor has none)';
+    let st;
+    try {
+      st = lstatSync(socketPath);
+    } catch (err) {
+      return `no bulk socket (${(err as NodeJS.ErrnoException).code})`;
+    }
+    if (!st.isSocket() || st.uid !== uid || (st.mode & 0o077) !== 0) return `${socketPath} is not a private socket of this daemon's user; not used`;
+    return null;
+  };
   return {
     with: (vmId, fn) => lock.with(vmId, fn),
+    check,
     async open(socketPath, timeoutMs = 5000) {
-      if (typeof socketPath !== 'string' || !socketPath) return { socket: null, why: 'the VM has no bulk channel (booted before it existed, or its hypervisor has none)' };
-      let st;
-      try {
-        st = lstatSync(socketPath);
-      } catch (err) {
-        return { socket: null, why: `no bulk socket (${(err as NodeJS.ErrnoException).code})` };
-      }
-      if (!st.isSocket() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        return { socket: null, why: `${socketPath} is not a private socket of this daemon's user; not used` };
-      }
+      const why = check(socketPath);
+      if (why !== null) return { socket: null, why };
       return new Promise<BulkOpen>((resolve) => {
-        const s = createConnection(socketPath);
+        const s = createConnection(socketPath as string);
         const timer = setTimeout(() => {
           s.destroy();
           resolve({ socket: null, why: `connecting to ${socketPath} timed out` });

@@ -29,12 +29,15 @@ fi
 `;
 
 /**
- * Waits up to 20 s (a third argument: seconds) for the port to be free and the header to come: a reader left by a killed transfer
+ * With a fourth argument N it writes `bulk` to fd N once the port is open: only then does the host
+ * connect (QEMU notices a closed host connection only while the guest has the port open, so a host
+ * that connected first could be taken for the previous one, and a read before the host connected
+ * returns EOF). Waits up to 20 s (a third argument: seconds) for the port to be free and the header to come: a reader left by a killed transfer
  * (only root can open the port, and the daemon runs one transfer per VM at a time) is ended first,
  * and a read that finds the host not yet connected (EOF) is retried.
  */
 export const BULK_READ_PERL = `use strict; use warnings; use Fcntl;
-my ($tok, $port, $wait) = @ARGV;
+my ($tok, $port, $wait, $ready) = @ARGV;
 my $hdr = "BANGER-BULK1 $tok\\n";
 my $deadline = time + ($wait || 20);
 sub unavailable { print STDERR "bulk channel: $_[0]\\n"; exit ${BULK_EXIT.unavailable} }
@@ -54,6 +57,8 @@ until (sysopen($fh, $port, O_RDONLY)) {
   holders();
   select(undef, undef, undef, 0.1);
 }
+# The port is open: tell the host (fd 4, the SSH channel's stdout) to connect and send.
+if ($ready && open(my $r, '>&=', $ready)) { syswrite($r, "bulk\n"); }
 binmode $fh; binmode STDOUT;
 my $buf = '';
 while (1) {

@@ -6,6 +6,7 @@
  * SSH and its first output line says which way it reads. The end marker is sent only after every
  * host tar exited 0, so a failed host side never leaves a workspace behind in the guest.
  */
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BangerError, conflict } from '../api/errors.js';
 import { formatBytes } from '../api/names.js';
@@ -52,41 +53,43 @@ export function createImporter(deps: { bulk: BulkChannels | null; log?: Logger }
     }
     const bulk = deps.bulk;
     const fellBack = await bulk.with(opts.vmId, async () => {
-      const c = await bulk.open(opts.bulkSocket);
-      if (!c.socket) {
-        deps.log?.debug({ vm: opts.vm, transport: 'ssh', why: c.why }, 'workspace copy over SSH');
-        progress('copy', `over SSH (${c.why})`);
+      const why = bulk.check(opts.bulkSocket);
+      if (why !== null) {
+        deps.log?.debug({ vm: opts.vm, transport: 'ssh', why }, 'workspace copy over SSH');
+        progress('copy', `over SSH (${why})`);
+        return false;
+      }
+      const how = await copyOnce(session, bundle, opts, { channels: bulk, socketPath: opts.bulkSocket as string });
+      if (how === 'unavailable') {
+        deps.log?.info({ vm: opts.vm, transport: 'ssh' }, 'the guest could not read the bulk channel; copying over SSH');
+        progress('copy', 'over SSH (the guest could not read the bulk channel)');
         return true;
       }
-      const socket = c.socket;
-      try {
-        const how = await copyOnce(session, bundle, opts, socket);
-        if (how === 'unavailable') {
-          deps.log?.info({ vm: opts.vm, transport: 'ssh' }, 'the guest could not read the bulk channel; copying over SSH');
-          progress('copy', 'over SSH (the guest could not read the bulk channel)');
-          return true;
-        }
-        deps.log?.debug({ vm: opts.vm, transport: how }, `workspace copied over ${how === 'bulk' ? 'the bulk channel' : 'SSH'}`);
-        return false;
-      } finally {
-        // Only now: the guest command has exited (its acknowledgement); earlier would drop bytes in flight.
-        socket.destroy();
-      }
+      deps.log?.debug({ vm: opts.vm, transport: how }, `workspace copied over ${how === 'bulk' ? 'the bulk channel' : 'SSH'}`);
+      return null;
     });
-    if (fellBack) await copyOnce(session, bundle, opts, null);
+    if (fellBack !== null) await copyOnce(session, bundle, opts, null);
   };
 }
 
 /** SSH only (tests, and drivers without a bulk channel). */
 export const streamBundle: Importer = (session, bundle, opts) => copyOnce(session, bundle, opts, null).then(() => undefined);
 
+
 /**
  * One attempt. With a bulk socket: the guest is asked to read the channel and says (first output
  * line) whether it does; `unavailable` means it found no usable port and nothing was extracted.
  */
-async function copyOnce(session: GuestSession, bundle: Bundle, opts: ImportOptions, socket: Writable | null): Promise<Transport | 'unavailable'> {
+async function copyOnce(
+  session: GuestSession,
+  bundle: Bundle,
+  opts: ImportOptions,
+  bulk: { channels: BulkChannels; socketPath: string } | null,
+): Promise<Transport | 'unavailable'> {
   const progress = opts.progress ?? noProgress;
-  const token = socket ? newBulkToken() : undefined;
+  const token = bulk ? newBulkToken() : undefined;
+  let socket: Socket | null = null;
+  let unavailable = false;
   const h = session.exec(importCommand(opts.guestPath, { checkout: bundle.checkout, bulkToken: token }), { stdin: 'pipe' });
   const guestErr = tail(h.stderr);
   h.stdin.on('error', () => {});
@@ -108,14 +111,23 @@ async function copyOnce(session: GuestSession, bundle: Bundle, opts: ImportOptio
   const feed = (async () => {
     const how = await transport;
     let sink: Writable;
-    let framer: BulkFramer | null = null;
-    if (how === 'bulk' && socket) {
+    if (how === 'bulk' && bulk) {
       h.stdin.end();
-      framer = new BulkFramer(token!);
+      // The guest has its end open: only now connect (see guest/bulkscript.ts BULK_READ_PERL).
+      const c = await bulk.channels.open(bulk.socketPath);
+      if (!c.socket) {
+        unavailable = true;
+        h.kill('KILL');
+        return;
+      }
+      socket = c.socket;
+      if (stopped) return;
+      const framer = new BulkFramer(token!);
       framer.pipe(socket, { end: false });
       sink = framer;
       progress('copy', 'over the bulk channel');
     } else if (how === 'ssh') {
+      if (bulk) progress('copy', 'over SSH (the guest has no bulk port device)');
       sink = h.stdin;
     } else return; // the script ended before choosing (e.g. the destination is taken)
     for (const argv of tarInvocations(bundle.parts)) {
@@ -161,13 +173,15 @@ async function copyOnce(session: GuestSession, bundle: Bundle, opts: ImportOptio
       c.kill('SIGKILL');
       c.child.stdout?.destroy();
     }
-    if (socket && (await transport) === 'bulk') socket.destroy();
     await feed.catch(() => {});
+    // Only now: the guest command has exited (its acknowledgement); earlier would drop bytes in flight.
+    (socket as Socket | null)?.destroy();
   }
   if (opts.signal?.aborted) throw new BangerError('unavailable', `workspace prepare in VM "${opts.vm}" was cancelled`);
   const how = await transport;
   if (status.code === 0) return how === 'bulk' ? 'bulk' : 'ssh';
-  if (how === 'bulk' && status.code === BULK_EXIT.unavailable) return 'unavailable';
+  if (how === 'bulk' && unavailable) return 'unavailable';
+  if (bulk && status.code === BULK_EXIT.unavailable) return 'unavailable';
   const why = (await guestErr).trim().split('\n').slice(-5).join('\n');
   if (status.code === GUEST_EXIT.destNotEmpty) {
     throw conflict(`${why}; pick another --guest-path, or remove it first (\`banger vm exec ${opts.vm} -- rm -rf ${opts.guestPath}\`)`, {

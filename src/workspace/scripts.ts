@@ -27,8 +27,8 @@ export const END_MARKER = '.banger-complete';
  * marker arrived: a workspace is either complete or absent, never half there.
  * $1 destination, $2 `checkout` (materialize HEAD with git: the --from case) or `keep`,
  * $3 the bulk transfer's token (empty: the tar comes on stdin), $4 the bulk reader (guest/bulkscript.ts).
- * First line of stdout: \`bulk\` (the tar comes over the bulk channel) or \`ssh\` (on stdin): the host
- * sends accordingly. A reader that finds no port or no header exits BULK_EXIT.unavailable having
+ * First line of stdout: \`bulk\` (the reader has the port open: the host connects and sends) or
+ * \`ssh\` (the tar comes on stdin). A reader that finds no port or no header exits BULK_EXIT.unavailable having
  * extracted nothing, so the host can send the same stream over SSH.
  */
 export const IMPORT_SCRIPT = `set -eu
@@ -51,11 +51,11 @@ bulk_port=
 if [ -n "$3" ]; then
 ${FIND_BULK_PORT}fi
 if [ -n "$bulk_port" ]; then
-  echo bulk
+  exec 4>&1
   st=$(mktemp)
   trap 'rm -rf -- "$tmp" "$st"' EXIT
   ok=1
-  { perl -e "$4" "$3" "$bulk_port" || echo "$?" >"$st"; } | tar -x -i -f - -C "$tmp" --no-same-owner || ok=
+  { perl -e "$4" "$3" "$bulk_port" 20 4 || echo "$?" >"$st"; } | tar -x -i -f - -C "$tmp" --no-same-owner || ok=
   if [ -s "$st" ]; then exit "$(cat -- "$st")"; fi
   rm -f -- "$st"
   [ -n "$ok" ] || exit 1
