@@ -90,6 +90,18 @@ async function main() {
       return { ms: performance.now() - start, hostMs: marks.copy ?? 0, res, transport: transports.join('; ') || 'over SSH' };
     };
 
+    // Where the baseline's time goes: the SSH transfer alone (into /dev/null) and the guest's extraction alone.
+    {
+      const lsTar = [['git', '-C', repo.root, 'ls-files', '-z'], ['tar', '-c', '-f', '-', '-C', repo.root, '--null', '-T', '-']];
+      const xfer = await pipeline([...lsTar, ssh('cat >/dev/null')]);
+      await pipeline([...lsTar, ssh('cat >/root/x.tar')]);
+      const t2 = performance.now();
+      await guest('mkdir -p /root/x && tar -x -f /root/x.tar -C /root/x');
+      const extract = performance.now() - t2;
+      await guest('rm -rf /root/x /root/x.tar');
+      console.log(`baseline parts: tar over ssh into /dev/null ${secs(xfer.ms)}; tar -x in the guest from its own disk ${secs(extract)} (through vm exec)`);
+    }
+
     const base = [];
     const bulk = [];
     const overSsh = [];
