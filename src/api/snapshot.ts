@@ -29,6 +29,8 @@ export const SnapshotSpec = z
     workspace: Workspace.nullable(),
     /** Warm snapshots: what they were built from (a mismatch rebuilds them). */
     warmKey: z.string().optional(),
+    /** The saved VM had the bulk byte channel (a device of its saved state): restores attach it too. */
+    bulkChannel: z.boolean().optional(),
   })
   .strict();
 export type SnapshotSpec = z.infer<typeof SnapshotSpec>;

@@ -73,6 +73,12 @@ export interface VmSpec {
    * (the warm template). Drivers whose saved memory is always a file ignore it.
    */
   shareableMemory?: boolean;
+  /**
+   * Attach the bulk byte channel (a virtio-serial port `banger.bulk` on a private unix socket in
+   * `runtimeDir`) when the driver has one; the handles then name its socket (`bulkSocket`). A restore
+   * must ask for it exactly when the saved VM had it (the device set is part of the saved state).
+   */
+  bulkChannel?: boolean;
 }
 
 /** Live facts about a running VM, as the driver sees them; persisted in handles.json. */
@@ -82,6 +88,8 @@ export interface VmHandles {
   controlSocket: string;
   accel: Accel;
   startedAt: string;
+  /** The host end of the bulk byte channel (VmSpec.bulkChannel), when the VM has one. */
+  bulkSocket?: string;
   [extra: string]: unknown;
 }
 

@@ -190,6 +190,7 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
         memoryMib: s.spec.memoryMib,
         diskSizeBytes: s.spec.diskSizeBytes,
         identity,
+        bulkChannel: s.spec.bulkChannel === true,
       };
     },
     lookup,

@@ -98,6 +98,7 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
                 hypervisorVersion: version,
                 network: cur.network.mode,
                 workspace: cur.workspace,
+                bulkChannel: typeof h.bulkSocket === 'string',
               };
               row = store.transaction(() => {
                 const r = store.insert({

@@ -10,7 +10,7 @@ import type { NetworkMode } from '../api/enums.js';
 import { createHash } from 'node:crypto';
 
 /** Bump when the template or the restore path changes in a way that needs new warm snapshots. */
-export const WARM_FORMAT = 2; // 2: the template's RAM is a file restores map copy-on-write
+export const WARM_FORMAT = 3; // 2: the template's RAM is a file restores map copy-on-write; 3: and it has the bulk channel (virtio-serial)
 
 export interface WarmKeyInput {
   imageSha: string;

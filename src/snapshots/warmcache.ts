@@ -94,9 +94,11 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           network: { mode: 'user', sshHostPort: port, egress: false, forwards: [] },
           // The RAM is written out as the snapshot's memory file, which every warm VM maps copy-on-write.
           shareableMemory: true,
+          bulkChannel: true,
         },
         log.child({ warm: image }),
       );
+      const bulkChannel = typeof h.bulkSocket === 'string';
       // Kept until the template is gone, so a daemon that dies meanwhile can end it at next start.
       writeHandles(paths.snapshotFile(id, 'handles'), { ...h, driver: driverName, ssh: { host: '127.0.0.1', port }, forwards: [] });
       progress('warm', 'waiting for the template to boot');
@@ -132,6 +134,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           network: 'user',
           workspace: null,
           warmKey: key,
+          bulkChannel,
         },
         stateBytes: reg.stateBytesOf(id),
       });

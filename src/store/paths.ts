@@ -62,6 +62,10 @@ export const VM_RUNTIME_FILES = {
   convertMigration: 'migrate.sock',
   /** and the converter's empty stand-in disk (the guest never runs there). */
   convertDisk: 'convert.qcow2',
+  /** and its copy of the bulk port's socket, when the VM has one (never connected). */
+  convertBulk: 'convert-bulk.sock',
+  /** QEMU virtio-serial port `banger.bulk`: the raw host↔guest byte channel for bulk transfers (guest/bulk*.ts) */
+  bulk: 'bulk.sock',
 } as const;
 
 /**

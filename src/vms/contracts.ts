@@ -40,6 +40,8 @@ export interface RestoreSource {
   diskSizeBytes: number;
   /** `fresh`: a new VM (new host name, machine-id, MAC, host key); `same`: the VM resumes as itself. */
   identity: 'fresh' | 'same';
+  /** The saved VM had the bulk byte channel: the restored one must attach it too (same devices). */
+  bulkChannel?: boolean;
 }
 
 export interface WarmRequestInput {

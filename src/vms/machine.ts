@@ -70,6 +70,8 @@ export function createMachine(ctx: VmContext, vv: VmView): Machine {
           accel: ctx.accel,
           network: prepared.spec,
           ...(restore ? { restoreFrom: restore.statePath, ...(restore.memoryPath ? { restoreMemoryFrom: restore.memoryPath } : {}) } : {}),
+          // A boot gets the bulk channel; a restore only when the saved VM had it (old snapshots did not).
+          bulkChannel: restore ? restore.bulkChannel === true : true,
         },
         log.child({ vm: rec.name }),
       );

@@ -4,6 +4,7 @@
  * guest/quote.ts `shellCommand`, so nothing a user typed is ever spliced into shell code.
  * Only POSIX sh, coreutils, GNU tar and git are needed in the guest.
  */
+import { BULK_READ_PERL, FIND_BULK_PORT } from '../guest/bulkscript.js';
 import { shellCommand } from '../guest/quote.js';
 
 /** Guest exit statuses the scripts use for conditions the host explains. */
@@ -24,7 +25,11 @@ export const END_MARKER = '.banger-complete';
 /**
  * Extracts the stream into a fresh sibling directory and renames it into place only once the end
  * marker arrived: a workspace is either complete or absent, never half there.
- * $1 destination, $2 `checkout` (materialize HEAD with git: the --from case) or `keep`.
+ * $1 destination, $2 `checkout` (materialize HEAD with git: the --from case) or `keep`,
+ * $3 the bulk transfer's token (empty: the tar comes on stdin), $4 the bulk reader (guest/bulkscript.ts).
+ * First line of stdout: \`bulk\` (the reader has the port open: the host connects and sends) or
+ * \`ssh\` (the tar comes on stdin). A reader that finds no port or no header exits BULK_EXIT.unavailable having
+ * extracted nothing, so the host can send the same stream over SSH.
  */
 export const IMPORT_SCRIPT = `set -eu
 dest=$1
@@ -42,7 +47,22 @@ for stale in "$parent"/.banger-ws.*; do
 done
 tmp=$(mktemp -d -- "$parent/.banger-ws.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT
-tar -x -i -f - -C "$tmp" --no-same-owner
+bulk_port=
+if [ -n "$3" ]; then
+${FIND_BULK_PORT}fi
+if [ -n "$bulk_port" ]; then
+  exec 4>&1
+  st=$(mktemp)
+  trap 'rm -rf -- "$tmp" "$st"' EXIT
+  ok=1
+  { perl -e "$4" "$3" "$bulk_port" 20 4 || echo "$?" >"$st"; } | tar -x -i -f - -C "$tmp" --no-same-owner || ok=
+  if [ -s "$st" ]; then exit "$(cat -- "$st")"; fi
+  rm -f -- "$st"
+  [ -n "$ok" ] || exit 1
+else
+  echo ssh
+  tar -x -i -f - -C "$tmp" --no-same-owner
+fi
 if [ ! -e "$tmp/${END_MARKER}" ]; then
   echo "the copy ended early" >&2
   exit ${GUEST_EXIT.incomplete}
@@ -55,8 +75,9 @@ mv -T -- "$tmp" "$dest"
 trap - EXIT
 `;
 
-export function importCommand(dest: string, opts: { checkout: boolean }): string {
-  return shellCommand(['sh', '-c', IMPORT_SCRIPT, 'banger-import', dest, opts.checkout ? 'checkout' : 'keep']);
+/** `bulkToken`: receive over the bulk channel when the guest has it (the first stdout line says). */
+export function importCommand(dest: string, opts: { checkout: boolean; bulkToken?: string }): string {
+  return shellCommand(['sh', '-c', IMPORT_SCRIPT, 'banger-import', dest, opts.checkout ? 'checkout' : 'keep', opts.bulkToken ?? '', opts.bulkToken ? BULK_READ_PERL : '']);
 }
 
 /**

@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { applyPatch } from './apply.js';
 import { buildBundle } from './bundle.js';
 import { ExportOutputParser } from './exportframe.js';
-import { streamBundle, type Importer } from './importer.js';
+import { createImporter, type Importer } from './importer.js';
+import { createBulkChannels, type BulkChannels } from '../guest/bulk.js';
 import { planWorkspace } from './plan.js';
 import { inspectRepo } from './repo.js';
 import { GUEST_EXIT, exportCommand } from './scripts.js';
@@ -30,7 +31,7 @@ export interface WorkspaceVms {
   lookup(name: string): VmRecord;
   view(rec: VmRecord): Vm;
   /** Holds the VM's lifecycle lock only while checking it runs; returns its pooled session. */
-  session(name: string, signal?: AbortSignal): Promise<{ rec: VmRecord; session: GuestSession }>;
+  session(name: string, signal?: AbortSignal): Promise<{ rec: VmRecord; session: GuestSession; handles?: Readonly<Record<string, unknown>> }>;
   setWorkspace(id: string, ws: Workspace | null): void;
 }
 
@@ -38,8 +39,10 @@ export interface WorkspaceServiceDeps {
   vms: WorkspaceVms;
   locks: Locks;
   log: Logger;
-  /** Copies the bundle into the guest. Test seam: a stand-in can stall or count imports. @default streamBundle */
+  /** Copies the bundle into the guest. Test seam: a stand-in can stall or count imports. @default createImporter (bulk channel, else SSH) */
   importer?: Importer;
+  /** The VMs' bulk channels (one transfer per VM at a time). @default createBulkChannels() */
+  bulk?: BulkChannels;
   now?: () => Date;
   /** Largest patch export accepts from a guest. @default 512 MiB */
   maxPatchBytes?: number;
@@ -59,7 +62,7 @@ export interface ExportSink {
 
 export function createWorkspaceService(deps: WorkspaceServiceDeps) {
   const { vms, locks, log } = deps;
-  const importer = deps.importer ?? streamBundle;
+  const importer = deps.importer ?? createImporter({ bulk: deps.bulk ?? createBulkChannels(), log });
   const now = deps.now ?? (() => new Date());
   const maxPatchBytes = deps.maxPatchBytes ?? 512 * 1024 * 1024;
 
@@ -104,11 +107,11 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
       const bundle = await buildBundle({ repo, plan, tmpDir: deps.tmpDir, progress, now });
       try {
         return await locks.workspace.with(id, async () => {
-          const { rec, session } = await vms.session(p.name, signal);
+          const { rec, session, handles } = await vms.session(p.name, signal);
           if (rec.id !== id) throw conflict(`VM "${p.name}" was replaced while the workspace was being planned; prepare again`);
           progress('copy', `${bundle.fileCount} files into ${p.guestPath}`);
           try {
-            await importer(session, bundle, { guestPath: p.guestPath, signal, progress, vm: p.name });
+            await importer(session, bundle, { guestPath: p.guestPath, signal, progress, vm: p.name, vmId: id, bulkSocket: handles?.bulkSocket });
           } catch (err) {
             throw explainLoss(p.name, id, 'prepare', err);
           }

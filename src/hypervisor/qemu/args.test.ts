@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../driver.js';
-import { buildQemuArgs, hostfwdRule, optValue, RAM_ID, SANDBOX_ARG } from './args.js';
+import { BULK_PORT_NAME, buildQemuArgs, hostfwdRule, optValue, RAM_ID, SANDBOX_ARG } from './args.js';
 
 const base: VmSpec = {
   id: 'vm1',
@@ -185,5 +185,28 @@ describe('helpers', () => {
   it('hostfwdRule binds to loopback', () => {
     expect(hostfwdRule(2222, 22)).toBe('tcp:127.0.0.1:2222-:22');
     expect(() => hostfwdRule(0, 22)).toThrow(/host port 0/);
+  });
+});
+
+describe('the bulk channel (virtio-serial port)', () => {
+  it.each([
+    ['microvm', 'virtio-serial-device,id=bulkser0'],
+    ['q35', 'virtio-serial-pci,id=bulkser0'],
+  ] as const)('%s: a controller, a private socket chardev and the named port, after every other device', (machine, controller) => {
+    const argv = buildQemuArgs(base, { machine, qmpSocket: qmp, bulkSocket: '/r/vms/vm1/bulk,x.sock', sandbox: true });
+    const i = argv.indexOf(controller);
+    expect(i).toBeGreaterThan(0);
+    expect(argv.slice(i - 1, i + 5)).toEqual([
+      '-device', controller,
+      '-chardev', 'socket,id=bulk0,path=/r/vms/vm1/bulk,,x.sock,server=on,wait=off',
+      '-device', `virtserialport,bus=bulkser0.0,chardev=bulk0,name=${BULK_PORT_NAME}`,
+    ]); // prettier-ignore
+    // Last device: the disk and NIC keep their transports whether or not the port is there.
+    expect(argv.lastIndexOf('-device')).toBe(i + 3);
+    expect(BULK_PORT_NAME).toBe('banger.bulk');
+  });
+
+  it('no socket, no port (restores of VMs saved without it)', () => {
+    expect(buildQemuArgs(base, { machine: 'microvm', qmpSocket: qmp }).join(' ')).not.toMatch(/virtio-serial|virtserialport|bulk/);
   });
 });

@@ -25,6 +25,8 @@ export interface QemuArgsOptions {
    * saves it again, never runs the guest: no serial file, no forwarded ports, no egress.
    */
   converter?: boolean;
+  /** The bulk channel's host socket (qemu/bulkargs below); absent: no bulk port. */
+  bulkSocket?: string;
 }
 
 /**
@@ -43,6 +45,26 @@ export const NETDEV_ID = 'net0';
 export const SLIRP_COMPAT_ID = 'slirpcompat';
 /** QEMU's drive id for the VM's disk; blockdev-snapshot-sync names it. */
 export const DISK_ID = 'disk0';
+/** The guest sees the bulk channel as `/dev/virtio-ports/<this>` (guest/bulkscript.ts looks for it). */
+export const BULK_PORT_NAME = 'banger.bulk';
+
+/**
+ * The bulk byte channel: a virtio-serial controller with one port named BULK_PORT_NAME, whose host
+ * end is a unix socket QEMU listens on (`wait=off`: QEMU does not wait for it; the daemon connects
+ * per transfer). Last on the command line: the devices before it keep their transports, and a
+ * restore passes the same list as the saved VM had.
+ */
+function bulkArgs(machine: QemuMachine, socket: string | undefined): string[] {
+  if (socket === undefined) return [];
+  return [
+    '-device',
+    machine === 'q35' ? 'virtio-serial-pci,id=bulkser0' : 'virtio-serial-device,id=bulkser0',
+    '-chardev',
+    `socket,id=bulk0,path=${optValue(socket)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=bulkser0.0,chardev=bulk0,name=${BULK_PORT_NAME}`,
+  ];
+}
 
 /** Escapes a value inside a QEMU `key=value,...` option string (a comma is written twice). */
 export function optValue(value: string): string {
@@ -171,6 +193,7 @@ export function buildQemuArgs(spec: VmSpec, opts: QemuArgsOptions): string[] {
     `socket,id=qmp0,path=${optValue(opts.qmpSocket)},server=on,wait=off`,
     '-mon',
     'chardev=qmp0,mode=control',
+    ...bulkArgs(opts.machine, opts.bulkSocket),
     ...(opts.sandbox ? ['-sandbox', SANDBOX_ARG] : []),
     ...memory,
     ...(spec.restoreFrom || opts.converter ? ['-incoming', 'defer'] : []),

@@ -93,13 +93,15 @@ export async function convertState(deps: ConvertDeps, h: VmHandles & QemuMemoryF
   const qmpSocket = checkSocketPath(join(dir, VM_RUNTIME_FILES.convertQmp));
   const migSocket = checkSocketPath(join(dir, VM_RUNTIME_FILES.convertMigration));
   const disk = join(dir, VM_RUNTIME_FILES.convertDisk);
-  const clean = () => Promise.all([qmpSocket, migSocket, disk].map((p) => rm(p, { force: true })));
+  // The converter must have every device the VM has, the bulk port included (its own socket, unused).
+  const bulkSocket = mirror.bulkChannel ? checkSocketPath(join(dir, VM_RUNTIME_FILES.convertBulk)) : undefined;
+  const clean = () => Promise.all([qmpSocket, migSocket, disk, ...(bulkSocket ? [bulkSocket] : [])].map((p) => rm(p, { force: true })));
   await clean();
   const t0 = Date.now();
   // The guest never runs in the converter: an empty stand-in disk takes the place of the VM's.
   await run([deps.qemuImg, 'create', '-q', '-f', 'qcow2', disk, '1G']);
   const spec: VmSpec = { ...mirror, diskPath: disk, diskFormat: 'qcow2', shareableMemory: true, restoreFrom: undefined, restoreMemoryFrom: undefined };
-  const argv = [deps.bin, ...buildQemuArgs(spec, { machine: h.machine, qmpSocket, sandbox: await deps.sandbox(), converter: true })];
+  const argv = [deps.bin, ...buildQemuArgs(spec, { machine: h.machine, qmpSocket, sandbox: await deps.sandbox(), converter: true, bulkSocket })];
   const fd = openSync(mirror.logPath, 'a');
   let child;
   try {

@@ -27,6 +27,7 @@ import { qcow2Disks } from './disk.js';
 import { parseQemuVersion } from './version.js';
 import { PASST_FD, socketPair, startPasst, stopPasst, type PasstHandle } from './passt.js';
 import { userNetBackend, userNetSummary } from './usernet.js';
+import { privateSocket } from './bulksocket.js';
 
 export const QEMU_DRIVER_NAME = 'qemu';
 
@@ -108,9 +109,11 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
     if (spec.restoreMemoryFrom && !existsSync(spec.restoreMemoryFrom)) throw notFound('saved memory', spec.restoreMemoryFrom);
     const net = spec.network;
     const passt = net.mode === 'user' && userNetBackend(net, (await findPasst()) !== null) === 'passt' ? await findPasst() : null;
-    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox() })];
+    const bulkSocket = spec.bulkChannel ? checkSocketPath(join(spec.runtimeDir, VM_RUNTIME_FILES.bulk)) : undefined;
+    const argv = [bin, ...buildQemuArgs(spec, { machine, qmpSocket: controlSocket, passtFd: passt ? PASST_FD : undefined, sandbox: await probeSandbox(), bulkSocket })];
     // A socket left by a killed QEMU would answer nothing; never mistake it for the new one.
     await rm(controlSocket, { force: true });
+    if (bulkSocket) await rm(bulkSocket, { force: true });
 
     // passt first, on its end of a socket pair (ready once it listens on the SSH port); QEMU gets the
     // other end. Our copies close right after the spawns, so passt's life is tied to QEMU's.
@@ -147,6 +150,7 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       ...(spec.shareableMemory ? { memory: 'shareable' as const } : spec.restoreMemoryFrom ? { memory: 'file' as const } : {}),
       // What a RAM converter needs to copy this VM's devices at its next snapshot (convert.ts).
       mirror: { ...spec, restoreFrom: undefined, restoreMemoryFrom: undefined },
+      ...(bulkSocket ? { bulkSocket } : {}),
     };
     if (child.pid < 0) {
       if (passtHandle) await stopPasst(passtHandle, killTimeoutMs);
@@ -159,6 +163,8 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
       if (!qmp) throw await fail();
       try {
         await qmp.execute('query-status');
+        // QEMU made every chardev socket before answering QMP: make the bulk one the daemon's alone.
+        if (bulkSocket) privateSocket(bulkSocket);
         if (spec.restoreFrom) {
           const t0 = Date.now();
           // A device-only state (its RAM is the file mapped above) was saved with x-ignore-shared;
