@@ -5,13 +5,15 @@
  */
 import { finished } from 'node:stream/promises';
 import { exitCodeOf } from '../guest/exitstatus.js';
-import { inDirectory, shellCommand } from '../guest/quote.js';
+import type { ImageRuntimeConfig } from '../api/image.js';
+import type { VmRecord } from '../store/vms.js';
 import { aliasFor } from '../guest/knownhosts.js';
 import { sampleProcess } from '../host/procstat.js';
 import { answersHttp } from '../network/httpprobe.js';
 import { hostEndpoint, mapBounded, parseSsListening, PROBE_CONCURRENCY, PROBE_MAX } from '../network/ports.js';
 import type { VmContext, VmService } from './contracts.js';
 import type { Machine } from './machine.js';
+import { runtimeCommand } from './runtime.js';
 import type { VmView } from './view.js';
 
 type AccessVerbs = Pick<VmService, 'session' | 'exec' | 'sshInfo' | 'stats' | 'ports' | 'touch' | 'hold' | 'stopIfIdle'>;
@@ -30,13 +32,23 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
     return { rec: fresh, session: s, handles };
   };
 
+  /** The VM's image's runtime config, or null (none, or the image is no longer registered). */
+  const runtimeOf = (rec: VmRecord): ImageRuntimeConfig | null => {
+    try {
+      return ctx.artifacts.pathsFor(rec.image, rec.kernel).image.runtime;
+    } catch {
+      return null;
+    }
+  };
+
   return {
     session,
 
     async exec(name, io) {
       const { rec, session: s } = await session(name, io.signal);
       const cwd = io.cwd ?? rec.workspace?.guestPath;
-      const h = s.exec(cwd ? inDirectory(cwd, io.argv) : shellCommand(io.argv), { stdin: io.stdin });
+      // The image's Env, WorkingDir and User (OCI images), as `docker run` applies them.
+      const h = s.exec(runtimeCommand(io.argv, runtimeOf(rec), cwd), { stdin: io.stdin });
       // At the client's pace: a client that stops reading pauses the channel, and so the guest command.
       const sent = Promise.all([finished(h.stdout.pipe(io.output('stdout'))), finished(h.stderr.pipe(io.output('stderr')))]);
       sent.catch(() => {}); // awaited below; when exit rejects first it must not be left unhandled
@@ -65,7 +77,7 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
         keyPath: guest.keyPath(),
         knownHostsPath: guest.knownHostsPath(),
         hostKeyAlias: aliasFor(rec.name),
-        cwd: rec.workspace?.guestPath ?? null,
+        cwd: rec.workspace?.guestPath ?? runtimeOf(rec)?.workingDir ?? null,
       };
     },
 

@@ -13,7 +13,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_SIZE, DEFAULT_IMPORT_MAX_BYTES, ImageManifest, ImageName } from '../../api/image.js';
+import { DEFAULT_IMAGE_SIZE, DEFAULT_IMPORT_MAX_BYTES, ImageManifest, ImageName, type ImageRuntimeConfig } from '../../api/image.js';
 import { formatBytes, parseSize } from '../../api/names.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { extractKept, ownershipKeeper } from './keeper.js';
@@ -43,6 +43,8 @@ export interface ImportRootfsOptions {
   size?: string;
   /** The most tar bytes read (config image_import_max_size). @default DEFAULT_IMPORT_MAX_BYTES */
   maxBytes?: number;
+  /** How to run the image (from an OCI config, or `--runtime-json`); stored in the manifest. */
+  runtime?: ImageRuntimeConfig;
   /** Aborted when the client goes away: reading stops and the staging directory is removed. */
   signal?: AbortSignal;
   progress?: Progress;
@@ -188,7 +190,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
 
     const { distro, packages } = await describeRoot(root);
     if ((await resolveInRoot(root, 'sbin/init')) === null) {
-      progress('check', 'warning: no /sbin/init in this root file system; a VM will not boot from it until one is installed');
+      progress('check', 'no /sbin/init in this root file system: its VMs run banger\'s own init and sshd (from the kernel\'s initramfs)');
     }
 
     checkCancelled(opts.signal);
@@ -200,7 +202,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
       out,
       sizeBytes,
       sizeText: formatBytes(sizeBytes),
-      manifest: { name, distro, kernelRef: null, packages, source: 'import' },
+      manifest: { name, distro, kernelRef: null, packages, source: 'import', ...(opts.runtime ? { runtime: opts.runtime } : {}) },
       progress,
       keeper,
     });

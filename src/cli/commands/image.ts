@@ -1,5 +1,7 @@
 /** image build/import/export/pull/list/show/delete. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { BangerError } from '../../api/errors.js';
+import { ImageRuntimeConfig } from '../../api/image.js';
 import { resolve } from 'node:path';
 import { formatBytes } from '../../api/names.js';
 import type { CliContext } from '../context.js';
@@ -8,6 +10,18 @@ import { age, table } from '../table.js';
 import { forEachTarget } from '../targets.js';
 
 const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
+
+function parseRuntimeJson(text: string): ImageRuntimeConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BangerError('bad_request', '--runtime-json is not valid JSON');
+  }
+  const r = ImageRuntimeConfig.safeParse(json);
+  if (!r.success) throw new BangerError('bad_request', `--runtime-json: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
 
 export function imageCommands(program: Command, ctx: CliContext): void {
   const { api } = ctx;
@@ -29,10 +43,17 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--rootfs-tar <file>', 'tar file, or - for stdin')
     .option('--size <size>', 'file system size')
     .option('--force', 'replace an image of the same name (refused while a VM or snapshot uses it)')
-    .addHelpText('after', '\nThe tar must be a regular file (or - for stdin), at most image_import_max_size (config.toml, default 64G).')
-    .action(async (name: string, o: { rootfsTar: string; size?: string; force?: boolean }) => {
+    // Hidden: how OCI imports record Env/WorkingDir/User/Entrypoint/Cmd, for tests and scripts.
+    .addOption(new Option('--runtime-json <json>', 'runtime config (env, workingDir, user, entrypoint, cmd) as JSON').hideHelp())
+    .addHelpText('after', '\nThe tar must be a regular file (or - for stdin), at most image_import_max_size (config.toml, default 64G).\nA root without /sbin/init or sshd boots with banger\'s own init and sshd; its files are left as they are.')
+    .action(async (name: string, o: { rootfsTar: string; size?: string; force?: boolean; runtimeJson?: string }) => {
       const fromStdin = o.rootfsTar === '-';
-      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force: o.force ?? false }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
+      const runtime = o.runtimeJson === undefined ? undefined : parseRuntimeJson(o.runtimeJson);
+      const m = await api(
+        'image.import',
+        { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force: o.force ?? false, runtime },
+        { doneLine, stdin: fromStdin ? process.stdin : undefined },
+      );
       console.log(`${m.name}: imported (${m.sha256.slice(0, 12)})`);
     });
   i.command('export')

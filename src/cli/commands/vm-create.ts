@@ -31,7 +31,7 @@ function withCreateFlags(c: Command): Command {
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
     .option('--host-access', "let the guest reach services on the host's 127.0.0.1 through 10.0.2.2 (user mode; blocked by default)")
-    .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
+    .option('--cold', "boot from scratch instead of restoring the image's warm snapshot (made by the first VM of each image)");
 }
 
 function createParams(o: CreateFlags, start: boolean) {
@@ -51,6 +51,13 @@ function createParams(o: CreateFlags, start: boolean) {
   };
 }
 
+/** The image's default command (Entrypoint + Cmd), or null when it names none. */
+async function imageCommand(ctx: CliContext, image: string): Promise<string[] | null> {
+  const rt = (await ctx.api('image.show', { name: image }, { progress: false })).runtime;
+  const argv = rt ? [...rt.entrypoint, ...rt.cmd] : [];
+  return argv.length > 0 ? argv : null;
+}
+
 export function createCommands(vm: Command, ctx: CliContext): void {
   withCreateFlags(vm.command('create'))
     .description('create a VM (and start it unless --no-start)')
@@ -66,7 +73,7 @@ export function createCommands(vm: Command, ctx: CliContext): void {
     .argument('[path]', 'a git repo to copy into the VM first (as `vm workspace prepare`); commands then run in it')
     .option('--rm', 'delete the VM afterwards (also on Ctrl-C)')
     .option('-d, --detach', 'start it and return without running anything')
-    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run ./repo --rm -- make test   # the repo\'s files, then the command in them\n  banger vm run --name dev          # interactive shell; the VM keeps running')
+    .addHelpText('after', '\nExamples:\n  banger vm run -- uname -a\n  banger vm run --rm -- make test\n  banger vm run ./repo --rm -- make test   # the repo\'s files, then the command in them\n  banger vm run --name dev          # interactive shell; the VM keeps running\n  banger vm run --rm --image app    # an image with an Entrypoint/Cmd runs it, as `docker run app`')
     .action(async (path: string | undefined, o: CreateFlags & PrepareFlags & { rm?: boolean; detach?: boolean }) => {
       const cmd = ctx.guest;
       if (path !== undefined) await checkPrepareFlags(ctx, path, o); // before booting anything
@@ -99,15 +106,17 @@ export function createCommands(vm: Command, ctx: CliContext): void {
           throw err;
         }
       }
+      // No command: the image's Entrypoint + Cmd when it has them (OCI images, as `docker run IMAGE`), else a shell.
+      const runCmd = cmd && cmd.length > 0 ? cmd : path === undefined ? await imageCommand(ctx, v.image) : null;
       let code: number;
       try {
-        code = cmd && cmd.length > 0 ? await execInVm(ctx, v.name, cmd) : await sshToVm(ctx, v.name, null);
+        code = runCmd ? await execInVm(ctx, v.name, runCmd) : await sshToVm(ctx, v.name, null);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
       if (o.rm) await cleanup();
-      else if (!cmd) console.error(`${v.name} is still running; stop it with \`banger vm stop ${v.name}\` or remove it with \`banger vm delete ${v.name}\``);
+      else if (!runCmd) console.error(`${v.name} is still running; stop it with \`banger vm stop ${v.name}\` or remove it with \`banger vm delete ${v.name}\``);
       process.exitCode = code;
     });
 }
