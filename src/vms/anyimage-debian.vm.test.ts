@@ -69,4 +69,13 @@ describe('a Debian root without systemd or openssh-server', () => {
     const want = Object.fromEntries(await Promise.all(files.map(async (f) => [`/${f}`, sha(await fileOf(f))])));
     expect(got).toEqual(want);
   }, 1_200_000);
+
+  it('the default image still boots its own systemd and sshd (the guest tools stay in the initramfs)', async (ctx) => {
+    if (!inst) return ctx.skip();
+    const r = await inst.cli(['vm', 'run', '--rm', '--cold', '--name', 'plain', '--', 'sh', '-c', 'test -e /.banger || echo no-banger; cat /proc/1/comm'], {
+      timeoutMs: 900_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('no-banger\nsystemd\n');
+  }, 900_000);
 });
