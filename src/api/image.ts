@@ -128,6 +128,8 @@ export const ImageImportParams = z
     size: ImageSize.optional(),
     /** Replace an image already registered under this name (refused while a VM or snapshot uses it). */
     force: z.boolean().default(false),
+    /** How to run the image (OCI Env, WorkingDir, User, Entrypoint, Cmd), kept in its manifest. */
+    runtime: ImageRuntimeConfig.optional(),
   })
   .strict();
 export type ImageImportParams = z.input<typeof ImageImportParams>;

@@ -5,7 +5,7 @@
  * kernel and image paths); the daemon's artifact handlers call the rest.
  */
 import type { z } from 'zod';
-import { DEFAULT_IMAGE_SIZE, ImageManifest, type ImageVariant } from '../api/image.js';
+import { DEFAULT_IMAGE_SIZE, ImageManifest, type ImageRuntimeConfig, type ImageVariant } from '../api/image.js';
 import { KernelManifest, type KernelImportParams, type KernelListResult } from '../api/kernel.js';
 import { BangerError, notFound } from '../api/errors.js';
 import type { DoctorCheck } from '../api/daemon.js';
@@ -32,7 +32,8 @@ import type { VmStore } from '../store/vms.js';
 
 /** The files one VM boots from. */
 export interface ResolvedBoot {
-  image: { name: string; rootfsPath: string; kernelName: string };
+  /** `runtime`: the image's OCI runtime config (Env, WorkingDir, User, Entrypoint, Cmd), or null. */
+  image: { name: string; rootfsPath: string; kernelName: string; runtime: ImageRuntimeConfig | null };
   kernel: { name: string; vmlinuxPath: string; initrdPath: string };
 }
 
@@ -135,7 +136,7 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
   function bootPaths(image: ImageManifest, imageName: string, kernelName: string, kernel: KernelManifest): ResolvedBoot {
     const kdir = paths.kernelDir(kernel.sha256);
     return {
-      image: { name: imageName, rootfsPath: paths.imageFile(image.sha256, 'rootfs'), kernelName },
+      image: { name: imageName, rootfsPath: paths.imageFile(image.sha256, 'rootfs'), kernelName, runtime: image.runtime ?? null },
       kernel: { name: kernelName, vmlinuxPath: `${kdir}/${kernel.files.vmlinux.path}`, initrdPath: `${kdir}/${kernel.files.initrd.path}` },
     };
   }

@@ -38,6 +38,7 @@ export function imageExtraHandlers(deps: ImageExtraDeps): Pick<Handlers, 'image.
           name: p.name,
           input,
           size: p.size,
+          runtime: p.runtime,
           maxBytes: config.imageImportMaxBytes,
           signal: ctx.signal,
           progress: ctx.progress,

@@ -95,6 +95,29 @@ describe('identity refresh script', () => {
     }
   });
 
+  it.each([
+    ['perl', true],
+    ['the shell fallback', false],
+  ])("with %s on a root booted with banger's sshd: the host key goes to /.banger/state, /etc/ssh is left alone", async (_how, perl) => {
+    const g = fakeGuest({ perl, defaultDev: 'eth0' });
+    mkdirSync(join(g.root, '.banger/state'), { recursive: true });
+    const key = generateHostKey('root@fork-1');
+    const r = await g.exec({ nowMs: 1_700_000_000_123, entropy, fresh: fresh(key) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(g.read('.banger/state/ssh_host_ed25519_key.pub')).toBe(`${key.publicLine}\n`);
+    expect(g.mode('.banger/state/ssh_host_ed25519_key')).toBe(0o600);
+    expect(g.read('etc/ssh/ssh_host_ed25519_key')).toBe('OLD PRIVATE\n');
+    expect(existsSync(join(g.root, 'etc/ssh/ssh_host_ed25519_key.pub'))).toBe(false);
+  });
+
+  it('the shell fallback sets the clock with whole seconds when date refuses a fraction (busybox)', async () => {
+    const g = fakeGuest({ perl: false, defaultDev: 'eth0' });
+    writeFileSync(join(g.root, 'bin/date'), `#!/bin/sh\nprintf '%s\\n' "date $*" >> ${join(g.root, 'calls.log')}\ncase "$3" in *.*) exit 1 ;; esac\n`);
+    const r = await g.exec({ nowMs: 1_700_000_000_123, entropy });
+    expect(r.code, r.stderr).toBe(0);
+    expect(g.calls().filter((c) => c.startsWith('date'))).toEqual(['date -u -s @1700000000.123', 'date -u -s @1700000000']);
+  });
+
   it('flushes the new identity with syncfs(2) after its last rename, before reporting done (strace)', async (ctx) => {
     if (!existsSync('/usr/bin/strace')) return ctx.skip();
     const g = fakeGuest({ perl: true, defaultDev: 'eth0' });

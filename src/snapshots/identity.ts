@@ -14,7 +14,8 @@
  * 2. The clock: a restored guest believes it is still the moment of the snapshot.
  * 3. Identity (forks and warm starts, not a VM resuming as itself): host name (+ the 127.0.1.1
  *    line of /etc/hosts, other lines kept), /etc/machine-id, the NIC's MAC (changed live), and a
- *    new ed25519 SSH host key made on the host and sent on stdin; the caller records its public
+ *    new ed25519 SSH host key made on the host and sent on stdin (into /etc/ssh, or /.banger/state
+ *    for a root booted with banger's own sshd: guesttools/plan.ts); the caller records its public
  *    half for the VM's alias. These writes are synced to the guest's disk before the script reports
  *    `done`: a VM killed right after create would otherwise boot later with the template's host key
  *    (writeback runs ~30 s after the write), which banger's known_hosts no longer accepts.
@@ -148,12 +149,13 @@ if (defined $pub) {
       print "banger-identity: mac $dev $mac\n";
     }
   }
-  if (-d "$R/etc/ssh") {
+  my $kd = -d "$R/.banger/state" ? "$R/.banger/state" : "$R/etc/ssh";
+  if (-d $kd) {
     local $/;
     my $key = <STDIN>;
     defined $key && $key =~ /BEGIN OPENSSH PRIVATE KEY/ or die "no host key on stdin\n";
-    put("$R/etc/ssh/ssh_host_ed25519_key", $key, 0600);
-    put("$R/etc/ssh/ssh_host_ed25519_key.pub", "$pub\n", 0644);
+    put("$kd/ssh_host_ed25519_key", $key, 0600);
+    put("$kd/ssh_host_ed25519_key.pub", "$pub\n", 0644);
   }
   # Durable before the caller records the new key: syncfs(2) on the root file system (the files and
   # the directories their renames changed) instead of leaving them to writeback, ~30 s later.
@@ -181,7 +183,8 @@ R=\${BANGER_ROOT:-}
 read -r seed
 printf '%s' "$seed" > "$R/dev/urandom"
 echo 'banger-identity: mixed'
-date -u -s "@$1" >/dev/null
+# busybox date takes whole seconds only.
+date -u -s "@$1" >/dev/null 2>&1 || date -u -s "@\${1%.*}" >/dev/null
 if [ "$#" -ge 5 ]; then
   name=$2
   printf '%s' "$name" > "$R/proc/sys/kernel/hostname"
@@ -206,9 +209,11 @@ if [ "$#" -ge 5 ]; then
     ip link set dev "$dev" address "$mac"
     ip neigh flush dev "$dev" || true
   fi
-  if [ -d "$R/etc/ssh" ]; then
+  kd="$R/etc/ssh"
+  if [ -d "$R/.banger/state" ]; then kd="$R/.banger/state"; fi
+  if [ -d "$kd" ]; then
     umask 077
-    k="$R/etc/ssh/ssh_host_ed25519_key"
+    k="$kd/ssh_host_ed25519_key"
     cat > "$k.banger-new"
     printf '%s\\n' "$pub" > "$k.pub.banger-new"
     chmod 600 "$k.banger-new"

@@ -53,7 +53,8 @@ describe('warm start decision', () => {
     ['the default image named explicitly', { image: 'debian-bookworm' }, 'warm'],
     ['sizes equal to the defaults', { vcpu: 1, memoryMib: 2048, diskSizeBytes: 8 * 1024 ** 3 }, 'warm'],
     ['--cold', { cold: true }, null],
-    ['another image', { image: 'py' }, null],
+    // Issue 14: every image has its own warm snapshot.
+    ['another image', { image: 'py' }, 'warm'],
     ['more memory', { memoryMib: 4096 }, 'cold boot: the warm snapshot has 2048 MiB of memory (config vm_defaults), --memory asks for 4096'],
     ['more vCPUs', { vcpu: 2 }, 'cold boot: the warm snapshot has 1 vCPU (config vm_defaults), --vcpu asks for 2'],
     ['another disk size', { diskSizeBytes: 16 * 1024 ** 3 }, 'cold boot: the warm snapshot has a 8192 MiB disk (config vm_defaults), --disk-size asks for 16384 MiB'],

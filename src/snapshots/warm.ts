@@ -1,6 +1,8 @@
 /**
  * Warm start decisions. Pure: whether a `vm create` may restore the image's warm snapshot instead
- * of booting, and whether the cached snapshot still matches what it would be built from.
+ * of booting, and whether the cached snapshot still matches what it would be built from. Every
+ * image has its own (`warm:<image>`): the first fitting create of an image builds it, later ones
+ * restore it, whatever the image (banger's Debian image, an import, an OCI image).
  *
  * A warm snapshot is a memory image of one freshly booted template VM. It can only stand in for a
  * boot of the same image, kernel, vCPU count, memory size and disk size (the guest saw those at its
@@ -43,7 +45,7 @@ export function warmKey(input: WarmKeyInput): string {
 export interface WarmRequest {
   /** --cold */
   cold: boolean;
-  /** --image as given (undefined: the default). */
+  /** --image as given (undefined: the default). Any image has a warm snapshot of its own. */
   image: string | undefined;
   defaultImage: string;
   vcpu: number | undefined;
@@ -57,8 +59,8 @@ export interface WarmRequest {
 }
 
 /**
- * `warm`: restore the warm snapshot. `cold` with a reason for the progress line, or with
- * `reason: null` when nothing is worth saying (a non-default image is simply booted).
+ * `warm`: restore the image's warm snapshot. `cold` with a reason for the progress line, or with
+ * `reason: null` when nothing is worth saying (--cold, a driver without snapshots).
  */
 export type WarmDecision = { mode: 'warm' } | { mode: 'cold'; reason: string | null };
 
@@ -66,7 +68,6 @@ const mib = (b: number) => `${Math.round(b / 1024 ** 2)} MiB`;
 
 export function decideWarm(r: WarmRequest): WarmDecision {
   if (r.cold) return { mode: 'cold', reason: null };
-  if (r.image !== undefined && r.image !== r.defaultImage) return { mode: 'cold', reason: null };
   // A driver that cannot snapshot at all boots every VM; saying so on every create would be noise.
   if (r.unsupported) return { mode: 'cold', reason: null };
   if (r.network !== 'user') return { mode: 'cold', reason: 'cold boot: warm start covers user-mode networking only' };

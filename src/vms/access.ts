@@ -7,12 +7,15 @@ import { finished } from 'node:stream/promises';
 import { exitCodeOf } from '../guest/exitstatus.js';
 import { inDirectory, shellCommand } from '../guest/quote.js';
 import { workspaceCommand } from './miseexec.js';
+import type { ImageRuntimeConfig } from '../api/image.js';
+import type { VmRecord } from '../store/vms.js';
 import { aliasFor } from '../guest/knownhosts.js';
 import { sampleProcess } from '../host/procstat.js';
 import { answersHttp } from '../network/httpprobe.js';
 import { hostEndpoint, mapBounded, parseSsListening, PROBE_CONCURRENCY, PROBE_MAX } from '../network/ports.js';
 import type { VmContext, VmService } from './contracts.js';
 import type { Machine } from './machine.js';
+import { runtimeCommand } from './runtime.js';
 import type { VmView } from './view.js';
 
 type AccessVerbs = Pick<VmService, 'session' | 'exec' | 'sshInfo' | 'stats' | 'ports' | 'touch' | 'hold' | 'stopIfIdle'>;
@@ -31,13 +34,30 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
     return { rec: fresh, session: s, handles };
   };
 
+  /** The VM's image's runtime config, or null (none, or the image is no longer registered). */
+  const runtimeOf = (rec: VmRecord): ImageRuntimeConfig | null => {
+    try {
+      return ctx.artifacts.pathsFor(rec.image, rec.kernel).image.runtime;
+    } catch {
+      return null;
+    }
+  };
+
   return {
     session,
 
     async exec(name, io) {
       const { rec, session: s } = await session(name, io.signal);
-      // In the workspace (no -w), the repo's mise [env] and tools apply (miseexec.ts).
-      const line = io.cwd !== undefined ? inDirectory(io.cwd, io.argv) : rec.workspace ? workspaceCommand(rec.workspace.guestPath, io.argv) : shellCommand(io.argv);
+      const runtime = runtimeOf(rec);
+      // An OCI image's Env, WorkingDir and User apply as `docker run` applies them; otherwise, in the
+      // workspace (no -w), the repo's mise [env] and tools apply (miseexec.ts).
+      const line = runtime
+        ? runtimeCommand(io.argv, runtime, io.cwd ?? rec.workspace?.guestPath)
+        : io.cwd !== undefined
+          ? inDirectory(io.cwd, io.argv)
+          : rec.workspace
+            ? workspaceCommand(rec.workspace.guestPath, io.argv)
+            : shellCommand(io.argv);
       const h = s.exec(line, { stdin: io.stdin });
       // At the client's pace: a client that stops reading pauses the channel, and so the guest command.
       const sent = Promise.all([finished(h.stdout.pipe(io.output('stdout'))), finished(h.stderr.pipe(io.output('stderr')))]);
@@ -67,7 +87,7 @@ export function createAccess(ctx: VmContext, vv: VmView, m: Machine): AccessVerb
         keyPath: guest.keyPath(),
         knownHostsPath: guest.knownHostsPath(),
         hostKeyAlias: aliasFor(rec.name),
-        cwd: rec.workspace?.guestPath ?? null,
+        cwd: rec.workspace?.guestPath ?? runtimeOf(rec)?.workingDir ?? null,
       };
     },
 

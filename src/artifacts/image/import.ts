@@ -49,9 +49,9 @@ export interface ImportRootfsOptions {
   log?: Logger;
   /** How the image came here. @default 'import' */
   source?: ImageSource;
-  /** The OCI image config's run settings, kept in the manifest (OCI sources only). */
+  /** How to run the image (from an OCI config, or `--runtime-json`); stored in the manifest. */
   runtime?: ImageRuntimeConfig;
-  /** Warn when the root has no /sbin/init (OCI images boot with banger's own init, so they pass false). @default true */
+  /** Say when the root has no /sbin/init (OCI images pass false: few have one, and banger's init runs them). @default true */
   warnNoInit?: boolean;
 }
 
@@ -194,7 +194,7 @@ export async function importRootfsTar(opts: ImportRootfsOptions): Promise<Publis
 
     const { distro, packages } = await describeRoot(root);
     if (opts.warnNoInit !== false && (await resolveInRoot(root, 'sbin/init')) === null) {
-      progress('check', 'warning: no /sbin/init in this root file system; a VM will not boot from it until one is installed');
+      progress('check', 'no /sbin/init in this root file system: its VMs run banger\'s own init and sshd (from the kernel\'s initramfs)');
     }
 
     checkCancelled(opts.signal);

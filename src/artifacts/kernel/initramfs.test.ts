@@ -103,3 +103,22 @@ describe('buildInitramfs', () => {
     expect(records.find((r) => r.path === 'lib/modules/order')!.data.length).toBe(0);
   });
 });
+
+describe('packInitramfs with an uncompressed tail', () => {
+  it('appends the tail as a raw newc archive starting 4-byte aligned after zeros', () => {
+    const head = [{ type: 'file' as const, path: 'init', mode: 0o755, data: Buffer.from('#!/bin/sh\n') }];
+    const tail = [
+      { type: 'dir' as const, path: 'banger', mode: 0o755 },
+      { type: 'file' as const, path: 'banger/x', mode: 0o644, data: Buffer.from('tools') },
+    ];
+    const gz = packInitramfs(head);
+    const both = packInitramfs(head, tail);
+    expect(both.subarray(0, gz.length).equals(gz)).toBe(true);
+    const start = gz.length + ((4 - (gz.length % 4)) % 4);
+    expect(both.subarray(gz.length, start).every((b) => b === 0)).toBe(true);
+    expect(both.subarray(start, start + 6).toString()).toBe('070701');
+    const records = readCpio(both.subarray(start));
+    expect(records.find((r) => r.path === 'banger/x')!.data.toString()).toBe('tools');
+    expect(packInitramfs(head, []).equals(gz)).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * banger's initramfs: a static busybox, the virtio modules in load order and the /init script,
+ * banger's initramfs: a static busybox, the virtio modules in load order, the /init script and
+ * (kernels pulled from Debian) the guest tools tree under /banger,
  * as a deterministic gzip newc cpio. `initramfsEntries` plans the archive (pure); `buildInitramfs`
  * gathers the inputs from the host and writes initrd.img.
  */
@@ -37,9 +38,16 @@ export function initramfsEntries(opts: { busybox: Buffer; modules: readonly Init
   return entries;
 }
 
-/** gzip'd newc archive of the entries (gzip: every kernel config we boot has RD_GZIP). */
-export function packInitramfs(entries: readonly CpioEntry[]): Buffer {
-  return gzipSync(writeCpio(entries), { level: 9 });
+/**
+ * gzip'd newc archive of the entries (gzip: every kernel config we boot has RD_GZIP), then, when
+ * given, `raw` as a second, uncompressed archive (the kernel unpacks concatenated archives; an
+ * uncompressed one must start 4-byte aligned, zeros between are skipped). The guest tools go
+ * there: ~20 MB that a TCG guest would spend a second or more gunzipping on every boot is a copy.
+ */
+export function packInitramfs(entries: readonly CpioEntry[], raw: readonly CpioEntry[] = []): Buffer {
+  const gz = gzipSync(writeCpio(entries), { level: 9 });
+  if (raw.length === 0) return gz;
+  return Buffer.concat([gz, Buffer.alloc((4 - (gz.length % 4)) % 4), writeCpio(raw)]);
 }
 
 /** Reads the host's busybox and checks it can run alone in the guest (static, x86-64). */
@@ -69,13 +77,15 @@ export interface BuildInitramfsOptions {
   modulesDir?: string;
   busyboxPath?: string;
   wanted?: readonly string[];
+  /** The guest tools tree (guesttools/fetch.ts); without it only roots with their own init and sshd boot. */
+  tools?: readonly CpioEntry[];
 }
 
 /** Writes initrd.img; returns the module files it loads, in order. */
 export async function buildInitramfs(opts: BuildInitramfsOptions): Promise<{ modules: string[]; size: number }> {
   const busybox = await readStaticBusybox(opts.busyboxPath);
   const modules = opts.modulesDir ? await selectModules(opts.modulesDir, opts.wanted ?? GUEST_MODULES) : [];
-  const image = packInitramfs(initramfsEntries({ busybox, modules }));
+  const image = packInitramfs(initramfsEntries({ busybox, modules }), opts.tools);
   await writeFile(opts.outPath, image);
   return { modules: modules.map((m) => m.file), size: image.length };
 }

@@ -170,6 +170,52 @@ describe('configure_root', () => {
   });
 });
 
+describe('banger init for roots without their own', () => {
+  it('configure_root puts the key in the given file and leaves the root\'s /root alone', async (ctx) => {
+    if (!busybox) ctx.skip();
+    const root = await freshRoot();
+    const keyfile = join(root, '.banger/tools/etc/ssh/authorized_keys');
+    const r = await withLibrary('banger.hostname=oci-1 banger.key=KEY=', 'configure_root "$1" "$2"', [root, keyfile]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await readFile(keyfile, 'utf8')).toBe('ssh-ed25519 KEY= banger\n');
+    expect((await stat(join(root, '.banger/tools/etc/ssh'))).mode & 0o777).toBe(0o700);
+    await expect(stat(join(root, 'root'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  // The tools dir is /banger in the initramfs; here a temporary one stands in for it.
+  async function wants(setup: (root: string) => Promise<void>, withTools = true): Promise<boolean> {
+    const root = await freshRoot();
+    const tools = join(work, `tools${n++}`);
+    if (withTools) {
+      await mkdir(join(tools, 'libexec'), { recursive: true });
+      await writeFile(join(tools, 'libexec/init'), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    await setup(root);
+    const script = `${INIT_LIBRARY.replace('[ -x /banger/libexec/init ]', `[ -x ${tools}/libexec/init ]`)}\nwants_banger_init "$1" /sbin/init`;
+    return (await run([busybox!, 'sh', '-c', script, 'sh', root], { check: false })).code === 0;
+  }
+  const put = async (root: string, p: string, link = false) => {
+    await mkdir(join(root, p, '..'), { recursive: true });
+    if (link) await symlink('/lib/systemd/systemd', join(root, p));
+    else await writeFile(join(root, p), 'x');
+  };
+
+  it.each<[string, (root: string) => Promise<void>, boolean]>([
+    ['no init, no sshd (an OCI image)', async () => {}, true],
+    ['busybox init but no sshd', async (r) => put(r, 'sbin/init'), true],
+    ['systemd (absolute link) and sshd: its own', async (r) => (await put(r, 'sbin/init', true), put(r, 'usr/sbin/sshd')), false],
+    ['sshd but no init', async (r) => put(r, 'usr/sbin/sshd'), true],
+  ])('%s -> %s', async (_what, setup, want, ctx) => {
+    if (!busybox) ctx.skip();
+    expect(await wants(setup)).toBe(want);
+  });
+
+  it('never without the guest tools in the initramfs (an imported kernel)', async (ctx) => {
+    if (!busybox) ctx.skip();
+    expect(await wants(async () => {}, false)).toBe(false);
+  });
+});
+
 describe('load_modules', () => {
   it('loads the files named in order, in that order, and warns on a failure', async (ctx) => {
     if (!busybox) ctx.skip();

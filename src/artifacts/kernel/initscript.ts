@@ -5,6 +5,9 @@
  *   banger.key=BASE64        -> "ssh-ed25519 BASE64 banger" in /root/.ssh/authorized_keys (0600, dir 0700)
  *   banger.ip=A.B.C.D/NN banger.gw=A.B.C.D banger.dns=A.B.C.D[,A.B.C.D]  [banger.mac=xx:..:xx]
  *                            -> the interface configured before switch_root, /etc/resolv.conf written
+ * A root without its own init or sshd (OCI images) boots banger's init and sshd from the guest
+ * tools the initramfs carries (guesttools/plan.ts); the key then goes to the tools' authorized_keys,
+ * never into the root's /root.
  * Every value from the command line is validated by a `case` pattern and only ever expanded in
  * double quotes; globbing is off, so a hostile word cannot run or match anything. A problem prints
  * one `banger-init: ...` line on the console and drops to a shell.
@@ -13,6 +16,7 @@
  * temporary root directory with a made-up command line.
  */
 import { createHash } from 'node:crypto';
+import { GUEST_TOOLS_FINGERPRINT } from '../guesttools/plan.js';
 
 /** Raw script text; `\${` stands for the shell's `${` (a template literal would interpolate it). */
 function sh(strings: TemplateStringsArray): string {
@@ -87,9 +91,11 @@ wait_for_block() {
   done
 }
 
-# configure_root ROOT: hostname, SSH key and resolver from the command line, written into ROOT.
+# configure_root ROOT [KEYFILE]: hostname, SSH key and resolver from the command line, written
+# into ROOT; the key goes to KEYFILE (default ROOT/root/.ssh/authorized_keys).
 configure_root() {
   _r=$1
+  _f=\${2:-$_r/root/.ssh/authorized_keys}
   _h=$(arg banger.hostname)
   if [ -n "$_h" ]; then
     valid_hostname "$_h" || { say "invalid banger.hostname (letters, digits, '.', '-')"; return 1; }
@@ -100,8 +106,7 @@ configure_root() {
   _k=$(arg banger.key)
   if [ -n "$_k" ]; then
     valid_key "$_k" || { say "invalid banger.key (expected the base64 blob of an ed25519 public key)"; return 1; }
-    _f="$_r/root/.ssh/authorized_keys"
-    mkdir -p "$_r/root/.ssh" && chmod 700 "$_r/root/.ssh" || return 1
+    mkdir -p "\${_f%/*}" && chmod 700 "\${_f%/*}" || return 1
     # Keep keys the user added; replace only banger's own line.
     { [ -f "$_f" ] && grep -v ' banger$' "$_f"; printf 'ssh-ed25519 %s banger\n' "$_k"; } > "$_f.banger-new" || return 1
     chmod 600 "$_f.banger-new" && mv -f "$_f.banger-new" "$_f" || return 1
@@ -123,6 +128,27 @@ configure_root() {
     printf '%s' "$_lines" > "$_r/etc/resolv.conf" || return 1
   fi
   return 0
+}
+
+# wants_banger_init ROOT INIT: true when the initramfs carries banger's guest tools and ROOT lacks
+# its own INIT or an sshd (an OCI image, a bare rootfs): then banger's init and sshd run it.
+wants_banger_init() {
+  [ -x /banger/libexec/init ] || return 1
+  [ -e "$1$2" ] || [ -L "$1$2" ] || return 0
+  for _s in /usr/sbin/sshd /sbin/sshd; do
+    [ -e "$1$_s" ] || [ -L "$1$_s" ] && return 1
+  done
+  return 0
+}
+
+# setup_tools ROOT: banger's tools on a tmpfs at ROOT/.banger/tools (RAM, not the image), and
+# ROOT/.banger/state on the VM's disk for what must outlive a boot (the SSH host key).
+setup_tools() {
+  mkdir -p "$1/.banger/tools" "$1/.banger/state" && chmod 700 "$1/.banger/state" || return 1
+  # Mount points a bare root may lack (an image's existing directories are left alone).
+  for _d in dev proc sys run tmp; do [ -d "$1/$_d" ] || [ -L "$1/$_d" ] || mkdir -p "$1/$_d"; done
+  mount -t tmpfs -o mode=755 banger-tools "$1/.banger/tools" || return 1
+  cp -a /banger/. "$1/.banger/tools/"
 }
 
 # find_netdev [MAC]: the interface with that MAC, else eth0, else the first non-loopback one. Waits ~5 s.
@@ -190,7 +216,14 @@ valid_path "$init" || fail "invalid init= (expected an absolute path)"
 
 wait_for_block "$root" 750 || fail "root device $root did not appear within 15 s (is the disk attached as virtio-blk?)"
 mount -t "$fstype" -o rw "$root" /newroot || fail "cannot mount $root ($fstype) on /newroot"
-configure_root /newroot || fail "cannot apply the VM settings to the root filesystem"
+if wants_banger_init /newroot "$init"; then
+  say "no $init or sshd in the root filesystem: starting banger's own init and sshd"
+  setup_tools /newroot || fail "cannot set up banger's guest tools in /.banger/tools"
+  configure_root /newroot /newroot/.banger/tools/etc/ssh/authorized_keys || fail "cannot apply the VM settings to the root filesystem"
+  init=/.banger/tools/libexec/init
+else
+  configure_root /newroot || fail "cannot apply the VM settings to the root filesystem"
+fi
 configure_network || fail "cannot configure the network"
 [ -e "/newroot$init" ] || [ -L "/newroot$init" ] || fail "the root filesystem has no $init"
 
@@ -203,4 +236,4 @@ fail "switch_root to $init failed"
 export const INIT_SCRIPT = `#!/bin/busybox sh\n# banger initramfs: load virtio modules, mount the root disk, apply per-VM settings, switch_root.\n${INIT_LIBRARY}${INIT_MAIN}`;
 
 /** Identifies the initramfs builder in manifests: a kernel built with another init script is rebuilt on pull. */
-export const INITRD_BUILDER = `banger/${createHash('sha256').update(INIT_SCRIPT).digest('hex').slice(0, 12)}`;
+export const INITRD_BUILDER = `banger/${createHash('sha256').update(INIT_SCRIPT).update(GUEST_TOOLS_FINGERPRINT).digest('hex').slice(0, 12)}`;

@@ -1,6 +1,7 @@
 /**
  * `kernel pull`: the current Debian kernel for a KERNEL_SOURCES name, downloaded through banger's
- * private apt, unpacked, vmlinux extracted and banger's initramfs built, then published into the store.
+ * private apt, unpacked, vmlinux extracted and banger's initramfs built (with the guest tools that
+ * boot roots lacking an init or sshd), then published into the store.
  * A kernel built from the same package version by the same initramfs builder is reused instead.
  */
 import { mkdir, readdir, rename } from 'node:fs/promises';
@@ -11,7 +12,8 @@ import { noProgress } from '../../api/progress.js';
 import { KERNEL_FILES } from '../../store/paths.js';
 import { privateApt } from '../apt/apt.js';
 import { KERNEL_SOURCES, extractDeb, fetchDeb, resolveKernelPackage } from './debian.js';
-import { buildInitramfs } from './initramfs.js';
+import { gatherGuestTools } from '../guesttools/fetch.js';
+import { buildInitramfs, readStaticBusybox } from './initramfs.js';
 import { INITRD_BUILDER } from './initscript.js';
 import { exists, listKernelDirs, openStaging, publish, type KernelStoreOptions, type KernelStoreResult } from './store.js';
 import { extractVmlinux } from './vmlinux.js';
@@ -66,11 +68,20 @@ export async function pullDebianKernel(opts: PullDebianKernelOptions): Promise<K
 
     progress('vmlinux', 'extracting the uncompressed kernel');
     const info = await extractVmlinux(join(out, KERNEL_FILES.vmlinuz), join(out, KERNEL_FILES.vmlinux));
-    progress('initramfs', 'busybox + virtio modules');
+    progress('guest-tools', 'sshd, git and tar for roots without their own (OCI images)');
+    const tools = await gatherGuestTools({
+      apt,
+      debCacheDir: paths.debCacheDir,
+      workDir: join(staging.dir, 'tools'),
+      busybox: await readStaticBusybox(opts.busyboxPath),
+      progress,
+    });
+    progress('initramfs', 'busybox + virtio modules + guest tools');
     const initrd = await buildInitramfs({
       outPath: join(out, KERNEL_FILES.initrd),
       modulesDir: join(out, KERNEL_FILES.modules, release),
       busyboxPath: opts.busyboxPath,
+      tools,
     });
     const result = await publish(paths, out, progress, {
       name,

@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelManifest } from '../../api/kernel.js';
 import { run, which } from '../../host/exec.js';
@@ -19,6 +19,7 @@ import { importKernel } from './import.js';
 import { pullDebianKernel } from './pull.js';
 import { listKernelDirs, readKernelManifest, removeKernelDir, type KernelStoreResult } from './store.js';
 import { checkVmlinux } from './vmlinux.js';
+import { neededLibraries } from '../guesttools/elfdeps.js';
 
 let root: string;
 let paths: Paths;
@@ -48,6 +49,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
+
+/** An initrd's gzip'd archive, and the uncompressed one after it (the guest tools), if any. */
+function splitInitramfs(buf: Buffer): { main: Buffer; raw: Buffer | null } {
+  // Node's gunzip refuses trailing data: inflate the member's deflate stream and count what it used.
+  if (buf[0] !== 0x1f || buf[1] !== 0x8b || buf[3] !== 0) throw new Error('not a plain gzip member');
+  const r = inflateRawSync(buf.subarray(10), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+  let end = 10 + r.engine.bytesWritten + 8;
+  while (end < buf.length && buf[end] === 0) end++;
+  return { main: r.buffer, raw: end < buf.length ? buf.subarray(end) : null };
+}
 
 describe('pullDebianKernel (real apt)', () => {
   it('stores a complete kernel under kernels/<sha256> with a valid manifest', async (ctx) => {
@@ -85,7 +96,7 @@ describe('pullDebianKernel (real apt)', () => {
 
   it('builds an initramfs with busybox, /init and the virtio modules in a valid load order', async (ctx) => {
     if (!first) ctx.skip();
-    const records = readCpio(gunzipSync(await readFile(join(first.dir, KERNEL_FILES.initrd))));
+    const records = readCpio(splitInitramfs(await readFile(join(first.dir, KERNEL_FILES.initrd))).main);
     const by = new Map(records.map((r) => [r.path, r]));
     console.log(`initrd: ${records.length} entries: ${records.map((r) => r.path).join(' ')}`);
     expect(by.get('init')!.data.toString()).toMatch(/^#!\/bin\/busybox sh\n/);
@@ -105,8 +116,24 @@ describe('pullDebianKernel (real apt)', () => {
     expect(isValidLoadOrder(order, depends)).toBe(true);
 
     if (await which('cpio')) {
-      const listed = await run(['cpio', '-it', '--quiet'], { input: gunzipSync(await readFile(join(first.dir, KERNEL_FILES.initrd))) });
+      const listed = await run(['cpio', '-it', '--quiet'], { input: splitInitramfs(await readFile(join(first.dir, KERNEL_FILES.initrd))).main });
       expect(listed.stdout.split('\n')).toEqual(expect.arrayContaining(['init', 'bin/busybox', 'lib/modules/virtio_blk.ko', 'lib/modules/order']));
+    }
+  });
+
+  it('carries the guest tools uncompressed after the gzip part: sshd, dash, git, tar and every library they load', async (ctx) => {
+    if (!first) ctx.skip();
+    const { raw } = splitInitramfs(await readFile(join(first.dir, KERNEL_FILES.initrd)));
+    expect(raw).not.toBeNull();
+    const by = new Map(readCpio(raw!).map((r) => [r.path, r]));
+    for (const p of ['banger/usr/sbin/sshd', 'banger/usr/bin/dash', 'banger/usr/bin/git', 'banger/usr/bin/tar', 'banger/lib64/ld-linux-x86-64.so.2', 'banger/lib/x86_64-linux-gnu/libc.so.6', 'banger/libexec/init']) {
+      expect(by.has(p), p).toBe(true);
+    }
+    // Every DT_NEEDED of every bundled ELF is bundled too.
+    const libs = new Set([...by.keys()].filter((p) => p.startsWith('banger/lib/x86_64-linux-gnu/')).map((p) => p.split('/').pop()));
+    for (const [path, r] of by) {
+      if (r.data.length < 4 || r.data.readUInt32BE(0) !== 0x7f454c46 || path === 'banger/bin/busybox') continue;
+      for (const soname of neededLibraries(r.data, path).needed) expect(libs.has(soname), `${path} needs ${soname}`).toBe(true);
     }
   });
 
@@ -114,7 +141,10 @@ describe('pullDebianKernel (real apt)', () => {
     if (!first) ctx.skip();
     expect(await readdir(paths.stagingDir)).toEqual([]);
     const debs = await readdir(paths.debCacheDir);
-    expect(debs).toEqual([`${first.manifest.sourcePackage!.name}_${first.manifest.sourcePackage!.version}_amd64.deb`]);
+    // The kernel's .deb, and the guest tools' (openssh-server, git, libc6, ...).
+    expect(debs).toEqual(expect.arrayContaining([`${first.manifest.sourcePackage!.name}_${first.manifest.sourcePackage!.version}_amd64.deb`]));
+    expect(debs.some((d) => d.startsWith('openssh-server_'))).toBe(true);
+    expect(debs.every((d) => d.endsWith('.deb'))).toBe(true);
   });
 
   it('a second pull reuses the stored kernel quickly', async (ctx) => {
@@ -154,7 +184,7 @@ describe('importKernel (with the pulled files)', () => {
     await expect(stat(r.dir)).rejects.toThrow();
   });
 
-  it('an import identical in content to the pulled kernel shares its directory', async (ctx) => {
+  it('an import of the pulled files builds the same initramfs, without the guest tools', async (ctx) => {
     if (!first) ctx.skip();
     const r = await importKernel({
       paths,
@@ -163,9 +193,12 @@ describe('importKernel (with the pulled files)', () => {
       modules: join(first.dir, first.manifest.modulesDir!),
       log: silentLogger,
     });
-    expect(r.cached).toBe(true);
-    expect(r.manifest.sha256).toBe(first.manifest.sha256);
     expect(r.manifest.name).toBe('same');
+    const pulled = splitInitramfs(await readFile(join(first.dir, KERNEL_FILES.initrd)));
+    const imported = splitInitramfs(await readFile(join(r.dir, KERNEL_FILES.initrd)));
+    expect(imported.raw).toBeNull();
+    expect(imported.main.equals(pulled.main)).toBe(true);
+    await removeKernelDir(paths, r.manifest.sha256);
   });
 
   it('refuses a modules tree for another release', async (ctx) => {

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageVariant, looksLikeOciReference, type ImageManifest } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageRuntimeConfig, ImageVariant, looksLikeOciReference, type ImageManifest } from '../../api/image.js';
 import { formatBytes } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
@@ -10,6 +10,18 @@ import { age, table } from '../table.js';
 import { forEachTarget } from '../targets.js';
 
 const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
+
+function parseRuntimeJson(text: string): ImageRuntimeConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BangerError('bad_request', '--runtime-json is not valid JSON');
+  }
+  const r = ImageRuntimeConfig.safeParse(json);
+  if (!r.success) throw new BangerError('bad_request', `--runtime-json: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
 
 export function imageCommands(program: Command, ctx: CliContext): void {
   const { api } = ctx;
@@ -54,11 +66,13 @@ export function imageCommands(program: Command, ctx: CliContext): void {
     .option('--size <size>', 'file system size')
     .option('--force', 'replace an image of the same name (refused while a VM or snapshot uses it)')
     .option('--json', 'print the image manifest as JSON')
+    // Hidden: how OCI imports record Env/WorkingDir/User/Entrypoint/Cmd, for tests and scripts.
+    .addOption(new Option('--runtime-json <json>', 'runtime config (env, workingDir, user, entrypoint, cmd) as JSON').hideHelp())
     .addHelpText(
       'after',
-      '\nGive exactly one source. A rootfs tar must be a regular file (or - for stdin), at most image_import_max_size\n(config.toml, default 64G). Archives and layouts keep the image\'s Env, WorkingDir, User, Entrypoint and Cmd.\n\nExamples:\n  banger image import web --rootfs-tar rootfs.tar\n  docker save myapp:1 -o myapp.tar && banger image import myapp --docker-archive myapp.tar\n  banger image import tool --oci-layout ./layout:v2',
+      '\nGive exactly one source. A rootfs tar must be a regular file (or - for stdin), at most image_import_max_size\n(config.toml, default 64G). A root without /sbin/init or sshd boots with banger\'s own init and sshd; its\nfiles are left as they are. Archives and layouts keep the image\'s Env, WorkingDir, User, Entrypoint and Cmd.\n\nExamples:\n  banger image import web --rootfs-tar rootfs.tar\n  docker save myapp:1 -o myapp.tar && banger image import myapp --docker-archive myapp.tar\n  banger image import tool --oci-layout ./layout:v2',
     )
-    .action(async (name: string, o: { rootfsTar?: string; dockerArchive?: string; ociLayout?: string; size?: string; force?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: { rootfsTar?: string; dockerArchive?: string; ociLayout?: string; size?: string; force?: boolean; json?: boolean; runtimeJson?: string }) => {
       const given = [o.rootfsTar, o.dockerArchive, o.ociLayout].filter((x) => x !== undefined).length;
       if (given !== 1) throw new BangerError('bad_request', 'give exactly one of --rootfs-tar, --docker-archive, --oci-layout');
       const force = o.force ?? false;
@@ -67,7 +81,8 @@ export function imageCommands(program: Command, ctx: CliContext): void {
         return show(m, o.json, 'imported');
       }
       const fromStdin = o.rootfsTar === '-';
-      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
+      const runtime = o.runtimeJson === undefined ? undefined : parseRuntimeJson(o.runtimeJson);
+      const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force, runtime }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
       show(m, o.json, 'imported');
     });
   i.command('export')

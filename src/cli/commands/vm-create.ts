@@ -58,7 +58,7 @@ function withCreateFlags(c: Command): Command {
     .option('--no-egress', 'block outbound traffic from the guest')
     .option('--nat', 'NAT outbound traffic (bridge mode)')
     .option('--host-access', "let the guest reach services on the host's 127.0.0.1 through 10.0.2.2 (user mode; blocked by default)")
-    .option('--cold', 'boot from scratch instead of restoring the warm snapshot of the default image');
+    .option('--cold', "boot from scratch instead of restoring the image's warm snapshot (made by the first VM of each image)");
 }
 
 function createParams(o: CreateFlags, start: boolean) {
@@ -76,6 +76,13 @@ function createParams(o: CreateFlags, start: boolean) {
     hostAccess: o.hostAccess ?? false,
     cold: o.cold ?? false,
   };
+}
+
+/** The image's default command (Entrypoint + Cmd), or null when it names none. */
+async function imageCommand(ctx: CliContext, image: string): Promise<string[] | null> {
+  const rt = (await ctx.api('image.show', { name: image }, { progress: false })).runtime;
+  const argv = rt ? [...rt.entrypoint, ...rt.cmd] : [];
+  return argv.length > 0 ? argv : null;
 }
 
 export function createCommands(vm: Command, ctx: CliContext): void {
@@ -106,6 +113,7 @@ export function createCommands(vm: Command, ctx: CliContext): void {
         '  banger vm run ./repo -d --name dev       # prepared and bootstrapped; `banger vm exec dev -- make`',
         '  banger vm run ./repo --dry-run',
         '  banger vm run --name dev          # interactive shell; the VM keeps running',
+        '  banger vm run --rm --image app    # an image with an Entrypoint/Cmd runs it, as `docker run app`',
         '',
         "A repo with a mise config (.mise.toml, .tool-versions, ...) is bootstrapped: `mise install` runs in",
         'the guest before the command (in the background for a shell); `vm exec` then runs inside `mise exec`.',
@@ -159,15 +167,17 @@ export function createCommands(vm: Command, ctx: CliContext): void {
           throw err;
         }
       }
+      // No command: the image's Entrypoint + Cmd when it has them (OCI images, as `docker run IMAGE`), else a shell.
+      const runCmd = cmd && cmd.length > 0 ? cmd : path === undefined ? await imageCommand(ctx, v.image) : null;
       let code: number;
       try {
-        code = cmd && cmd.length > 0 ? await execInVm(ctx, v.name, cmd) : await sshToVm(ctx, v.name, null);
+        code = runCmd ? await execInVm(ctx, v.name, runCmd) : await sshToVm(ctx, v.name, null);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
       if (o.rm) await cleanup();
-      else if (!cmd) console.error(`${v.name} is still running; stop it with \`banger vm stop ${v.name}\` or remove it with \`banger vm delete ${v.name}\``);
+      else if (!runCmd) console.error(`${v.name} is still running; stop it with \`banger vm stop ${v.name}\` or remove it with \`banger vm delete ${v.name}\``);
       process.exitCode = code;
     });
 }
