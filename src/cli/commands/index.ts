@@ -8,6 +8,7 @@ import { kernelCommands } from './kernel.js';
 import { networkCommands } from './network.js';
 import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
+import { uiCommand } from './ui.js';
 import { workspaceCommands } from './workspace.js';
 
 export function registerExtraCommands(program: Command, vm: Command, ctx: CliContext): void {
@@ -19,4 +20,5 @@ export function registerExtraCommands(program: Command, vm: Command, ctx: CliCon
   systemCommands(program);
   doctorCommand(program, ctx);
   completionCommands(program, ctx);
+  uiCommand(program, ctx);
 }
