@@ -1,7 +1,7 @@
 // Compiles TypeScript, the native peercred addon (bangerd-root's caller check), and records version,
 // commit and build time for `banger version`.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
@@ -23,3 +23,23 @@ if (!include) {
   const cc = process.env.CC || 'cc';
   execFileSync(cc, ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', `-I${include}`, '-o', 'dist/native/peercred.node', 'native/peercred.c'], { stdio: 'inherit' });
 }
+
+// The web UI's front-end (src/ui/web, preact + xterm.js) as one script and one stylesheet in
+// dist/ui/assets/, served by the daemon (src/ui/assets.ts): nothing is fetched from elsewhere.
+const esbuild = await import('esbuild');
+rmSync('dist/ui/assets', { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: { app: 'src/ui/web/main.tsx' },
+  outdir: 'dist/ui/assets',
+  bundle: true,
+  format: 'esm',
+  // xterm.js (most of the weight) is its own chunk, loaded when a terminal opens.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
+  minify: true,
+  target: ['chrome110', 'firefox110', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'warning',
+});

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 export const ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'assets');
-export const ASSET_FILES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+/** The content type of an asset name the build can write (app.js, app.css, terminal-HASH.js), else null. */
+export const assetType = (name: string): string | null => {
+  const m = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css)$/.exec(name);
+  return m ? TYPES[m[1]!]! : null;
+};
 
 /** No inline script, nothing from elsewhere: the page may talk only to this listener. */
 export const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -63,7 +68,7 @@ export function sendBody(req: IncomingMessage, res: ServerResponse, type: string
 
 /** True when the asset was sent; false when there is no such file. */
 export function serveAsset(name: string, req: IncomingMessage, res: ServerResponse, dir = ASSETS_DIR): boolean {
-  const type = ASSET_FILES[name];
+  const type = assetType(name);
   const body = type ? load(name, dir) : null;
   if (!type || !body) return false;
   sendBody(req, res, type, body, { 'cache-control': 'no-cache' });
