@@ -27,6 +27,7 @@ export function pageHtml(csrf: string): string {
 <meta name="color-scheme" content="light dark">
 <meta name="banger-csrf" content="${csrf}">
 <title>banger</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/assets/app.css">
 <script type="module" src="/ui/assets/app.js"></script>
 </head><body><div id="app"><p class="boot">Loading banger…</p></div></body></html>

@@ -55,4 +55,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the server's "Loading" line
+render(<App />, root);
