@@ -54,9 +54,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http', 'ui'],
   // The loopback HTTP listener: routing, Host checks; its mounts live with what they serve.
   http: ['api', 'host'],
-  // The web UI's server half (a mount on http/); it builds daemon/server.ts's CallContext for dispatch (types only).
+  // The web UI's server half (a mount on http/); it builds daemon/server.ts's CallContext for dispatch (types only)
+  // and runs `banger doctor`'s list (doctor/, system/) for its doctor page.
   // Its front-end (ui/web/*.tsx) imports api/ types only (ui/web/imports.test.ts).
-  ui: ['api', 'host', 'store', 'guest', 'http', 'vms', 'daemon'],
+  ui: ['api', 'host', 'store', 'guest', 'http', 'vms', 'daemon', 'doctor', 'system'],
   sdk: ['api'],
   cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor'],
 };

@@ -221,7 +221,7 @@ export async function main(): Promise<void> {
 
   // The loopback HTTP surfaces (E2B-compatible endpoint, web UI) are mounts on one listener.
   const httpMounts: HttpMount[] = [];
-  const ui = createUiMount({ secret: () => loadUiSecret(paths.uiSecret), dispatch: (m, p, c) => dispatch(m, p, c), vms, events: vmEvents, serialPath: (id) => paths.vmFile(id, 'serial'), statsIntervalMs: config.statsPollIntervalMs, log: log.child({ svc: 'ui' }) });
+  const ui = createUiMount({ secret: () => loadUiSecret(paths.uiSecret), dispatch: (m, p, c) => dispatch(m, p, c), vms, events: vmEvents, serialPath: (id) => paths.vmFile(id, 'serial'), statsIntervalMs: config.statsPollIntervalMs, paths, log: log.child({ svc: 'ui' }) });
   httpMounts.push(ui);
   const http = createHttpService({ port: config.http.port, portFile: paths.httpPortFile, mounts: httpMounts, log: log.child({ svc: 'http' }) });
 

@@ -11,12 +11,14 @@ import { sendError, type HttpMount } from '../http/listener.js';
 import { loopbackOriginAllowed } from '../http/hosts.js';
 import type { Logger } from '../host/logger.js';
 import type { Dispatch } from '../daemon/server.js';
+import type { Paths } from '../store/paths.js';
 import type { VmEvents } from '../vms/events.js';
 import type { VmService } from '../vms/contracts.js';
 import { serveAsset, servePage } from './assets.js';
 import { createUiAuth, sessionCookie, type UiAuth } from './auth.js';
 import { serveCall } from './calls.js';
 import { serveConsole } from './console.js';
+import { doctorChecks } from './doctor.js';
 import { createUiStream } from './stream.js';
 import { createUiTerminal } from './term.js';
 
@@ -29,6 +31,8 @@ export interface UiDeps {
   /** The guest's serial console file of a VM id (store/paths.ts vmFile(id, 'serial')). */
   serialPath(id: string): string;
   statsIntervalMs: number;
+  /** For the doctor page (`banger doctor`'s host checks read the install's directories). */
+  paths: Paths;
   log: Logger;
   assetsDir?: string;
 }
@@ -70,6 +74,11 @@ export function createUiMount(deps: UiDeps): UiMount {
       const origin = req.headers.origin;
       if (origin !== undefined && !loopbackOriginAllowed(origin, localPort(req))) return sendError(res, 403, 'forbidden', `cross-site request from ${origin} refused`);
       if (!auth().csrfOk(session, req.headers[UI_CSRF_HEADER])) return sendError(res, 403, 'forbidden', `missing or wrong ${UI_CSRF_HEADER} header; reload the page`);
+      if (p === '/ui/doctor') {
+        const checks = await doctorChecks(deps.paths, deps.dispatch);
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        return void res.end(JSON.stringify(checks));
+      }
       const m = /^\/ui\/api\/([a-z]+\.[a-zA-Z]+)$/.exec(p);
       if (!m) return sendError(res, 404, 'not_found', `no UI action at ${p}`);
       return serveCall(deps.dispatch, m[1]!, req, res);

@@ -122,6 +122,17 @@ describe('web UI access', () => {
     expect((await http('POST', '/ui/api/daemon.stop', { cookie, 'x-banger-csrf': csrf }, '{}')).status).toBe(404);
   });
 
+  it('the doctor page runs `banger doctor`\'s own list (and needs the CSRF token)', async () => {
+    const { cookie, csrf } = await session();
+    expect((await http('POST', '/ui/doctor', { cookie })).status).toBe(403);
+    const r = await http('POST', '/ui/doctor', { cookie, 'x-banger-csrf': csrf });
+    expect(r.status).toBe(200);
+    const names = (JSON.parse(r.body) as Array<{ name: string; verdict: string }>).map((c) => c.name);
+    const cli = JSON.parse((await inst.cli(['doctor', '--json'])).stdout) as Array<{ name: string }>;
+    expect(names).toEqual(cli.map((c) => c.name));
+    expect(names).toContain('daemon');
+  });
+
   it('the event stream starts with the whole VM list', async () => {
     const { cookie } = await session();
     const r = await http('GET', '/ui/events', { cookie }, undefined, true);

@@ -1,14 +1,21 @@
-/** The doctor page: the daemon's checks (`daemon.doctor`, what `banger doctor` asks the daemon), pass/warn/fail with the fix. */
+/** The doctor page: `banger doctor`'s checks (host, system install, daemon), pass/warn/fail with the fix. */
 import { useEffect, useState } from 'preact/hooks';
 import type { DoctorCheck } from '../../api/daemon.js';
-import { call } from './api.js';
+import { csrf } from './api.js';
 
 export function DoctorPage() {
   const [checks, setChecks] = useState<DoctorCheck[] | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const load = () => {
     setChecks(null);
-    call('daemon.doctor', {}).then(setChecks, (e: Error) => setErr(e.message));
+    setErr(null);
+    fetch('/ui/doctor', { method: 'POST', headers: { 'x-banger-csrf': csrf() } })
+      .then(async (r) => {
+        const body = (await r.json()) as DoctorCheck[] | { message: string };
+        if (!r.ok || !Array.isArray(body)) throw new Error('message' in body ? body.message : `HTTP ${r.status}`);
+        setChecks(body);
+      })
+      .catch((e: Error) => setErr(e.message));
   };
   useEffect(load, []);
   return (
@@ -16,7 +23,7 @@ export function DoctorPage() {
       <h1>
         Doctor <button onClick={load}>Run again</button>
       </h1>
-      <p class="muted">The daemon's checks of this host (artifacts, network, DNS). `banger doctor` adds the CLI-side host and system-install checks.</p>
+      <p class="muted">The same checks as `banger doctor`: host tools and KVM, the system install, the daemon.</p>
       {err && <p class="error">{err}</p>}
       {!checks && !err && <p>Checking…</p>}
       {checks && (
