@@ -26,7 +26,7 @@ export interface UiDeps {
   /** The per-install secret (ui/secret.ts), read on first need: a bad file fails UI requests, not the daemon. */
   secret: () => Buffer;
   dispatch: Dispatch;
-  vms: Pick<VmService, 'list' | 'stats' | 'lookup' | 'session' | 'hold'>;
+  vms: Pick<VmService, 'list' | 'show' | 'stats' | 'lookup' | 'session' | 'hold'>;
   events: VmEvents;
   /** The guest's serial console file of a VM id (store/paths.ts vmFile(id, 'serial')). */
   serialPath(id: string): string;

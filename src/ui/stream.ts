@@ -13,7 +13,7 @@ import type { VmEvents } from '../vms/events.js';
 import type { VmService } from '../vms/contracts.js';
 
 export interface UiStreamDeps {
-  vms: Pick<VmService, 'list' | 'stats'>;
+  vms: Pick<VmService, 'list' | 'show' | 'stats'>;
   events: VmEvents;
   statsIntervalMs: number;
   log: Logger;
@@ -56,9 +56,14 @@ export function createUiStream(deps: UiStreamDeps): UiStream {
         lastState.delete(e.id);
         return send({ type: 'vm-removed', id: e.id, name: e.name });
       }
-      // The view (live state, ssh, autostop) is read when the change is written: one list read per change.
-      const vm = deps.vms.list().find((v) => v.id === e.id);
-      if (vm) sendVm(vm);
+      // The view (live state, ssh, autostop) of this one VM, read when the change is written.
+      let vm: Vm | null = null;
+      try {
+        vm = deps.vms.show(e.name);
+      } catch {
+        return; // gone again, or unreadable: the remove event or the next tick says so
+      }
+      if (vm.id === e.id) sendVm(vm);
     });
     timer = setInterval(() => void tick(), deps.statsIntervalMs);
     timer.unref();
@@ -85,7 +90,8 @@ export function createUiStream(deps: UiStreamDeps): UiStream {
         clients.delete(res);
         if (clients.size === 0) stopWatching();
       });
-      void tick();
+      // Stats soon, not at once: sampling every VM's disk competes with the first render.
+      setTimeout(() => void tick(), 750).unref();
     },
     clients: () => clients.size,
     close() {

@@ -36,9 +36,9 @@ describe('vm events', () => {
     store.get('id1');
     store.remove('id1');
     expect(seen).toEqual([
-      { kind: 'changed', id: 'id1', stateThen: 'stopped' },
-      { kind: 'changed', id: 'id1', stateThen: 'starting' },
-      { kind: 'changed', id: 'id1', stateThen: 'running' },
+      { kind: 'changed', id: 'id1', name: 'a', stateThen: 'stopped' },
+      { kind: 'changed', id: 'id1', name: 'a', stateThen: 'starting' },
+      { kind: 'changed', id: 'id1', name: 'a', stateThen: 'running' },
       { kind: 'removed', id: 'id1', name: 'a', stateThen: undefined },
     ]);
   });

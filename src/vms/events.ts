@@ -6,7 +6,7 @@
  */
 import type { VmStore } from '../store/vms.js';
 
-export type VmEvent = { kind: 'changed'; id: string } | { kind: 'removed'; id: string; name: string };
+export type VmEvent = { kind: 'changed' | 'removed'; id: string; name: string };
 
 export interface VmEvents {
   emit(e: VmEvent): void;
@@ -39,12 +39,12 @@ export function observedStore(store: VmStore, events: VmEvents): VmStore {
     ...store,
     insert(rec) {
       const r = store.insert(rec);
-      events.emit({ kind: 'changed', id: r.id });
+      events.emit({ kind: 'changed', id: r.id, name: r.name });
       return r;
     },
     update(id, patch) {
       const r = store.update(id, patch);
-      events.emit({ kind: 'changed', id });
+      events.emit({ kind: 'changed', id, name: r.name });
       return r;
     },
     remove(id) {
