@@ -64,6 +64,7 @@ function Ports({ name, running }: { name: string; running: boolean }) {
       </h3>
       {err && <p class="error">{err}</p>}
       {ports && (
+        <div class="table-wrap">
         <table class="ports">
           <thead>
             <tr>
@@ -90,6 +91,7 @@ function Ports({ name, running }: { name: string; running: boolean }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </div>
   );

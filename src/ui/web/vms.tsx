@@ -167,7 +167,7 @@ export function VmsPage({ live }: { live: Live }) {
                     </td>
                     <td>
                       <span class={`state ${vm.state}`}>{vm.state}</span>
-                      {vm.reasons.length > 0 && <div class="error small">{vm.reasons.join('; ')}</div>}
+                      {vm.state === 'broken' && vm.reasons.length > 0 && <div class="error small">{vm.reasons.join('; ')}</div>}
                     </td>
                     <td>{vm.image}</td>
                     <td class="mono small">{addresses(vm).join(', ') || '–'}</td>
