@@ -25,11 +25,27 @@ export function ArtifactsPage({ live }: { live: Live }) {
     const m = `${what}.delete` as const;
     void run(`delete ${what} ${name}`, (onProgress) => call(m, { name }, { onProgress })).then(load);
   };
+  const [pullName, setPullName] = useState('');
   const usersOf = (pred: (v: { image: string; kernel: string }) => boolean) => live.vms.filter(pred).map((v) => v.name);
   return (
     <>
       <h1>Images, kernels and snapshots</h1>
       {err && <p class="error">{err}</p>}
+      <div class="actions" role="group" aria-label="get images and kernels">
+        <button onClick={() => void run('pull the default kernel', (onProgress) => call('kernel.pull', {}, { onProgress }), (k) => `kernel ${k.name} (${k.release})`).then(load)}>Pull default kernel</button>
+        <button onClick={() => void run('build the default image', (onProgress) => call('image.build', {}, { onProgress }), (i) => `image ${i.name}`).then(load)}>Build default image</button>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const n = pullName.trim();
+            if (n) void run(`pull image ${n}`, (onProgress) => call('image.pull', { nameOrUrl: n }, { onProgress }), (i) => `image ${i.name}`).then(load);
+          }}
+        >
+          <input aria-label="image to pull (catalog name or URL)" placeholder="catalog name or URL" value={pullName} onInput={(e) => setPullName((e.target as HTMLInputElement).value)} />
+          <button type="submit">Pull image</button>
+        </form>
+      </div>
       <TaskLog tasks={tasks} dismiss={dismiss} />
       <h2>Images</h2>
       <div class="table-wrap">
