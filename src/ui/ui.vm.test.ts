@@ -86,13 +86,13 @@ describe('web UI in a real browser', () => {
     await page.locator('text=Terminal: connected').waitFor({ timeout: 60_000 });
     await typeLine('uname -a');
     await expect.poll(screenText, { timeout: 60_000 }).toMatch(/Linux uivm \S+/);
-    await typeLine('echo COLS=$(tput cols)');
+    await typeLine("echo COLS=$(stty size | cut -d' ' -f2)");
     await expect.poll(screenText, { timeout: 30_000 }).toMatch(/COLS=\d+/);
     const wide = Number(/COLS=(\d+)/.exec(await screenText())![1]);
     await shot('06-vm-terminal');
     await page.setViewportSize({ width: 700, height: 800 });
     await page.waitForTimeout(1000);
-    await typeLine('clear; echo NARROW=$(tput cols)');
+    await typeLine("clear; echo NARROW=$(stty size | cut -d' ' -f2)");
     await expect.poll(screenText, { timeout: 30_000 }).toMatch(/NARROW=\d+/);
     const narrow = Number(/NARROW=(\d+)/.exec(await screenText())![1]);
     expect(wide).toBeGreaterThan(100);
