@@ -165,18 +165,18 @@ export function VmsPage({ live }: { live: Live }) {
                     <td>
                       <a href={`#/vm/${encodeURIComponent(vm.name)}`}>{vm.name}</a>
                     </td>
-                    <td>
+                    <td data-label="State">
                       <span class={`state ${vm.state}`}>{vm.state}</span>
                       {vm.state === 'broken' && vm.reasons.length > 0 && <div class="error small">{vm.reasons.join('; ')}</div>}
                     </td>
-                    <td>{vm.image}</td>
-                    <td class="mono small">{addresses(vm).join(', ') || '–'}</td>
-                    <td>{s?.cpuPercent != null && vm.state === 'running' ? `${s.cpuPercent.toFixed(1)}%` : '–'}</td>
-                    <td>
+                    <td data-label="Image">{vm.image}</td>
+                    <td class="mono small" data-label="Addresses">{addresses(vm).join(', ') || '–'}</td>
+                    <td data-label="CPU">{s?.cpuPercent != null && vm.state === 'running' ? `${s.cpuPercent.toFixed(1)}%` : '–'}</td>
+                    <td data-label="Memory">
                       {vm.state === 'running' && s?.rssBytes != null ? fmtBytes(s.rssBytes) : '–'} / {vm.memoryMib} MiB
                     </td>
-                    <td class="mono small">{vm.workspace ? `${vm.workspace.hostSource} → ${vm.workspace.guestPath}` : '–'}</td>
-                    <td title={vm.createdAt}>{fmtAge(vm.createdAt)}</td>
+                    <td class="mono small" data-label="Workspace">{vm.workspace ? `${vm.workspace.hostSource} → ${vm.workspace.guestPath}` : '–'}</td>
+                    <td title={vm.createdAt} data-label="Age">{fmtAge(vm.createdAt)}</td>
                     <td>
                       <VmActions vm={vm} run={run} />
                     </td>
