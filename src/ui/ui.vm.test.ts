@@ -21,7 +21,7 @@ let repo: string;
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 const screenText = () => page.locator('.xterm-rows').innerText();
 async function typeLine(line: string): Promise<void> {
-  await page.locator('.terminal').click();
+  await page.locator('.term-host').click();
   await page.keyboard.type(`${line}\n`, { delay: 5 });
 }
 

@@ -53,7 +53,7 @@ export function Terminal({ name }: { name: string }) {
       <div class="muted small" role="status">
         Terminal: {status}
       </div>
-      <div class="terminal" ref={host} />
+      <div class="term-host" ref={host} />
     </section>
   );
 }
