@@ -2,7 +2,7 @@
 // commit and build time for `banger version`, and bundles the CLI into one file for bin/banger
 // (scripts/bundle.mjs: start-up is most of a short command's time).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bundleCli } from './bundle.mjs';
 
@@ -27,6 +27,26 @@ if (!include) {
   const cc = process.env.CC || 'cc';
   execFileSync(cc, ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', `-I${include}`, '-o', 'dist/native/peercred.node', 'native/peercred.c'], { stdio: 'inherit' });
 }
+
+// The web UI's front-end (src/ui/web, preact + xterm.js) as one script and one stylesheet in
+// dist/ui/assets/, served by the daemon (src/ui/assets.ts): nothing is fetched from elsewhere.
+const esbuild = await import('esbuild');
+rmSync('dist/ui/assets', { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: { app: 'src/ui/web/main.tsx' },
+  outdir: 'dist/ui/assets',
+  bundle: true,
+  format: 'esm',
+  // xterm.js (most of the weight) is its own chunk, loaded when a terminal opens.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
+  minify: true,
+  target: ['chrome110', 'firefox110', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 
 // Last: the bundle is made from the dist/ just compiled, and its code cache by running it.
 await bundleCli();

@@ -24,8 +24,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(qemu-system-x86 qemu-utils mmdebstrap busybox-static e2fsprogs lz4 zstd cpio iproute2 iptables
       uidmap fakeroot debian-archive-keyring gpgv systemd passt strace
       openssh-client openssh-server git ca-certificates python3 make g++ dnsutils
-      skopeo buildah docker-registry apache2-utils \
-      zsh fish)  # zsh and fish: the completion tests run the generated scripts in them; docker-registry and apache2-utils: the OCI tests
+      skopeo buildah docker-registry apache2-utils chromium \
+      zsh fish)  # zsh and fish: the completion tests run the generated scripts in them; docker-registry and apache2-utils: the OCI tests; chromium: the web UI tests (Playwright)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

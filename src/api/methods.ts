@@ -8,6 +8,7 @@ import { kernelMethods } from './kernel.js';
 import { networkMethods } from './network.js';
 import { snapshotMethods } from './snapshot.js';
 import { workspaceMethods } from './workspace.js';
+import { uiMethods } from './ui.js';
 import { DaemonStatus, DoctorCheck, Empty, HttpInfo, Ok } from './daemon.js';
 import { Deleted } from './results.js';
 import {
@@ -55,6 +56,7 @@ export const methods = {
   ...networkMethods,
   ...snapshotMethods,
   ...workspaceMethods,
+  ...uiMethods,
 } as const;
 
 export type Methods = typeof methods;

@@ -50,6 +50,9 @@ import { createActivityStore } from '../store/activity.js';
 import { createActivity, startAutoStop } from '../vms/autostop.js';
 import { createStatsSampler } from '../vms/stats.js';
 import { createWorkspaceService } from '../workspace/service.js';
+import { createVmEvents } from '../vms/events.js';
+import { createUiMount } from '../ui/mount.js';
+import { loadUiSecret } from '../ui/secret.js';
 
 /** How long a boot (and the warm template's boot) waits for SSH. */
 const SSH_TIMEOUT_MS = 180_000;
@@ -161,6 +164,7 @@ export async function main(): Promise<void> {
     intervalMs: config.statsPollIntervalMs,
     running: () => vms.list().filter((v) => v.state === 'running').map((v) => ({ id: v.id, pid: v.pid })),
   });
+  const vmEvents = createVmEvents();
   const vms = createVmService({
     paths,
     config,
@@ -179,6 +183,7 @@ export async function main(): Promise<void> {
     activity, // [config: auto_stop_stale_after]
     fileSync: config.fileSync ?? [],
     stats,
+    events: vmEvents, // [ui] the web UI's live list
   });
   const snapshots = createSnapshotService({
     registry: snapshotRegistry,
@@ -216,6 +221,8 @@ export async function main(): Promise<void> {
 
   // The loopback HTTP surfaces (E2B-compatible endpoint, web UI) are mounts on one listener.
   const httpMounts: HttpMount[] = [];
+  const ui = createUiMount({ secret: () => loadUiSecret(paths.uiSecret), dispatch: (m, p, c) => dispatch(m, p, c), vms, events: vmEvents, serialPath: (id) => paths.vmFile(id, 'serial'), statsIntervalMs: config.statsPollIntervalMs, paths, log: log.child({ svc: 'ui' }) });
+  httpMounts.push(ui);
   const http = createHttpService({ port: config.http.port, portFile: paths.httpPortFile, mounts: httpMounts, log: log.child({ svc: 'http' }) });
 
   const startedAt = new Date().toISOString();
@@ -241,6 +248,7 @@ export async function main(): Promise<void> {
       http: http.url(),
     }),
     'daemon.http': async () => ({ url: await http.ensure() }),
+    'ui.open': async () => ({ url: `${await http.ensure()}${ui.loginPath()}` }),
     'daemon.stop': () => {
       setTimeout(() => shutdown(), 50);
       return { ok: true as const };
@@ -264,6 +272,7 @@ export async function main(): Promise<void> {
   shutdown = () => {
     log.info('shutting down (VMs keep running)');
     server.close();
+    ui.close();
     void http.close();
     guest.closeAll();
     void dns.server?.close();

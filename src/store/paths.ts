@@ -6,6 +6,7 @@
  *   $XDG_STATE_HOME/banger/                   durable state
  *     banger.db                               SQLite: vms, images, kernels
  *     bangerd.log                             daemon log, JSON lines
+ *     ui-secret                               the web UI's secret (0600): signs its cookies
  *     ssh/id_ed25519{,.pub}                   the install's SSH key (0600)
  *     ssh/known_hosts                         banger's own known_hosts (trust on first use)
  *     ssh/config                              generated ssh_config: Host NAME.vm blocks (`banger ssh-config`)
@@ -137,6 +138,8 @@ export interface Paths {
   sshConfig: string;
   /** The loopback HTTP listener's port when config leaves it to banger: kept so URLs stay the same across restarts. */
   httpPortFile: string;
+  /** The web UI's per-install secret (0600): signs its session cookies and CSRF tokens (ui/auth.ts). */
+  uiSecret: string;
   kernelsDir: string;
   imagesDir: string;
   vmsDir: string;
@@ -200,6 +203,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     knownHosts: join(sshDir, 'known_hosts'),
     sshConfig: join(sshDir, 'config'),
     httpPortFile: join(stateDir, 'http-port'),
+    uiSecret: join(stateDir, 'ui-secret'),
     kernelsDir,
     imagesDir,
     vmsDir,

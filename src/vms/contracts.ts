@@ -24,6 +24,7 @@ import type { Paths } from '../store/paths.js';
 import type { VmRecord, VmStore } from '../store/vms.js';
 import type { Activity } from './autostop.js';
 import type { StatsSampler } from './stats.js';
+import type { VmEvents } from './events.js';
 
 /** A saved VM (snapshot) to restore instead of booting; snapshots/ builds these. */
 export interface RestoreSource {
@@ -91,6 +92,8 @@ export interface VmServiceDeps {
   fileSync: readonly FileSyncEntry[];
   /** [config] stats_poll_interval's sampler (vms/stats.ts), read by `vm stats`. */
   stats: Pick<StatsSampler, 'latest'>;
+  /** Where record changes are published (vms/events.ts; the web UI's live list); absent: nowhere. */
+  events?: VmEvents;
 }
 
 /** The deps as every VM module sees them. */

@@ -9,12 +9,15 @@ import type { VmService, VmServiceDeps } from './contracts.js';
 import { createLifecycle } from './lifecycle.js';
 import { createMachine } from './machine.js';
 import { createVmView } from './view.js';
+import { observedStore } from './events.js';
 
 export type { RestoreHooks, RestoreSource, VmService, VmServiceDeps, WarmRequestInput } from './contracts.js';
 export type { GuestAccess, GuestSession, GuestTarget } from '../guest/access.js';
 export type { ArtifactAccess, ResolvedBoot } from '../artifacts/service.js';
 
-export function createVmService(deps: VmServiceDeps): VmService {
+export function createVmService(given: VmServiceDeps): VmService {
+  // [ui] With an event bus, every write to a VM's record is published (vms/events.ts).
+  const deps = given.events ? { ...given, store: observedStore(given.store, given.events) } : given;
   const view = createVmView(deps);
   const machine = createMachine(deps, view);
   return {

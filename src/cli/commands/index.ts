@@ -15,6 +15,7 @@ import { mcpCommand } from './mcp.js';
 import { networkCommands } from './network.js';
 import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
+import { uiCommand } from './ui.js';
 import { workspaceCommands } from './workspace.js';
 
 export function registerExtraCommands(program: Command, vm: Command, ctx: CliContext): void {
@@ -27,4 +28,5 @@ export function registerExtraCommands(program: Command, vm: Command, ctx: CliCon
   doctorCommand(program, ctx);
   completionCommands(program, ctx);
   mcpCommand(program, ctx);
+  uiCommand(program, ctx);
 }
