@@ -26,7 +26,8 @@ export const END_MARKER = '.banger-complete';
  * Extracts the stream into a fresh sibling directory and renames it into place only once the end
  * marker arrived: a workspace is either complete or absent, never half there.
  * $1 destination, $2 `checkout` (materialize HEAD with git: the --from case) or `keep`,
- * $3 the bulk transfer's token (empty: the tar comes on stdin), $4 the bulk reader (guest/bulkscript.ts).
+ * $3 the bulk transfer's token (empty: the tar comes on stdin), $4 the bulk reader (guest/bulkscript.ts; a
+ * root without perl gets the tar on stdin too).
  * First line of stdout: \`bulk\` (the reader has the port open: the host connects and sends) or
  * \`ssh\` (the tar comes on stdin). A reader that finds no port or no header exits BULK_EXIT.unavailable having
  * extracted nothing, so the host can send the same stream over SSH.
@@ -48,7 +49,8 @@ done
 tmp=$(mktemp -d -- "$parent/.banger-ws.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT
 bulk_port=
-if [ -n "$3" ]; then
+# The reader is perl: a root without it (busybox, distroless images) takes the tar over SSH.
+if [ -n "$3" ] && command -v perl >/dev/null 2>&1; then
 ${FIND_BULK_PORT}fi
 if [ -n "$bulk_port" ]; then
   exec 4>&1
