@@ -51,9 +51,11 @@ const MAY_IMPORT: Record<string, string[]> = {
   vms: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts'],
   snapshots: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'vms'],
   doctor: ['api', 'host', 'store', 'hypervisor', 'system'],
-  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http'],
+  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http', 'e2b'],
   // The loopback HTTP listener: routing, Host checks; its mounts live with what they serve.
   http: ['api', 'host'],
+  // The E2B-compatible endpoint: a mount on http/, on the VM and snapshot services and guest access.
+  e2b: ['api', 'host', 'store', 'config', 'guest', 'vms', 'snapshots', 'workspace', 'http'],
   sdk: ['api'],
   cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor'],
 };

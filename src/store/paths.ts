@@ -115,6 +115,8 @@ export interface Paths {
   sshConfig: string;
   /** The loopback HTTP listener's port when config leaves it to banger: kept so URLs stay the same across restarts. */
   httpPortFile: string;
+  /** The E2B-compatible endpoint's API key (X-API-Key), 0600. */
+  e2bApiKey: string;
   kernelsDir: string;
   imagesDir: string;
   vmsDir: string;
@@ -172,6 +174,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     knownHosts: join(sshDir, 'known_hosts'),
     sshConfig: join(sshDir, 'config'),
     httpPortFile: join(stateDir, 'http-port'),
+    e2bApiKey: join(stateDir, 'e2b-api-key'),
     kernelsDir,
     imagesDir,
     vmsDir,

@@ -6,6 +6,7 @@ import { doctorCommand } from './doctor.js';
 import { imageCommands } from './image.js';
 import { kernelCommands } from './kernel.js';
 import { networkCommands } from './network.js';
+import { serveCommand } from './serve.js';
 import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
 import { workspaceCommands } from './workspace.js';
@@ -18,5 +19,6 @@ export function registerExtraCommands(program: Command, vm: Command, ctx: CliCon
   networkCommands(program, vm, ctx);
   systemCommands(program);
   doctorCommand(program, ctx);
+  serveCommand(program, ctx);
   completionCommands(program, ctx);
 }
