@@ -76,9 +76,10 @@ export function createSandboxService(deps: SandboxServiceDeps) {
     return row;
   }
 
+  /** The sandbox's pause snapshots and the ones fork took of it (`<id>-<time>`); one still under a fork child stays (conflict). */
   async function removeSnapshots(id: string): Promise<void> {
     for (const s of await deps.snapshots.list().catch(() => [])) {
-      if (s.name.startsWith(`${id}-pause`)) await deps.snapshots.delete(s.name).catch(() => undefined);
+      if (s.name.startsWith(`${id}-`)) await deps.snapshots.delete(s.name).catch(() => undefined);
     }
   }
 
