@@ -170,7 +170,7 @@ describe('e2b SDK against banger', () => {
     const c = child as Sandbox;
     expect(c.sandboxId).not.toBe(sbx.sandboxId);
     expect(await c.files.read('/root/kept.txt')).toBe('still here');
-    expect(await c.kill()).toBeUndefined();
+    expect(await c.kill()).toBe(true);
     await expect(Sandbox.getInfo(c.sandboxId)).rejects.toBeInstanceOf(SandboxNotFoundError);
   }, 900_000);
 
