@@ -210,9 +210,16 @@ export function createSandboxService(deps: SandboxServiceDeps) {
       }),
     /** The guest session of a running sandbox (envd calls). */
     async session(id: string, signal?: AbortSignal): Promise<GuestSession> {
-      const row = require(id);
+      // The hot path of every envd call: the row only (vms.session says not_found when the VM is gone).
+      const row = deps.store.get(id);
+      if (!row) throw new BangerError('not_found', `sandbox ${id} not found`);
       if (row.state !== 'running') throw new BangerError('unavailable', `sandbox ${id} is paused; connect to it first`);
-      return (await deps.vms.session(row.vmName, signal)).session;
+      try {
+        return (await deps.vms.session(row.vmName, signal)).session;
+      } catch (err) {
+        if (err instanceof BangerError && err.code === 'not_found') require(id); // drops a row whose VM was deleted
+        throw err;
+      }
     },
     /** Starts the expiry timer (at daemon start: sandboxes that expired while it was down go now). */
     start(): void {
