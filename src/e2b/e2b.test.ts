@@ -168,7 +168,7 @@ describe('mapping', () => {
   it('guest entries become envd EntryInfo and /files JSON', () => {
     expect(toEntryInfo(e)).toMatchObject({ name: 'a.txt', type: FileType.FILE, size: 12n, mode: 0o100644, modifiedTime: { seconds: 1_700_000_000n, nanos: 123_000_000 } });
     expect(toEntryInfo({ ...e, type: 'symlink', symlinkTarget: '/x' })).toMatchObject({ type: FileType.SYMLINK, symlinkTarget: '/x' });
-    expect(toFileJson({ ...e, type: 'dir' })).toEqual({ name: 'a.txt', type: 'dir', path: '/root/a.txt' });
+    expect(toFileJson({ name: 'a.txt', path: '/root/a.txt' })).toEqual({ name: 'a.txt', type: 'file', path: '/root/a.txt' });
   });
   it.each([
     ['not_found', Code.NotFound],

@@ -18,7 +18,7 @@ export function toEntryInfo(e: GuestEntry): MessageInitShape<typeof EntryInfoSch
   };
 }
 
-/** envd's /files upload answer: `{name, type, path}` per file. */
-export function toFileJson(e: GuestEntry): { name: string; type: 'file' | 'dir'; path: string } {
-  return { name: e.name, type: e.type === 'dir' ? 'dir' : 'file', path: e.path };
+/** envd's /files upload answer: `{name, type, path}` per file written. */
+export function toFileJson(w: { name: string; path: string }): { name: string; type: 'file'; path: string } {
+  return { name: w.name, type: 'file', path: w.path };
 }

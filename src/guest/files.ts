@@ -114,9 +114,10 @@ export interface WriteEntry {
 
 /**
  * Writes every entry (parents created, existing files replaced) in one exec: a tar stream into the
- * guest's `tar -x -C /`, then one stat per file. `owner` (a guest user) gets the files.
+ * guest's `tar -x -C /`. `owner` (a guest user) gets the files. Returns the paths written, not a
+ * stat of each (callers that need one call `stat`: it costs a user-name lookup per file in the guest).
  */
-export async function writeFiles(s: GuestSession, files: readonly WriteEntry[], owner?: string): Promise<GuestEntry[]> {
+export async function writeFiles(s: GuestSession, files: readonly WriteEntry[], owner?: string): Promise<Array<{ path: string; name: string }>> {
   if (files.length === 0) return [];
   for (const f of files) {
     if (!f.path.startsWith('/')) throw new BangerError('bad_request', `guest path ${JSON.stringify(f.path)} must be absolute`);
@@ -124,20 +125,31 @@ export async function writeFiles(s: GuestSession, files: readonly WriteEntry[], 
     if (!Buffer.isBuffer(f.data) && f.size === undefined) throw new BangerError('internal', `writeFiles: a stream for ${f.path} needs its size`);
   }
   const paths = files.map((f) => f.path);
-  const chown = owner ? 'chown -- "$OWNER" "$@" || exit 1; ' : '';
-  const body = `tar -x -m --no-same-owner --no-same-permissions -C / -f - || exit 1; ${chown}find "$@" -maxdepth 0 -printf "$FMT"`;
-  const env: Record<string, string> = { FMT: FIND_PRINTF, ...(owner ? { OWNER: owner } : {}) };
+  const chown = owner ? '; chown -- "$OWNER" "$@"' : '';
+  const body = `tar -x -m --no-same-owner --no-same-permissions -C / -f -${chown}`;
+  const env: Record<string, string> = owner ? { OWNER: owner } : {};
   const h = s.exec(shellCommand(['sh', '-c', body, 'sh', ...paths]), { stdin: 'pipe', env });
-  const out: Buffer[] = [];
   let stderr = '';
-  h.stdout.on('data', (d: Buffer) => out.push(d));
   h.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const pack = tar.pack();
   // tar-stream's streams are streamx ones: pumped by hand into the channel, at its pace.
+  // Its chunks (a 512-byte header, the data, the padding) are coalesced: one SSH packet each would dominate small files.
   const feeding = (async () => {
+    let pending: Buffer[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (bytes === 0) return;
+      const ok = h.stdin.write(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+      pending = [];
+      bytes = 0;
+      if (!ok) await once(h.stdin, 'drain');
+    };
     for await (const chunk of pack as AsyncIterable<Buffer>) {
-      if (!h.stdin.write(chunk)) await once(h.stdin, 'drain');
+      pending.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= 256 * 1024) await flush();
     }
+    await flush();
     h.stdin.end();
   })();
   feeding.catch(() => h.stdin.destroy());
@@ -146,8 +158,8 @@ export async function writeFiles(s: GuestSession, files: readonly WriteEntry[], 
     for (const f of files) {
       const name = f.path.replace(/^\/+/, '');
       if (Buffer.isBuffer(f.data)) {
-        const body = f.data;
-        await new Promise<void>((res, rej) => pack.entry({ name, size: body.length, mode: 0o644, mtime }, body, (e) => (e ? rej(e) : res())));
+        // Queued without waiting for each entry to drain: one tick per file would dominate a batch of small ones.
+        pack.entry({ name, size: f.data.length, mode: 0o644, mtime }, f.data);
       } else {
         const entry = pack.entry({ name, size: f.size!, mode: 0o644, mtime });
         for await (const c of f.data) if (!entry.write(c as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
@@ -166,5 +178,5 @@ export async function writeFiles(s: GuestSession, files: readonly WriteEntry[], 
   }
   const st = await h.exit;
   if (st.code !== 0) throw failure(st.code, paths[0]!, stderr, 'write');
-  return parseFindOutput(Buffer.concat(out));
+  return paths.map((path) => ({ path, name: path.slice(path.lastIndexOf('/') + 1) }));
 }
