@@ -51,13 +51,15 @@ const MAY_IMPORT: Record<string, string[]> = {
   vms: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts'],
   snapshots: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'vms'],
   doctor: ['api', 'host', 'store', 'hypervisor', 'system'],
-  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http', 'ui'],
+  daemon: ['api', 'host', 'store', 'config', 'guest', 'hypervisor', 'network', 'artifacts', 'rootd', 'system', 'vms', 'snapshots', 'workspace', 'http', 'ui', 'e2b'],
   // The loopback HTTP listener: routing, Host checks; its mounts live with what they serve.
   http: ['api', 'host'],
   // The web UI's server half (a mount on http/); it builds daemon/server.ts's CallContext for dispatch (types only)
   // and runs `banger doctor`'s list (doctor/, system/) for its doctor page.
   // Its front-end (ui/web/*.tsx) imports api/ types only (ui/web/imports.test.ts).
   ui: ['api', 'host', 'store', 'guest', 'http', 'vms', 'daemon', 'doctor', 'system'],
+  // The E2B-compatible endpoint: a mount on http/, on the VM and snapshot services and guest access.
+  e2b: ['api', 'host', 'store', 'config', 'guest', 'vms', 'snapshots', 'workspace', 'http'],
   sdk: ['api'],
   // The MCP server is a client like the CLI: the SDK over the API.
   mcp: ['api', 'sdk'],

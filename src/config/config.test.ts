@@ -279,6 +279,12 @@ describe('bounded sizes and paths relative to the file', () => {
     expect(parseConfig('catalog = "https://example.org/c.json"', '/etc/me/config.toml', host).catalog).toBe('https://example.org/c.json');
   });
 
+  it('reads [e2b] enabled (default off) and refuses a non-boolean', () => {
+    expect(parseConfig('', '/c.toml', host).e2b).toEqual({ enabled: false });
+    expect(parseConfig('[e2b]\nenabled = true', '/c.toml', host).e2b).toEqual({ enabled: true });
+    expect(() => parseConfig('[e2b]\nenabled = "yes"', '/c.toml', host)).toThrow(/e2b/);
+  });
+
   it('reads image_import_max_size (default 64G)', () => {
     expect(parseConfig('', '/c.toml', host).imageImportMaxBytes).toBe(64 * 1024 ** 3);
     expect(parseConfig('image_import_max_size = "1M"', '/c.toml', host).imageImportMaxBytes).toBe(1024 ** 2);

@@ -114,6 +114,12 @@ export const ConfigFile = z.object({
       port: z.number().int().min(0).max(65535).optional(),
     })
     .optional(),
+  e2b: z
+    .object({
+      /** Start the loopback listener (with the E2B-compatible endpoint) when the daemon starts. */
+      enabled: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -157,6 +163,8 @@ export const Config = z.object({
   fileSync: z.array(FileSyncEntry),
   /** [http]: port 0 = a free one, remembered (daemon/http.ts). */
   http: z.object({ port: z.number().int() }),
+  /** [e2b]: enabled = listen at daemon start (else on first `banger serve`). */
+  e2b: z.object({ enabled: z.boolean() }),
   /** Keys that were ignored or are not honoured yet, for people to see (log, daemon status, doctor). */
   warnings: z.array(z.string()),
 });
@@ -287,6 +295,7 @@ export function parseConfig(text: string, file: string, host: HostFacts): Config
     },
     fileSync,
     http: { port: c.http?.port ?? 0 },
+    e2b: { enabled: c.e2b?.enabled ?? false },
     warnings,
   };
 }

@@ -31,6 +31,7 @@ import { createArtifactService } from '../artifacts/service.js';
 import { artifactHandlers } from './artifact-handlers.js';
 import { createDispatch } from './dispatch.js';
 import { createHttpService } from './http.js';
+import { createE2bEndpoint } from '../e2b/mount.js';
 import type { HttpMount } from '../http/listener.js';
 import { createGuestAccess } from '../guest/access.js';
 import { createLocks } from '../host/locks.js';
@@ -220,10 +221,12 @@ export async function main(): Promise<void> {
   stats.start();
 
   // The loopback HTTP surfaces (E2B-compatible endpoint, web UI) are mounts on one listener.
-  const httpMounts: HttpMount[] = [];
+  const e2b = createE2bEndpoint({ db, vms, snapshots, apiKeyPath: paths.e2bApiKey, defaultImage: config.defaultImageName, log: log.child({ svc: 'e2b' }) });
   const ui = createUiMount({ secret: () => loadUiSecret(paths.uiSecret), dispatch: (m, p, c) => dispatch(m, p, c), vms, events: vmEvents, serialPath: (id) => paths.vmFile(id, 'serial'), statsIntervalMs: config.statsPollIntervalMs, paths, log: log.child({ svc: 'ui' }) });
-  httpMounts.push(ui);
+  const httpMounts: HttpMount[] = [e2b.mount, ui];
   const http = createHttpService({ port: config.http.port, portFile: paths.httpPortFile, mounts: httpMounts, log: log.child({ svc: 'http' }) });
+  e2b.start(); // [e2b] sandbox expiry (also those that expired while the daemon was down)
+  if (config.e2b.enabled) void http.ensure().catch((err: Error) => log.warn({ err: err.message }, 'http listener not started'));
 
   const startedAt = new Date().toISOString();
   const info = buildInfo();

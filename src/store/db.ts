@@ -60,6 +60,20 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX vm_snapshot_refs_snapshot ON vm_snapshot_refs(snapshot_id);`,
   // When a VM was last used (start, exec, ssh, workspace): auto_stop_stale_after counts from here.
   `ALTER TABLE vms ADD COLUMN last_active_at TEXT;`,
+  // Which VMs are E2B sandboxes (e2b/): metadata, envs, expiry, envd token. No FK to vms: a VM
+  // deleted behind the endpoint's back makes its row stale, and the endpoint drops it.
+  `CREATE TABLE e2b_sandboxes (
+     id TEXT PRIMARY KEY,
+     vm_name TEXT NOT NULL,
+     template TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     envs TEXT NOT NULL,
+     access_token TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     end_at TEXT NOT NULL,
+     on_timeout TEXT NOT NULL,
+     state TEXT NOT NULL
+   );`,
 ];
 
 export function openDb(path: string): Db {

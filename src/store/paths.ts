@@ -140,6 +140,8 @@ export interface Paths {
   httpPortFile: string;
   /** The web UI's per-install secret (0600): signs its session cookies and CSRF tokens (ui/auth.ts). */
   uiSecret: string;
+  /** The E2B-compatible endpoint's API key (X-API-Key), 0600. */
+  e2bApiKey: string;
   kernelsDir: string;
   imagesDir: string;
   vmsDir: string;
@@ -204,6 +206,7 @@ export function resolvePaths(env: Env = process.env, host?: PathHostFacts): Path
     sshConfig: join(sshDir, 'config'),
     httpPortFile: join(stateDir, 'http-port'),
     uiSecret: join(stateDir, 'ui-secret'),
+    e2bApiKey: join(stateDir, 'e2b-api-key'),
     kernelsDir,
     imagesDir,
     vmsDir,

@@ -13,6 +13,7 @@ import { imageCommands } from './image.js';
 import { kernelCommands } from './kernel.js';
 import { mcpCommand } from './mcp.js';
 import { networkCommands } from './network.js';
+import { serveCommand } from './serve.js';
 import { snapshotCommands } from './snapshot.js';
 import { systemCommands } from './system.js';
 import { uiCommand } from './ui.js';
@@ -26,6 +27,7 @@ export function registerExtraCommands(program: Command, vm: Command, ctx: CliCon
   networkCommands(program, vm, ctx);
   systemCommands(program);
   doctorCommand(program, ctx);
+  serveCommand(program, ctx);
   completionCommands(program, ctx);
   mcpCommand(program, ctx);
   uiCommand(program, ctx);
