@@ -60,7 +60,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   ui: ['api', 'host', 'store', 'guest', 'http', 'vms', 'daemon', 'doctor', 'system'],
   // The E2B-compatible endpoint: a mount on http/, on the VM and snapshot services and guest access.
   e2b: ['api', 'host', 'store', 'config', 'guest', 'vms', 'snapshots', 'workspace', 'http'],
-  sdk: ['api'],
+  // guest/fileinfo.ts only: the one parser of the guest's `find -printf` listing (pure).
+  sdk: ['api', 'guest'],
   // The MCP server is a client like the CLI: the SDK over the API.
   mcp: ['api', 'sdk'],
   cli: ['api', 'host', 'store', 'guest', 'network', 'system', 'doctor', 'mcp'],

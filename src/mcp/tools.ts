@@ -104,7 +104,7 @@ export const TOOLS: ToolDef[] = [
     input: VmRef.extend({ path: GuestPath, depth: z.number().int().min(1).max(10).default(1) }),
     readOnly: true,
     run: async (i, conn) => ({
-      entries: (await (await Vm.connect(i.name, conn)).files.list(i.path, { depth: i.depth })).map((e) => ({ path: e.path, type: e.type, size: e.size, mode: `0${e.mode.toString(8)}` })),
+      entries: (await (await Vm.connect(i.name, conn)).files.list(i.path, { depth: i.depth })).map((e) => ({ path: e.path, type: e.type, size: e.size, mode: `0${(e.mode & 0o7777).toString(8)}` })),
     }),
   }),
   tool({
