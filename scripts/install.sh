@@ -55,8 +55,9 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "banger needs Node.js 20 or newer on PATH (node --version)" >&2
+# undici (the host's HTTPS client) needs 20.18.1.
+if ! command -v node >/dev/null || ! node -e 'const [a,b,c]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&(b>18||(b===18&&c>=1)))?0:1)'; then
+  echo "banger needs Node.js 20.18.1 or newer on PATH (node --version)" >&2
   exit 1
 fi
 

@@ -61,15 +61,27 @@ describe('web UI in a real browser', () => {
 
     // create (with a workspace from the host repo): the row turns running without a reload
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    // Every state the row is rendered in, in order, recorded in the page: reading the attribute from
+    // the test instead races a fast boot (a warm restore can reach running before the next poll).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { uivmStates: string[] }).uivmStates = seen;
+      const note = () => {
+        const s = document.querySelector('tr[data-vm="uivm"]')?.getAttribute('data-state');
+        if (s && seen[seen.length - 1] !== s) seen.push(s);
+      };
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    });
     await page.fill('input[name=name]', 'uivm');
     await page.fill('input[name=repo]', repo);
     await page.click('form.create button[type=submit]');
     const row = page.locator('tr[data-vm="uivm"]');
     await row.waitFor({ timeout: 60_000 }); // appears from the create event, before the boot finishes
-    const firstState = await row.getAttribute('data-state');
     await shot('02-vms-creating');
     await page.locator('tr[data-vm="uivm"][data-state="running"]').waitFor({ timeout: 600_000 });
-    expect(firstState).not.toBe('running');
+    const states = await page.evaluate(() => (window as unknown as { uivmStates: string[] }).uivmStates);
+    expect(states[0], states.join(' -> ')).not.toBe('running');
+    expect(states).toContain('running');
     await page.locator('.task.done[data-task="create uivm"]').waitFor({ timeout: 300_000 });
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     await expect.poll(() => row.locator('td').nth(6).innerText(), { timeout: 30_000 }).toContain('/root/repo');
@@ -157,6 +169,17 @@ describe('web UI in a real browser', () => {
 
     // stop and delete from the list: the row follows, then goes
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    // Every state the row is rendered in, in order, recorded in the page: reading the attribute from
+    // the test instead races a fast boot (a warm restore can reach running before the next poll).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { uivmStates: string[] }).uivmStates = seen;
+      const note = () => {
+        const s = document.querySelector('tr[data-vm="uivm"]')?.getAttribute('data-state');
+        if (s && seen[seen.length - 1] !== s) seen.push(s);
+      };
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    });
     await page.click('tr[data-vm="uivm"] button:has-text("Stop")');
     await page.locator('tr[data-vm="uivm"][data-state="stopped"]').waitFor({ timeout: 120_000 });
     await shot('14-vms-stopped');

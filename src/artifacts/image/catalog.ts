@@ -19,6 +19,7 @@ import { importBundle } from './bundle.js';
 import { newSha256, verifySha256 } from '../digest.js';
 import { cleanStaleStaging, createStaging } from '../staging.js';
 import type { PublishedImage } from './store.js';
+import { hostFetch } from '../../host/fetch.js';
 
 /** The catalog shipped with banger (repo root; the same relative place from src/ and dist/). */
 export const SHIPPED_CATALOG_PATH = fileURLToPath(new URL('../../../catalog/catalog.json', import.meta.url));
@@ -62,7 +63,7 @@ export async function loadCatalog(source?: string | null): Promise<LoadedCatalog
 }
 
 async function fetchText(url: string): Promise<string> {
-  const res = await fetch(url);
+  const res = await hostFetch(url);
   if (!res.ok) throw new BangerError('unavailable', `GET ${url}: HTTP ${res.status}`);
   return res.text();
 }
@@ -107,7 +108,7 @@ async function download(url: string, file: string, progress: Progress): Promise<
   else if (/^https?:/.test(url)) {
     let res: Response;
     try {
-      res = await fetch(url);
+      res = await hostFetch(url);
     } catch (err) {
       throw new BangerError('unavailable', `cannot download ${url}: ${(err as Error).message}`, { cause: err });
     }

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { BangerError } from '../../api/errors.js';
 import { noProgress, type Progress } from '../../api/progress.js';
 import { run } from '../../host/exec.js';
+import { hostFetch } from '../../host/fetch.js';
 
 export interface MisePin {
   version: string;
@@ -67,7 +68,7 @@ export async function fetchMise(cacheDir: string, progress: Progress = noProgres
   try {
     const url = tarballUrl(pin, registry);
     progress('mise', `fetching mise ${pin.version} from ${url}`);
-    const res = await fetch(url).catch((err: Error) => {
+    const res = await hostFetch(url).catch((err: Error) => {
       throw new BangerError('unavailable', `cannot fetch mise from ${url}: ${err.message}; the default image needs it (or build \`--variant minimal\`)`, { cause: err });
     });
     if (!res.ok || !res.body) throw new BangerError('unavailable', `GET ${url}: HTTP ${res.status}; the default image needs mise (or build \`--variant minimal\`)`);
