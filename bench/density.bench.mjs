@@ -17,6 +17,7 @@
 // Knobs: BENCH_FORK_COUNT (8), BENCH_MANY (20), BENCH_SETTLE_MS (10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+import { median, sleep, loadavg, benchLog } from './lib.mjs';
 
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 8);
 const MANY = Number(process.env.BENCH_MANY ?? 20);
@@ -25,13 +26,7 @@ const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 const MiB = 2 ** 20;
 const mib = (b) => (b === null ? '?' : `${(b / MiB).toFixed(0)} MiB`);
 const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const log = (m) => process.stderr.write(`[density.bench] ${m}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+const log = benchLog('density.bench');
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const meminfo = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))[1]) * 1024;
 /** { pss, rss } of a process in bytes, from smaps_rollup; null when it is gone. */
@@ -44,7 +39,6 @@ const memOf = (pid) => {
     return null;
   }
 };
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const memTotal = meminfo('MemTotal');
 if (memTotal < 20 * 1024 * MiB) log(`warning: ${mib(memTotal)} of host RAM; ${MANY} guests of the default size may not fit`);

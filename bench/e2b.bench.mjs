@@ -13,6 +13,7 @@ import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 import { call } from '../dist/api/client.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { run, spawnProcess } from '../dist/host/exec.js';
+import { median } from './lib.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,7 +21,6 @@ const arg = (name, dflt) => {
 };
 const SAMPLES = arg('samples', 10);
 const ROUNDS = arg('rounds', 3);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => `${x.toFixed(0)} ms`;
 const SLOW = { requestTimeoutMs: 900_000 };
 

@@ -13,16 +13,12 @@ import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../.tmp/test-dist/src/host/exec.js';
 import { freshInstall, goldenState } from '../.tmp/test-dist/test/install.fixture.js';
+import { median, benchLog } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-const log = (m) => process.stderr.write(`[image.bench] ${m}\n`);
+const log = benchLog('image.bench');
 
 function goldenFacts(root) {
   const images = join(root, 'state', 'banger', 'images');

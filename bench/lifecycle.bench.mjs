@@ -19,18 +19,12 @@ import { run, spawnProcess } from '../dist/host/exec.js';
 import { detectAccel } from '../dist/hypervisor/accel.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+import { median, stats, sleep } from './lib.mjs';
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 const now = () => performance.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function timed(fn) {
   const t0 = now();

@@ -12,20 +12,15 @@
 // Knobs: BENCH_ROUNDS (default 3), BENCH_FORK_COUNT (default 4), BENCH_SETTLE_MS (default 10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+import { median, sleep, loadavg, benchLog } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 4);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-const log = (m) => process.stderr.write(`[snapshot.bench] ${m}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = benchLog('snapshot.bench');
 const rssOf = (pid) => {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
@@ -33,7 +28,6 @@ const rssOf = (pid) => {
     return null;
   }
 };
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const inst = await freshInstall();
 const banger = async (args) => {

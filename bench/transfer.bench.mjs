@@ -15,6 +15,7 @@ import { makeRealRepo } from '../.tmp/test-dist/test/realrepo.fixture.js';
 import { call } from '../dist/api/client.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { spawnProcess } from '../dist/host/exec.js';
+import { median } from './lib.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,11 +23,6 @@ const arg = (name, dflt) => {
 };
 const ROUNDS = arg('rounds', 3);
 const CHANGED = arg('changed', 300);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 const secs = (ms) => `${(ms / 1000).toFixed(2)}s`;
 
 /** Runs a pipeline of argv arrays (stdout → stdin); returns elapsed ms and the last stage's output size. */

@@ -12,9 +12,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+import { median } from './lib.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const inst = await freshInstall();
 const banger = (...args) => {
   const t0 = process.hrtime.bigint();

@@ -10,6 +10,7 @@ import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
 import { call } from '../dist/api/client.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { run, spawnProcess } from '../dist/host/exec.js';
+import { median } from './lib.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,7 +19,6 @@ const arg = (name, dflt) => {
 const FILES = arg('files', 10_000);
 const ROUNDS = arg('rounds', 3);
 const CHANGED = arg('changed', 1_000);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const secs = (ms) => `${(ms / 1000).toFixed(2)}s`;
 
 /** Source-like text of about `size` bytes: compressible like real code, different per file. */

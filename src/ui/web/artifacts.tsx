@@ -1,4 +1,5 @@
 /** Images, kernels and snapshots: sizes and what uses them; delete goes through the daemon's own guards (a used image is refused with banger's message). */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ImageManifest } from '../../api/image.js';
 import type { KernelManifest } from '../../api/kernel.js';
@@ -48,106 +49,79 @@ export function ArtifactsPage({ live }: { live: Live }) {
       </div>
       <TaskLog tasks={tasks} dismiss={dismiss} />
       <h2>Images</h2>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Distro</th>
-              <th>Size</th>
-              <th>Kernel</th>
-              <th>Used by</th>
-              <th>Built</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {(images ?? []).map((i) => (
-              <tr key={i.sha256} data-image={i.name}>
-                <td>{i.name}</td>
-                <td>
-                  {i.distro} {i.arch}
-                </td>
-                <td>{fmtBytes(i.sizeBytes)}</td>
-                <td>{i.kernelRef ?? '–'}</td>
-                <td>{usersOf((v) => v.image === i.name).join(', ') || '–'}</td>
-                <td title={i.builtAt}>{fmtAge(i.builtAt)} ago</td>
-                <td>
-                  <button class="danger" onClick={() => del('image', i.name)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ArtifactTable
+        heads={['Name', 'Distro', 'Size', 'Kernel', 'Used by', 'Built']}
+        rows={(images ?? []).map((i) => ({
+          key: i.sha256,
+          name: i.name,
+          attrs: { 'data-image': i.name },
+          cells: [i.name, `${i.distro} ${i.arch}`, fmtBytes(i.sizeBytes), i.kernelRef ?? '–', usersOf((v) => v.image === i.name).join(', ') || '–', <span title={i.builtAt}>{fmtAge(i.builtAt)} ago</span>],
+        }))}
+        onDelete={(name) => del('image', name)}
+      />
       <h2>Kernels</h2>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Release</th>
-              <th>Size</th>
-              <th>Used by</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {(kernels ?? []).map((k) => (
-              <tr key={k.sha256}>
-                <td>{k.name}</td>
-                <td>{k.release}</td>
-                <td>{fmtBytes(Object.values(k.files).reduce((n, f) => n + (f?.size ?? 0), 0))}</td>
-                <td>{usersOf((v) => v.kernel === k.name).join(', ') || '–'}</td>
-                <td>
-                  <button class="danger" onClick={() => del('kernel', k.name)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ArtifactTable
+        heads={['Name', 'Release', 'Size', 'Used by']}
+        rows={(kernels ?? []).map((k) => ({
+          key: k.sha256,
+          name: k.name,
+          cells: [k.name, k.release, fmtBytes(Object.values(k.files).reduce((n, f) => n + (f?.size ?? 0), 0)), usersOf((v) => v.kernel === k.name).join(', ') || '–'],
+        }))}
+        onDelete={(name) => del('kernel', name)}
+      />
       <h2>Snapshots</h2>
       {snaps && snaps.length === 0 ? (
         <p class="empty">No snapshots.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Kind</th>
-                <th>From</th>
-                <th>Size</th>
-                <th>Used by</th>
-                <th>Age</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {(snaps ?? []).map((s) => (
-                <tr key={s.id}>
-                  <td>{s.name}</td>
-                  <td>{s.kind}</td>
-                  <td>{s.sourceVm ?? s.image}</td>
-                  <td>{fmtBytes(s.stateBytes + (s.layerBytes ?? 0))}</td>
-                  <td>{[...s.usedBy.vms, ...s.usedBy.snapshots].join(', ') || '–'}</td>
-                  <td>{fmtAge(s.createdAt)}</td>
-                  <td>
-                    <button class="danger" onClick={() => del('snapshot', s.name)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ArtifactTable
+          heads={['Name', 'Kind', 'From', 'Size', 'Used by', 'Age']}
+          rows={(snaps ?? []).map((s) => ({
+            key: s.id,
+            name: s.name,
+            cells: [s.name, s.kind, s.sourceVm ?? s.image, fmtBytes(s.stateBytes + (s.layerBytes ?? 0)), [...s.usedBy.vms, ...s.usedBy.snapshots].join(', ') || '–', fmtAge(s.createdAt)],
+          }))}
+          onDelete={(name) => del('snapshot', name)}
+        />
       )}
     </>
+  );
+}
+
+interface ArtifactRow {
+  key: string;
+  name: string;
+  attrs?: Record<string, string>;
+  cells: ComponentChildren[];
+}
+
+/** One artifact table: a row per artifact, its cells, and a Delete button. */
+function ArtifactTable({ heads, rows, onDelete }: { heads: string[]; rows: ArtifactRow[]; onDelete: (name: string) => void }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            {heads.map((h) => (
+              <th key={h}>{h}</th>
+            ))}
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key} {...r.attrs}>
+              {r.cells.map((c, i) => (
+                <td key={i}>{c}</td>
+              ))}
+              <td>
+                <button class="danger" onClick={() => onDelete(r.name)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
