@@ -29,15 +29,37 @@ const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const log = benchLog('density.bench');
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const meminfo = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))[1]) * 1024;
-/** { pss, rss } of a process in bytes, from smaps_rollup; null when it is gone. */
+/**
+ * { pss, rss, tcg } of a process in bytes, from smaps; null when it is gone. `tcg` is the PSS of TCG's
+ * translation cache (QEMU's one anonymous rwx mapping): software emulation's own cost, absent under KVM.
+ */
 const memOf = (pid) => {
+  let text;
   try {
-    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)[1]) * 1024;
-    return { pss: kb('Pss'), rss: kb('Rss') };
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
   } catch {
     return null;
   }
+  let pss = 0;
+  let rss = 0;
+  let tcg = 0;
+  let exec = false;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(\S*)/.exec(line);
+    if (head) {
+      exec = head[1] === 'rwxp' && head[2] === '0' && head[3] === '';
+      continue;
+    }
+    const kb = /^(Pss|Rss):\s+(\d+) kB/.exec(line);
+    if (!kb) continue;
+    const bytes = Number(kb[2]) * 1024;
+    if (kb[1] === 'Rss') rss += bytes;
+    else {
+      pss += bytes;
+      if (exec) tcg += bytes;
+    }
+  }
+  return { pss, rss, tcg };
 };
 
 const memTotal = meminfo('MemTotal');
@@ -107,7 +129,9 @@ try {
     `  vm fork src --count ${FORK_COUNT}: ${sec(fork.ms)} (${sec(fork.ms / FORK_COUNT)} per VM; ${(fork.ms / cold.ms).toFixed(2)}x one cold create)  (goal <= 3 s)`,
     `  snapshot ${forked.snapshot}: state + RAM file ${mib(snap.stateBytes)} on disk, frozen layer ${mib(snap.layerBytes)}`,
     `  qemu PSS per fork right after:  ${pssRight.map(mib).join(', ')}  (median ${mib(median(pssRight))}, ${(median(pssRight) / coldMem.pss).toFixed(2)}x cold; goal <= 64 MiB)`,
+    `  the same without TCG's translation cache (software emulation only; absent under KVM): ${right.map((x) => (x ? mib(x.pss - x.tcg) : '?')).join(', ')}  (median ${mib(median(right.map((x) => (x ? x.pss - x.tcg : 0))))})`,
     `  qemu PSS per fork after ${SETTLE_MS / 1000} s:   ${pssSettled.map(mib).join(', ')}  (median ${mib(median(pssSettled))}, ${(median(pssSettled) / coldMem.pss).toFixed(2)}x cold; goal <= 96 MiB)`,
+    `  the same without TCG's translation cache: ${settled.map((x) => (x ? mib(x.pss - x.tcg) : '?')).join(', ')}  (median ${mib(median(settled.map((x) => (x ? x.pss - x.tcg : 0))))})`,
     `  host MemAvailable: ${mib(availBefore)} before the fork, ${mib(availAfterFork)} after (${mib(availBefore - availAfterFork)} for ${FORK_COUNT} VMs, ${mib((availBefore - availAfterFork) / FORK_COUNT)} each; ${((availBefore - availAfterFork) / FORK_COUNT / coldMem.pss).toFixed(2)}x the cold VM's PSS)`,
     many
       ? `  ${many.count} forked VMs alive, ${many.answered} answered vm exec: total qemu PSS ${mib(many.pss)} (${mib(many.pss / many.count)} each), host MemAvailable down ${mib(availBefore - many.avail)} since before the first fork (${(
