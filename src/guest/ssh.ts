@@ -4,6 +4,7 @@
  * socket, handshake) so callers can branch. The connected GuestConnection is sshconn.ts; its types are
  * connection.ts.
  */
+import { connect as tcpConnect } from 'node:net';
 import ssh2 from 'ssh2';
 import { BangerError } from '../api/errors.js';
 import type { GuestConnection, SshTarget } from './connection.js';
@@ -24,6 +25,12 @@ export interface ConnectOptions extends SshTarget {
   knownHosts: KnownHostsStore;
   /** Time allowed for TCP connect + handshake + auth. @default 20000 */
   readyTimeoutMs?: number;
+  /**
+   * Time allowed until the server's first bytes (its SSH banner); unset: only readyTimeoutMs. A
+   * forwarded port accepts at once, so a connection whose SYN the guest never saw (sent while it
+   * was paused or booting) stalls silently: this ends it early (stage `banner`).
+   */
+  bannerTimeoutMs?: number;
   /** Keepalive probe interval; three unanswered probes drop the connection. @default 10000 */
   keepaliveIntervalMs?: number;
   /** Concurrent channels before exec calls queue. @default DEFAULT_MAX_CHANNELS */
@@ -61,11 +68,24 @@ export function connect(opts: ConnectOptions): Promise<GuestConnection> {
       client.setNoDelay(true);
       resolve(new SshConnection(client, { host: opts.host, port: opts.port, alias: opts.alias }, opts.maxChannels ?? DEFAULT_MAX_CHANNELS));
     });
+    let sock: ReturnType<typeof tcpConnect> | undefined;
+    if (opts.bannerTimeoutMs !== undefined) {
+      sock = tcpConnect({ host: opts.host, port: opts.port });
+      const ms = opts.bannerTimeoutMs;
+      const timer = setTimeout(() => {
+        fail(connectError(vm, where, Object.assign(new Error(`no SSH banner within ${ms} ms`), { level: 'client-banner' })));
+        sock?.destroy();
+      }, ms);
+      // A second listener beside ssh2's own: it sees the same bytes and only notes that some came.
+      sock.once('data', () => clearTimeout(timer));
+      sock.once('close', () => clearTimeout(timer));
+    }
     client.on('error', (err: Error & { level?: string }) => fail(verifyError ?? connectError(vm, where, err)));
     client.on('close', () => fail(verifyError ?? connectError(vm, where, new Error('connection closed during the handshake'))));
     client.connect({
       host: opts.host,
       port: opts.port,
+      ...(sock ? { sock } : {}),
       username: opts.username ?? 'root',
       privateKey: opts.privateKey,
       readyTimeout: opts.readyTimeoutMs ?? 20_000,
@@ -99,7 +119,15 @@ function aborted(signal: AbortSignal, vm: string): BangerError {
 /** Maps ssh2's error levels to a stage callers can branch on (wait.ts stops retrying on `auth`). */
 function connectError(vm: string, where: string, err: Error & { level?: string }): BangerError {
   const stage =
-    err.level === 'client-authentication' ? 'auth' : err.level === 'client-timeout' ? 'timeout' : err.level === 'client-socket' ? 'socket' : 'handshake';
+    err.level === 'client-authentication'
+      ? 'auth'
+      : err.level === 'client-timeout'
+        ? 'timeout'
+        : err.level === 'client-banner'
+          ? 'banner'
+          : err.level === 'client-socket'
+            ? 'socket'
+            : 'handshake';
   const why = stage === 'auth' ? `the guest rejected banger's SSH key (${err.message})` : err.message;
   return new BangerError('unavailable', `cannot connect to VM "${vm}" over SSH at ${where}: ${why}`, {
     cause: err,

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,31 @@ describe('waitForSsh', () => {
     }
   });
 
+  it('ends an attempt that gets no SSH banner early and tries again (stage banner)', async () => {
+    const mute: Server = createServer(() => {});
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const { port } = mute.address() as { port: number };
+    try {
+      const stages: unknown[] = [];
+      const err = (await waitForSsh({
+        host: '127.0.0.1',
+        port,
+        alias: 'mute.vm',
+        privateKey: key.privateKey,
+        knownHosts,
+        timeoutMs: 2000,
+        bannerTimeoutMs: 300,
+        onAttempt: (_n, e) => stages.push(e.details?.stage),
+      }).catch((e: unknown) => e)) as BangerError;
+      expect(err.code).toBe('unavailable');
+      // 300 ms banner bounds with every fourth attempt unbounded (to the end of the budget here).
+      expect(stages.slice(0, 3)).toEqual(['banner', 'banner', 'banner']);
+      expect(err.message).toMatch(/after [4-9] attempts/);
+    } finally {
+      mute.close();
+    }
+  });
+
   it('stops at once when cancelled', async () => {
     const port = await closedPort();
     const ac = new AbortController();
@@ -113,6 +138,31 @@ describe('waitForSsh', () => {
         expect((await conn.run(['echo', 'up'])).stdout).toBe('up\n');
       } finally {
         conn.close();
+      }
+    });
+
+    it('gets past a first connection the guest never saw (a restored VM) in well under the attempt bound', async () => {
+      // A forwarded port whose first connection goes nowhere (its SYN was lost while the guest was
+      // paused); later ones reach sshd.
+      let seen = 0;
+      const held: Socket[] = [];
+      const fwd = createServer((c) => {
+        if (seen++ === 0) return void held.push(c);
+        const up = connect(sshd.port, sshd.host);
+        c.pipe(up).pipe(c);
+        up.on('error', () => c.destroy());
+        c.on('error', () => up.destroy());
+      });
+      await new Promise<void>((r) => fwd.listen(0, '127.0.0.1', r));
+      try {
+        const started = Date.now();
+        const conn = await waitForSsh({ host: '127.0.0.1', port: (fwd.address() as { port: number }).port, alias: 'late.vm', privateKey: key.privateKey, knownHosts, timeoutMs: 30_000 });
+        conn.close();
+        expect(seen).toBe(2);
+        expect(Date.now() - started).toBeLessThan(6_000); // the attempt bound alone would be 10 s
+      } finally {
+        for (const c of held) c.destroy();
+        fwd.close();
       }
     });
 
