@@ -136,6 +136,23 @@ describe('the CLI bundle', () => {
     expect(dist.filter((k) => heavy.test(k))).toEqual([]);
   });
 
+  it('parses with zod without compiling code (jitless: a command parses each schema once or twice)', async () => {
+    // Counts what zod's JIT would construct; an object schema's first parse compiles one otherwise.
+    const hook = join(stage, 'fncount.cjs');
+    writeFileSync(
+      hook,
+      "const F = globalThis.Function; let n = 0; globalThis.Function = new Proxy(F, { construct(t, a, nt) { n++; return Reflect.construct(t, a, nt); }, apply(t, th, a) { n++; return Reflect.apply(t, th, a); } }); process.on('exit', () => process.stderr.write(`Function constructions: ${n}\\n`));\n",
+    );
+    // WorkspacePrepareParams (an object schema) refuses the flag before any daemon is needed.
+    const r = await run([process.execPath, '--require', hook, join(REPO, 'bin', 'banger'), 'vm', 'workspace', 'prepare', 'x', stage, '--guest-path', 'rel'], {
+      check: false,
+      env: { ...process.env, BANGER_NO_SYSTEM: '1', XDG_RUNTIME_DIR: join(stage, 'run'), XDG_STATE_HOME: join(stage, 'state'), XDG_CONFIG_HOME: join(stage, 'config') },
+    });
+    expect(r.stderr).toMatch(/guest paths must be absolute/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Function constructions: 0\n/);
+  });
+
   it("a command's import() of a package outside the bundle works when the code comes from the cache", async () => {
     // A stand-in CLI: bundled the same way, its main imports an external package (ws) and a bundled one (zod) lazily.
     const dir = mkdtempSync(join(stage, 'lazy-'));
