@@ -10,6 +10,10 @@
 //             ssh2 exec on an open connection of this process (the floor under the daemon's pooled exec)
 //   unbundled the same commands through the compiled ES modules (dist/cli/main.js, as bin/banger ran
 //             before the bundle): what the bundle and its code cache save, in this run
+//   no CA env when NODE_EXTRA_CA_CERTS is set: `node -e 0`, `banger vm list` and `banger vm exec` again
+//             without it. Node 20 builds its whole root certificate store at start-up when that variable
+//             is set (~40 ms with the system bundle on the 2-core test host, before any of banger's code
+//             runs), so these rows show the floor of a host without it; ssh pays nothing of the kind
 //
 // Runs the built dist/ and bin/banger against an isolated install seeded from the golden kernel+image
 // (test/install.fixture.ts; `npm run build:fixtures`). The VM boots once (cold), so run it under the VM lock:
@@ -69,6 +73,15 @@ try {
   rows.set('banger vm list', () => banger(['vm', 'list']));
   rows.set('unbundled banger vm list', () => unbundled(['vm', 'list']));
   rows.set('api vm.list (in process)', () => call(paths.daemonSocket, 'vm.list', {}));
+  const CA_ENV = !!process.env.NODE_EXTRA_CA_CERTS;
+  const noCaEnv = { ...inst.env };
+  delete noCaEnv.NODE_EXTRA_CA_CERTS;
+  const bangerBin = new URL('../bin/banger', import.meta.url).pathname;
+  const noCa = (args) => run([process.execPath, bangerBin, ...args], { env: noCaEnv }).then(ok(`banger ${args.join(' ')} (no NODE_EXTRA_CA_CERTS)`));
+  if (CA_ENV) {
+    rows.set('node -e 0 (no CA env)', () => run([process.execPath, '-e', '0'], { env: noCaEnv }).then(ok('node -e 0')));
+    rows.set('banger vm list (no CA env)', () => noCa(['vm', 'list']));
+  }
 
   let vm = null;
   if (WITH_VM) {
@@ -92,6 +105,7 @@ try {
     rows.set('banger vm exec bench -- true', () => banger(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('unbundled banger vm exec bench -- true', () => unbundled(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('ssh ControlMaster true', () => run(['ssh', '-S', ctl, ...ssh, ...to, 'true']).then(ok('ssh')));
+    if (CA_ENV) rows.set('banger vm exec bench -- true (no CA env)', () => noCa(['vm', 'exec', 'bench', '--', 'true']));
     const conn = await connect({ host: '127.0.0.1', port: vm.ssh.port, alias: 'bench.vm', privateKey: readFileSync(paths.sshKey, 'utf8'), knownHosts: new KnownHostsStore(paths.knownHosts) });
     cleanups.push(async () => conn.close());
     rows.set('ssh2 exec true (in process, open conn)', async () => {
@@ -130,7 +144,11 @@ try {
     ratio('banger vm list', 'banger --version'),
     ratio('banger vm list', 'unbundled banger vm list'),
     ...(vm ? [ratio('banger vm exec bench -- true', 'unbundled banger vm exec bench -- true'), ratio('unbundled banger vm exec bench -- true', 'ssh ControlMaster true')] : []),
+    ...(CA_ENV ? [ratio('banger vm list (no CA env)', 'node -e 0 (no CA env)'), ...(vm ? [ratio('banger vm exec bench -- true (no CA env)', 'ssh ControlMaster true', '1.2')] : [])] : []),
     `  banger vm list: ${ms(med('banger vm list'))} (goal <= 100 ms); above node -e 0: ${ms(med('banger vm list') - med('node -e 0'))}`,
+    ...(CA_ENV
+      ? [`  NODE_EXTRA_CA_CERTS is set: node -e 0 takes ${ms(med('node -e 0') - med('node -e 0 (no CA env)'))} longer with it; banger vm list without it: ${ms(med('banger vm list (no CA env)'))}`]
+      : []),
   ];
   console.log(out.join('\n'));
   console.log(JSON.stringify({ bench: 'cli', node: process.version, samples: SAMPLES, ms: Object.fromEntries(st) }));

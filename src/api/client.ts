@@ -110,13 +110,13 @@ export function callOver<R>(socketPath: string, method: string, params: unknown,
   });
 }
 
-/** Calls one bangerd method; with `schemas`, the result is parsed with the method's schema. */
+/** Calls one bangerd method; with `schemas` (api/methods.ts's table, or the method's group from api/lazymethods.ts), the result is parsed with the method's schema. */
 export async function call<M extends MethodName>(
   socketPath: string,
   method: M,
   params: ParamsOf<M>,
   opts: CallOpts = {},
-  schemas?: Methods,
+  schemas?: Pick<Methods, M>,
 ): Promise<ResultOf<M>> {
   const schema = schemas?.[method].result;
   return callOver(socketPath, method, params, opts, BANGERD, (r) => (schema ? schema.parse(r) : r) as ResultOf<M>);

@@ -47,3 +47,11 @@ export type DoctorCheck = z.infer<typeof DoctorCheck>;
 
 /** bangerd's exit status when it did not start because another bangerd holds the install's lock (daemon/instance-lock.ts); a CLI that started it waits for that one. */
 export const ALREADY_RUNNING_EXIT = 0;
+
+/** The daemon's own methods (api/methods.ts spreads them into the table). */
+export const daemonMethods = {
+  'daemon.status': { params: Empty, result: DaemonStatus },
+  'daemon.stop': { params: Empty, result: Ok },
+  'daemon.doctor': { params: Empty, result: z.array(DoctorCheck) },
+  'daemon.http': { params: Empty, result: HttpInfo },
+} as const;

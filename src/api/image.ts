@@ -7,19 +7,12 @@ import { z } from 'zod';
 import { Sha256 } from './kernel.js';
 import { ImageSize, Name } from './names.js';
 import { Deleted } from './results.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageVariant } from './defaults.js';
 
 export const ImageName = Name;
 export type ImageName = z.infer<typeof ImageName>;
 
-/** The image `image build` makes when no name is given, and the one `vm create` uses by default. */
-export const DEFAULT_IMAGE_NAME = 'debian-bookworm';
-export const DEFAULT_IMAGE_SIZE = '4G';
-/**
- * What `image build` puts in the image: `default` is rich enough to work in (Docker, python3, node,
- * mise, the usual tools); `minimal` is the small image (systemd, sshd, git, build-essential).
- */
-export const ImageVariant = z.enum(['default', 'minimal']);
-export type ImageVariant = z.infer<typeof ImageVariant>;
+export { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageVariant };
 /** The largest rootfs tar `image import` reads unless config.toml's `image_import_max_size` says otherwise. */
 export const DEFAULT_IMPORT_MAX_BYTES = 64 * 1024 ** 3;
 

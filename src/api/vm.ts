@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { NetworkMode, WorkspaceMode } from './enums.js';
 import { MemoryMib, Name, Size } from './names.js';
+import { Empty } from './daemon.js';
+import { Deleted } from './results.js';
 
 export { NetworkMode } from './enums.js';
 
@@ -140,3 +142,21 @@ export const VmStats = z
   .strict();
 export const VmStatsResult = z.object({ stats: z.array(VmStats) }).strict();
 export const VmListResult = z.object({ vms: z.array(Vm) }).strict();
+
+/** The VM methods (api/methods.ts spreads them into the table). */
+export const vmMethods = {
+  'vm.create': { params: VmCreateParams, result: Vm },
+  'vm.start': { params: VmStartParams, result: Vm },
+  'vm.stop': { params: VmStopParams, result: Vm },
+  'vm.restart': { params: VmStopParams, result: Vm },
+  'vm.kill': { params: VmKillParams, result: Vm },
+  'vm.delete': { params: VmDeleteParams, result: Deleted },
+  'vm.prune': { params: Empty, result: VmPruneResult },
+  'vm.set': { params: VmSetParams, result: Vm },
+  'vm.list': { params: Empty, result: VmListResult },
+  'vm.show': { params: VmRef, result: Vm },
+  'vm.exec': { params: VmExecParams, result: VmExecResult },
+  'vm.logs': { params: VmLogsParams, result: VmLogsResult },
+  'vm.sshInfo': { params: VmRef, result: VmSshInfo },
+  'vm.stats': { params: Empty, result: VmStatsResult },
+} as const;

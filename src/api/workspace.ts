@@ -6,16 +6,13 @@
 import { z } from 'zod';
 import { WorkspaceMode } from './enums.js';
 import { Workspace } from './vm.js';
+import { DEFAULT_GUEST_PATH, MISE_CONFIG_FILES } from './defaults.js';
 
 export { WorkspaceMode } from './enums.js';
 
-export const DEFAULT_GUEST_PATH = '/root/repo';
+export { DEFAULT_GUEST_PATH };
 
-/**
- * The files, relative to a workspace's root, that make it pin tools with mise (`vm run` bootstraps
- * them with `mise install`; `vm exec` in the workspace runs inside `mise exec`).
- */
-export const MISE_CONFIG_FILES = ['.mise.toml', 'mise.toml', '.mise.local.toml', '.config/mise.toml', '.config/mise/config.toml', '.mise/config.toml', 'mise/config.toml', '.tool-versions'] as const;
+export { MISE_CONFIG_FILES };
 
 /** Why a guest path is refused, or null when it is acceptable: absolute, no `..`, not `/`, no NUL. */
 export function guestPathProblem(p: string): string | null {

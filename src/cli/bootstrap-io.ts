@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BangerError } from '../api/errors.js';
-import { MISE_CONFIG_FILES } from '../api/workspace.js';
+import { MISE_CONFIG_FILES } from '../api/defaults.js';
 import { BOOTSTRAP_LOG, bootstrapArgv, type BootstrapPlan, type MiseConfigFile } from './bootstrap.js';
 import type { CliContext } from './context.js';
 

@@ -2,7 +2,8 @@
  * bin/banger runs the one-file CLI bundle (scripts/bundle.mjs) through V8's code cache: a copy of
  * bin/ and dist/bundle/ alone (no dist/cli/) is a working CLI; the build's cache is accepted; a changed
  * bundle never runs code from an old cache (V8 itself checks only the source length); start-up loads
- * no package from node_modules; bin/bangerd still starts the daemon. Needs `node scripts/build.mjs`.
+ * no package from node_modules nor any API schema module (commands import those when they run);
+ * bin/bangerd still starts the daemon. Needs `node scripts/build.mjs`.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -110,6 +111,46 @@ describe('the CLI bundle', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(readFileSync(log, 'utf8'), `banger ${args.join(' ')}`).toBe('');
     }
+  });
+
+  it('start-up evaluates no API method schemas, system install or doctor code: the command that runs imports them', async () => {
+    // The modules every start evaluates: those reached from dist/cli/main.js through static imports
+    // (a dynamic import() is a lazy init in the bundle, run only when its command does).
+    const { bundleOptions } = (await import(join(REPO, 'scripts', 'bundle.mjs'))) as { bundleOptions(entry: string, outfile: string): object };
+    const esbuild = await import('esbuild');
+    const opts = bundleOptions(join(REPO, 'dist', 'cli', 'main.js'), join(stage, 'eager.cjs')) as Parameters<typeof esbuild.build>[0];
+    const { metafile } = await esbuild.build({ ...opts, write: false, logLevel: 'silent' });
+    const inputs = metafile!.inputs;
+    const entry = Object.keys(inputs).find((k) => k.endsWith('dist/cli/main.js'))!;
+    const eager = new Set<string>();
+    const todo = [entry];
+    while (todo.length) {
+      const k = todo.pop()!;
+      if (eager.has(k)) continue;
+      eager.add(k);
+      for (const i of inputs[k]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) todo.push(i.path);
+    }
+    const dist = [...eager].map((k) => k.slice(k.lastIndexOf('dist/'))).filter((k) => k.startsWith('dist/'));
+    expect(dist).toContain('dist/cli/commands/vm-list.js'); // the analysis sees the command modules
+    const heavy = /^dist\/(api\/(methods|lazymethods|client|wire|daemon|vm|image|kernel|network|snapshot|workspace|ui)\.js|system\/(install|status|probe|plan)\.js|doctor\/|config\/|host\/exec\.js)/;
+    expect(dist.filter((k) => heavy.test(k))).toEqual([]);
+  });
+
+  it('parses with zod without compiling code (jitless: a command parses each schema once or twice)', async () => {
+    // Counts what zod's JIT would construct; an object schema's first parse compiles one otherwise.
+    const hook = join(stage, 'fncount.cjs');
+    writeFileSync(
+      hook,
+      "const F = globalThis.Function; let n = 0; globalThis.Function = new Proxy(F, { construct(t, a, nt) { n++; return Reflect.construct(t, a, nt); }, apply(t, th, a) { n++; return Reflect.apply(t, th, a); } }); process.on('exit', () => process.stderr.write(`Function constructions: ${n}\\n`));\n",
+    );
+    // WorkspacePrepareParams (an object schema) refuses the flag before any daemon is needed.
+    const r = await run([process.execPath, '--require', hook, join(REPO, 'bin', 'banger'), 'vm', 'workspace', 'prepare', 'x', stage, '--guest-path', 'rel'], {
+      check: false,
+      env: { ...process.env, BANGER_NO_SYSTEM: '1', XDG_RUNTIME_DIR: join(stage, 'run'), XDG_STATE_HOME: join(stage, 'state'), XDG_CONFIG_HOME: join(stage, 'config') },
+    });
+    expect(r.stderr).toMatch(/guest paths must be absolute/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Function constructions: 0\n/);
   });
 
   it("a command's import() of a package outside the bundle works when the code comes from the cache", async () => {

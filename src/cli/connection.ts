@@ -7,7 +7,7 @@
  * `createConnection` is made once per CLI process (cli/context.ts): the target is resolved once, and
  * a running daemon costs no extra round trip (no `daemon.status` probe before the call; a refused
  * or missing socket means nothing was sent, so the call is simply made again once bangerd is up).
- * The API client and the method schemas are imported by the first call, not at start-up.
+ * The API client and the schemas of the method called are imported by the call, not at start-up.
  */
 import { closeSync, fstatSync, lstatSync, openSync, mkdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import type { CallOpts } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import type { MethodName, ParamsOf, ResultOf } from '../api/methods.js';
-import { spawnProcess } from '../host/exec.js';
 import { checkPrivateDir } from '../host/privatefile.js';
 import { systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
@@ -74,7 +73,7 @@ async function startDaemon(paths: Paths, target: DaemonTarget, cause: unknown): 
   if (system) {
     throw new BangerError('unavailable', `the system bangerd (bangerd.service, owner ${system.owner}) does not answer on ${socket}; run \`sudo banger system restart\` and see \`banger system status\` (or set BANGER_NO_SYSTEM=1 for a private daemon)`, { cause });
   }
-  const [{ call }, { ALREADY_RUNNING_EXIT }] = await Promise.all([import('../api/client.js'), import('../api/daemon.js')]);
+  const [{ call }, { ALREADY_RUNNING_EXIT }, { spawnProcess }] = await Promise.all([import('../api/client.js'), import('../api/daemon.js'), import('../host/exec.js')]);
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   const outPath = join(paths.stateDir, 'bangerd.out');
   const out = openSync(outPath, 'a');
@@ -167,12 +166,13 @@ export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.
     },
     async api(method, params, opts = {}) {
       const socket = conn.target().socket;
-      const [{ call }, { methods }] = await Promise.all([import('../api/client.js'), import('../api/methods.js')]);
+      // Only the schemas of this method's group are built (api/lazymethods.ts), not the whole API's.
+      const [{ call }, schemas] = await Promise.all([import('../api/client.js'), import('../api/lazymethods.js').then((m) => m.schemasFor(method))]);
       const once = async () => {
         const t0 = Date.now();
         const view = createProgressView(process.stderr, opts.progress === false);
         try {
-          const result = await call(socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, methods);
+          const result = await call(socket, method, params, { ...opts, onProgress: opts.onProgress ?? view.onProgress }, schemas);
           view.done(opts.doneLine?.(Date.now() - t0));
           return result;
         } catch (err) {

@@ -1,6 +1,5 @@
 /** Runs a command in a VM through the daemon (streamed output, stdin, exit code) or an interactive ssh. */
 import type { CliContext } from './context.js';
-import { spawnProcess } from '../host/exec.js';
 import { sshClientArgv } from '../guest/sshargv.js';
 
 /** Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. */
@@ -23,6 +22,7 @@ export async function execInVm(ctx: CliContext, name: string, argv: string[], op
 export async function sshToVm(ctx: CliContext, name: string, command: string[] | null): Promise<number> {
   const info = await ctx.api('vm.sshInfo', { name }, { progress: false });
   // Every value from the daemon is checked and `--` precedes the destination (guest/sshargv.ts).
+  const { spawnProcess } = await import('../host/exec.js'); // child_process loads only for the commands that spawn
   const h = spawnProcess(sshClientArgv(info, command), { stdio: 'inherit' });
   return h.exit;
 }

@@ -1,4 +1,5 @@
 /** The banger CLI: parse, call the daemon, render. No VM logic here. */
+import './jitless.js'; // first: before any module builds a zod schema
 import { Command, CommanderError } from 'commander';
 import { splitGuestCommand } from './argv.js';
 import { daemonCommands } from './commands/daemon.js';

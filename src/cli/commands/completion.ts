@@ -7,7 +7,6 @@
  * the CLI; only the names are fetched on each Tab press. The three generators share one table.
  */
 import { Command } from 'commander';
-import { call } from '../../api/client.js';
 import { BangerError } from '../../api/errors.js';
 import { quote } from '../../guest/quote.js';
 import type { CliContext } from '../context.js';
@@ -247,6 +246,7 @@ export function completionScript(shell: Shell, program: Command): string {
  */
 export async function listNames(kind: NameKind, socket: string): Promise<string[]> {
   try {
+    const { call } = await import('../../api/client.js');
     switch (kind) {
       case 'vms':
         return (await call(socket, 'vm.list', {})).vms.map((v) => v.name);

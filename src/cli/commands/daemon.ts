@@ -1,7 +1,5 @@
 /** daemon status / stop. */
 import { Command } from 'commander';
-import { call } from '../../api/client.js';
-import { pidAlive } from '../../host/exec.js';
 import { BangerError } from '../../api/errors.js';
 import type { CliContext } from '../context.js';
 
@@ -37,6 +35,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         throw new BangerError('conflict', 'bangerd runs as a system service (bangerd.service): restart it with `sudo banger system restart`, or stop it with `sudo systemctl stop bangerd.service` (VMs keep running)');
       }
       try {
+        const [{ call }, { pidAlive }] = await Promise.all([import('../../api/client.js'), import('../../host/exec.js')]);
         const { pid } = await call(paths.daemonSocket, 'daemon.status', {});
         await call(paths.daemonSocket, 'daemon.stop', {});
         // "stopped" means exited: its database is closed and its files are safe to copy.

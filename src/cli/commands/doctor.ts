@@ -1,11 +1,8 @@
-/** banger doctor: renders doctor/doctor.ts's checks (host, system install, daemon, default image and kernel). */
+/**
+ * banger doctor: renders doctor/doctor.ts's checks (host, system install, daemon, default image and kernel).
+ * The checks and src/system/ are imported inside the action: other commands start without them.
+ */
 import { Command } from 'commander';
-import { doctorFailed, runDoctor } from '../../doctor/doctor.js';
-import { systemPaths } from '../../store/paths.js';
-import { bangerBinaries } from '../../system/plan.js';
-import { probeSocket } from '../../system/probe.js';
-import { gatherStatus } from '../../system/status.js';
-import { noSystemctl, realSystemctl, systemdRunning } from '../../system/systemctl.js';
 import type { CliContext } from '../context.js';
 import { ReportedFailure } from '../targets.js';
 
@@ -17,6 +14,14 @@ export function doctorCommand(program: Command, ctx: CliContext): void {
     .description('check this host: architecture, Node, QEMU, KVM, tools, directories, system install (units, hardening, helper), daemon, default image and kernel')
     .option('--json', 'print the checks as JSON')
     .action(async (o: { json?: boolean }) => {
+      const [{ doctorFailed, runDoctor }, { systemPaths }, { bangerBinaries }, { probeSocket }, { gatherStatus }, { noSystemctl, realSystemctl, systemdRunning }] = await Promise.all([
+        import('../../doctor/doctor.js'),
+        import('../../store/paths.js'),
+        import('../../system/plan.js'),
+        import('../../system/probe.js'),
+        import('../../system/status.js'),
+        import('../../system/systemctl.js'),
+      ]);
       const checks = await runDoctor({
         paths: ctx.paths,
         uid: process.getuid?.() ?? -1,

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageRuntimeConfig, ImageVariant, looksLikeOciReference, type ImageManifest } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME, DEFAULT_IMAGE_SIZE, ImageVariant } from '../../api/defaults.js';
+import type { ImageManifest, ImageRuntimeConfig } from '../../api/image.js';
 import { formatBytes } from '../../api/names.js';
 import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
@@ -11,7 +12,8 @@ import { forEachTarget } from '../targets.js';
 
 const doneLine = (ms: number) => `done in ${formatElapsed(ms)}`;
 
-function parseRuntimeJson(text: string): ImageRuntimeConfig {
+async function parseRuntimeJson(text: string): Promise<ImageRuntimeConfig> {
+  const { ImageRuntimeConfig } = await import('../../api/image.js'); // the schemas load when used, not at start-up
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -81,7 +83,7 @@ export function imageCommands(program: Command, ctx: CliContext): void {
         return show(m, o.json, 'imported');
       }
       const fromStdin = o.rootfsTar === '-';
-      const runtime = o.runtimeJson === undefined ? undefined : parseRuntimeJson(o.runtimeJson);
+      const runtime = o.runtimeJson === undefined ? undefined : await parseRuntimeJson(o.runtimeJson);
       const m = await api('image.import', { name, rootfsTar: fromStdin ? '-' : resolve(o.rootfsTar), size: o.size, force, runtime }, { doneLine, stdin: fromStdin ? process.stdin : undefined });
       show(m, o.json, 'imported');
     });
@@ -107,6 +109,7 @@ export function imageCommands(program: Command, ctx: CliContext): void {
       '\nAn OCI pull uses skopeo (credentials from ~/.docker/config.json), takes the linux/amd64 image,\nverifies every blob, applies the layers with the same path-safety rules as `image import`, and\nkeeps the image\'s Env, WorkingDir, User, Entrypoint and Cmd. Layers are cached for later pulls.\n\nExamples:\n  banger image pull docker.io/library/python:3.12-slim\n  banger image pull --oci busybox --name bb\n  banger image pull --insecure localhost:5000/team/app:dev\n  banger image pull debian-bookworm            (catalog bundle)',
     )
     .action(async (ref: string, o: { name?: string; oci?: boolean; insecure?: boolean; size?: string; force?: boolean; json?: boolean }) => {
+      const { looksLikeOciReference } = await import('../../api/image.js');
       if (o.oci || looksLikeOciReference(ref)) {
         const m = await api('image.pullOci', { ref, name: o.name, insecure: o.insecure ?? false, size: o.size, force: o.force ?? false }, { doneLine });
         return show(m, o.json, 'pulled');

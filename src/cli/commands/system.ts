@@ -1,13 +1,11 @@
-/** banger system install|status|restart|uninstall: the systemd install of bangerd + bangerd-root (src/system/). */
+/**
+ * banger system install|status|restart|uninstall: the systemd install of bangerd + bangerd-root (src/system/).
+ * src/system/ (its API schemas, the config loader, the socket probe) is imported inside the actions, so
+ * every other command starts without it (issue 13).
+ */
 import { Command } from 'commander';
 import { BangerError } from '../../api/errors.js';
-import { systemPaths } from '../../store/paths.js';
-import { install, restart, uninstall, type SystemDeps } from '../../system/install.js';
-import { bangerBinaries } from '../../system/plan.js';
-import { probeSocket } from '../../system/probe.js';
-import { gatherStatus, renderStatus } from '../../system/status.js';
-import { noSystemctl, realSystemctl, systemdRunning } from '../../system/systemctl.js';
-import { lookupUser, ownerName } from '../../system/users.js';
+import type { SystemDeps } from '../../system/install.js';
 import { ReportedFailure } from '../targets.js';
 
 interface RootOpt {
@@ -15,7 +13,13 @@ interface RootOpt {
 }
 
 /** --root DIR (or BANGER_SYSTEM_ROOT) writes under DIR and never runs systemctl: for tests. */
-function deps(o: RootOpt, mustManage: boolean): SystemDeps {
+async function deps(o: RootOpt, mustManage: boolean): Promise<SystemDeps> {
+  const [{ systemPaths }, { bangerBinaries }, { probeSocket }, { noSystemctl, realSystemctl, systemdRunning }] = await Promise.all([
+    import('../../store/paths.js'),
+    import('../../system/plan.js'),
+    import('../../system/probe.js'),
+    import('../../system/systemctl.js'),
+  ]);
   const filesOnly = o.root !== undefined || !!process.env.BANGER_SYSTEM_ROOT;
   const sys = systemPaths(process.env, o.root);
   let systemctl = filesOnly ? noSystemctl('--root') : systemdRunning() ? realSystemctl() : noSystemctl('systemd is not running');
@@ -45,7 +49,8 @@ export function systemCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sudo banger system install\n  sudo banger system install --owner alice')
     .action(async (o: RootOpt & { owner?: string }) => {
       needRoot('install');
-      const d = deps(o, true);
+      const d = await deps(o, true);
+      const [{ lookupUser, ownerName }, { install }] = await Promise.all([import('../../system/users.js'), import('../../system/install.js')]);
       const owner = await lookupUser(ownerName(o.owner, process.env.SUDO_USER));
       const r = await install(owner, d);
       console.log(`installed for ${r.owner} (install ID ${r.installId})`);
@@ -58,7 +63,8 @@ export function systemCommands(program: Command): void {
     .option('--root <dir>', ROOT_HELP)
     .addHelpText('after', '\nExamples:\n  banger system status\n  banger system status --json')
     .action(async (o: RootOpt & { json?: boolean }) => {
-      const st = await gatherStatus(deps(o, false));
+      const { gatherStatus, renderStatus } = await import('../../system/status.js');
+      const st = await gatherStatus(await deps(o, false));
       if (o.json) console.log(JSON.stringify(st, null, 2));
       else console.log(renderStatus(st).join('\n'));
       if (st.record && !(st.daemon?.answering && st.helper?.answering) && !o.json) throw new ReportedFailure(1);
@@ -71,7 +77,9 @@ export function systemCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sudo banger system restart')
     .action(async (o: RootOpt) => {
       needRoot('restart');
-      await restart(deps(o, true));
+      const d = await deps(o, true);
+      const { restart } = await import('../../system/install.js');
+      await restart(d);
     });
 
   s.command('uninstall')
@@ -83,6 +91,8 @@ export function systemCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sudo banger system uninstall\n  sudo banger system uninstall --purge --force   # stop VMs, delete everything')
     .action(async (o: RootOpt & { purge?: boolean; force?: boolean }) => {
       needRoot('uninstall');
-      await uninstall({ purge: !!o.purge, force: !!o.force }, deps(o, false));
+      const d = await deps(o, false);
+      const { uninstall } = await import('../../system/install.js');
+      await uninstall({ purge: !!o.purge, force: !!o.force }, d);
     });
 }

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { NetworkMode } from '../../api/enums.js';
 import { BangerError } from '../../api/errors.js';
-import { DEFAULT_IMAGE_NAME } from '../../api/image.js';
+import { DEFAULT_IMAGE_NAME } from '../../api/defaults.js';
 import { checkSizeFlag } from '../../api/names.js';
 import { planBootstrap, type BootstrapPlan } from '../bootstrap.js';
 import { describeBootstrap, readMiseConfigs, runBootstrap } from '../bootstrap-io.js';

@@ -5,7 +5,9 @@ import { resolve } from 'node:path';
 import { BangerError } from '../../api/errors.js';
 import { formatBytes } from '../../api/names.js';
 import type { Workspace } from '../../api/vm.js';
-import { DEFAULT_GUEST_PATH, WorkspaceMode, WorkspacePrepareParams, type WorkspacePlan, type WorkspacePlanParams } from '../../api/workspace.js';
+import { DEFAULT_GUEST_PATH } from '../../api/defaults.js';
+import { WorkspaceMode } from '../../api/enums.js';
+import type { WorkspacePlan, WorkspacePlanParams } from '../../api/workspace.js';
 import type { CliContext } from '../context.js';
 import { formatElapsed } from '../progress.js';
 
@@ -28,7 +30,8 @@ export function withPrepareFlags(c: Command): Command {
 }
 
 /** Validates the flags with the API schema, so the client and the daemon refuse the same things. */
-function prepareParams(name: string, path: string, o: PrepareFlags) {
+async function prepareParams(name: string, path: string, o: PrepareFlags) {
+  const { WorkspacePrepareParams } = await import('../../api/workspace.js'); // schemas load when used, not at start-up
   const r = WorkspacePrepareParams.safeParse({
     name,
     hostPath: resolve(path),
@@ -43,19 +46,19 @@ function prepareParams(name: string, path: string, o: PrepareFlags) {
 }
 
 /** The plan (`workspace.plan`) for prepare's params: the daemon reads the repo, no VM is needed. */
-function planOf(ctx: CliContext, p: ReturnType<typeof prepareParams>, listFiles: boolean): Promise<WorkspacePlan> {
+function planOf(ctx: CliContext, p: Awaited<ReturnType<typeof prepareParams>>, listFiles: boolean): Promise<WorkspacePlan> {
   const params: WorkspacePlanParams = { hostPath: p.hostPath, mode: p.mode, branch: p.branch, from: p.from, includeUntracked: p.includeUntracked, listFiles };
   return ctx.api('workspace.plan', params, { progress: false });
 }
 
 /** Refuses bad flags, or a repo prepare would refuse, before a VM is booted for it; the plan (with the file list when asked). */
 export async function checkPrepareFlags(ctx: CliContext, path: string, o: PrepareFlags, listFiles = false): Promise<WorkspacePlan> {
-  return planOf(ctx, prepareParams('check', path, o), listFiles);
+  return planOf(ctx, await prepareParams('check', path, o), listFiles);
 }
 
 /** Prepares a workspace through the daemon; prints one summary line (or, with json, the API result). */
 export async function prepareWorkspace(ctx: CliContext, name: string, path: string, o: PrepareFlags & { json?: boolean }): Promise<void> {
-  const r = await ctx.api('workspace.prepare', prepareParams(name, path, o));
+  const r = await ctx.api('workspace.prepare', await prepareParams(name, path, o));
   if (o.json) return void console.log(JSON.stringify(r, null, 2));
   const extra = r.preparedCommit !== r.workspace.headCommit ? ' (with the host\'s uncommitted changes)' : '';
   console.error(
@@ -102,7 +105,7 @@ export function workspaceCommands(vm: Command, ctx: CliContext): void {
       ].join('\n'),
     )
     .action(async (name: string, path: string, o: PrepareFlags & { dryRun?: boolean; json?: boolean }) => {
-      const p = prepareParams(name, path, o);
+      const p = await prepareParams(name, path, o);
       if (!o.dryRun) return prepareWorkspace(ctx, name, path, o);
       const plan = await planOf(ctx, p, true);
       if (o.json) console.log(JSON.stringify(plan, null, 2));
