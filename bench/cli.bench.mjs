@@ -28,19 +28,12 @@ import { connect } from '../dist/guest/ssh.js';
 import { KnownHostsStore } from '../dist/guest/knownhostsstore.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
+import { benchLog, loadavg, median, sleep, stats } from './lib.mjs';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 const WITH_VM = !process.env.BENCH_NO_VM;
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
-const log = (m) => process.stderr.write(`[cli.bench] ${m}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const log = benchLog('cli.bench');
 
 async function timed(fn) {
   const t0 = performance.now();
