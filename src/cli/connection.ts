@@ -97,7 +97,11 @@ async function startDaemon(paths: Paths, target: DaemonTarget, cause: unknown): 
       }
     }
     try {
-      await call(paths.daemonSocket, 'daemon.status', {});
+      const status = await call(paths.daemonSocket, 'daemon.status', {});
+      // Another CLI's daemon won the race for the install's lock: ours is still retrying for it and
+      // would take over whenever that one stops (a `daemon stop`), a daemon nobody asked for. End it
+      // (it has no handlers yet: the signal just ends it).
+      if (exited === null && status.pid !== daemon.pid) daemon.kill('SIGTERM');
       return;
     } catch (err) {
       last = err;

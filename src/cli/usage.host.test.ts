@@ -3,7 +3,7 @@
  * bad request, and a CLI process sends bangerd only the calls its command makes: no `daemon.status`
  * probe before them while the daemon runs (it is started, once, when nothing listens).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInstall, type Install } from '../../test/install.fixture.js';
@@ -17,6 +17,23 @@ beforeAll(() => {
 afterAll(async () => {
   await inst?.destroy();
 });
+
+/** Live (not zombie) bangerd processes whose environment names this install's runtime dir. */
+function daemonsOfThisInstall(): number[] {
+  const mark = `XDG_RUNTIME_DIR=${inst.env.XDG_RUNTIME_DIR}`;
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('daemon/main.js')) continue;
+      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) continue;
+      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(mark)) pids.push(Number(d));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
 
 /** The methods the daemon received, in order, from its debug log. */
 function requests(): string[] {
@@ -88,7 +105,11 @@ describe('no probe before the calls', () => {
     expect((await inst.cli(['daemon', 'stop'])).code).toBe(0);
     const rs = await Promise.all([0, 1, 2].map(() => inst.cli(['vm', 'list', '--json'])));
     for (const r of rs) expect(r.code, r.stderr).toBe(0);
+    // The losers were ended by the CLIs that started them, not left retrying for the lock (they would
+    // take over after the next `daemon stop`): right away, one bangerd of this install runs.
+    expect(daemonsOfThisInstall()).toHaveLength(1);
     const pid = JSON.parse((await inst.cli(['daemon', 'status', '--json'])).stdout).pid as number;
+    expect(daemonsOfThisInstall()).toEqual([pid]);
     expect(readFileSync(join(inst.runtimeDir, 'bangerd.pid'), 'utf8').trim()).toBe(String(pid));
   });
 });
