@@ -169,17 +169,6 @@ describe('web UI in a real browser', () => {
 
     // stop and delete from the list: the row follows, then goes
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
-    // Every state the row is rendered in, in order, recorded in the page: reading the attribute from
-    // the test instead races a fast boot (a warm restore can reach running before the next poll).
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { uivmStates: string[] }).uivmStates = seen;
-      const note = () => {
-        const s = document.querySelector('tr[data-vm="uivm"]')?.getAttribute('data-state');
-        if (s && seen[seen.length - 1] !== s) seen.push(s);
-      };
-      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-    });
     await page.click('tr[data-vm="uivm"] button:has-text("Stop")');
     await page.locator('tr[data-vm="uivm"][data-state="stopped"]').waitFor({ timeout: 120_000 });
     await shot('14-vms-stopped');
