@@ -116,18 +116,17 @@ function aborted(signal: AbortSignal, vm: string): BangerError {
   return new BangerError('unavailable', `connecting to VM "${vm}" over SSH was cancelled`, { cause: signal.reason });
 }
 
+/** ssh2's error levels (and banger's own `client-banner`) → the stage callers branch on; anything else is `handshake`. */
+const STAGE_OF_LEVEL = new Map([
+  ['client-authentication', 'auth'],
+  ['client-timeout', 'timeout'],
+  ['client-banner', 'banner'],
+  ['client-socket', 'socket'],
+]);
+
 /** Maps ssh2's error levels to a stage callers can branch on (wait.ts stops retrying on `auth`). */
 function connectError(vm: string, where: string, err: Error & { level?: string }): BangerError {
-  const stage =
-    err.level === 'client-authentication'
-      ? 'auth'
-      : err.level === 'client-timeout'
-        ? 'timeout'
-        : err.level === 'client-banner'
-          ? 'banner'
-          : err.level === 'client-socket'
-            ? 'socket'
-            : 'handshake';
+  const stage = STAGE_OF_LEVEL.get(err.level ?? '') ?? 'handshake';
   const why = stage === 'auth' ? `the guest rejected banger's SSH key (${err.message})` : err.message;
   return new BangerError('unavailable', `cannot connect to VM "${vm}" over SSH at ${where}: ${why}`, {
     cause: err,

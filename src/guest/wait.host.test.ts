@@ -22,6 +22,13 @@ function closedPort(): Promise<number> {
   });
 }
 
+/** A port that accepts and says nothing (like a forwarded port before the guest listens). */
+async function muteServer(): Promise<{ mute: Server; port: number }> {
+  const mute: Server = createServer(() => {});
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+  return { mute, port: (mute.address() as { port: number }).port };
+}
+
 describe('waitForSsh', () => {
   let dir: string;
   let key: KeyPair;
@@ -60,9 +67,7 @@ describe('waitForSsh', () => {
   });
 
   it('bounds each attempt: a port that accepts but never speaks SSH does not eat the whole budget in one try', async () => {
-    const mute: Server = createServer(() => {}); // accepts, says nothing (like a forwarded port before the guest listens)
-    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
-    const { port } = mute.address() as { port: number };
+    const { mute, port } = await muteServer();
     try {
       let attempts = 0;
       const err = (await waitForSsh({
@@ -84,9 +89,7 @@ describe('waitForSsh', () => {
   });
 
   it('ends an attempt that gets no SSH banner early and tries again (stage banner)', async () => {
-    const mute: Server = createServer(() => {});
-    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
-    const { port } = mute.address() as { port: number };
+    const { mute, port } = await muteServer();
     try {
       const stages: unknown[] = [];
       const err = (await waitForSsh({
