@@ -31,6 +31,11 @@ export const SnapshotSpec = z
     warmKey: z.string().optional(),
     /** The saved VM had the bulk byte channel (a device of its saved state): restores attach it too. */
     bulkChannel: z.boolean().optional(),
+    /** The MAC the saved guest's NIC answered to (it may differ from the hypervisor's): restores give it to their NIC. */
+    nicMac: z
+      .string()
+      .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)
+      .optional(),
   })
   .strict();
 export type SnapshotSpec = z.infer<typeof SnapshotSpec>;

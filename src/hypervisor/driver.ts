@@ -56,6 +56,8 @@ export interface VmSpec {
         forwards: Array<{ hostPort: number; guestPort: number }>;
         /** Let the guest reach the host's 127.0.0.1 through its gateway (off: blocked where the driver can). */
         hostAccess?: boolean;
+        /** The NIC's address; absent: the hypervisor's default. A restore gives the one its saved guest had (SnapshotManager.nicMac). */
+        mac?: string;
         /** Run the hypervisor (and its user-mode network) inside this network namespace (tests). */
         netns?: string;
       }
@@ -118,6 +120,13 @@ export interface SnapshotManager {
   saveState(handles: VmHandles, statePath: string, memoryPath?: string): Promise<boolean>;
   pause(handles: VmHandles): Promise<void>;
   resume(handles: VmHandles): Promise<void>;
+  /**
+   * Optional: the MAC address the guest's NIC answers to now (the guest may have set its own: the
+   * identity step does). A snapshot records it and its restores give it to the NIC (VmSpec network
+   * `mac`), because a restored NIC announces its configured address: a user-mode network learns the
+   * guest's address from that frame, and a wrong one sends the first connections where the guest drops them.
+   */
+  nicMac?(handles: VmHandles): Promise<string | null>;
   /**
    * Optional: with the VM paused (also after saveState), makes the disk it writes `overlayPath`, an
    * existing qcow2 overlay whose backing is the VM's current disk; that disk is only read from then

@@ -191,6 +191,7 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
         diskSizeBytes: s.spec.diskSizeBytes,
         identity,
         bulkChannel: s.spec.bulkChannel === true,
+        ...(s.spec.nicMac ? { nicMac: s.spec.nicMac } : {}),
       };
     },
     lookup,

@@ -5,7 +5,7 @@
  * template); every other VM here is restored, never booted. VMs are deleted as soon as a test is
  * done with them, to keep the load on the shared cores low.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,18 @@ afterAll(async () => {
 });
 
 const json = <T>(s: string): T => JSON.parse(s) as T;
+/** The argv of the QEMU running the VM with this id (its runtime directory is named by the id). */
+function qemuArgvOf(vmId: string): string[] {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0].includes('qemu-system') && argv.some((a) => a.includes(vmId))) return argv;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error(`no QEMU runs VM ${vmId}`);
+}
 async function cli(args: string[], opts: { input?: string } = {}) {
   const t0 = Date.now();
   const r = await inst.cli(args, opts);
@@ -79,6 +91,9 @@ describe('snapshots, fork and warm start', () => {
     expect(prep.code, prep.stderr).toBe(0);
     expect(await out('src', 'cat /root/repo/data.txt')).toBe('original');
     const srcId = await out('src', 'cat /etc/machine-id');
+    // src is itself a restore: its identity step gave its NIC an address QEMU's NIC was not started with.
+    const srcMac = await out('src', 'cat /sys/class/net/eth0/address');
+    expect(srcMac).not.toBe('52:54:00:12:34:56');
 
     const f = await cli(['vm', 'fork', 'src', '--name', 'kid', '--count', '2', '--json']);
     timings.forkRunningVmTwoChildren = f.ms;
@@ -121,6 +136,9 @@ describe('snapshots, fork and warm start', () => {
     // One MAC per VM id: the one network/ipalloc.ts derives (and a bridge-mode row stores).
     const kid1 = json<{ id: string }>((await ok(['vm', 'show', 'kid-1'])).stdout);
     expect(a[2]).toBe(macFor(kid1.id));
+    // The child's NIC was started with the address the saved guest answered to: QEMU announces that one
+    // after the restore, and passt sent the first connection to whatever it announced (it was lost).
+    expect(qemuArgvOf(kid1.id).find((a) => a.startsWith('virtio-net'))).toMatch(new RegExp(`,mac=${srcMac}$`));
     expect(a[3]).not.toBe(b[3]);
     // The guest can rekey its CRNG (what the identity step relies on).
     expect((await cli(['vm', 'exec', 'kid-2', '--', 'perl', '-e', RESEED_PERL, 'ab'.repeat(32), '/dev/urandom'])).code).toBe(0);

@@ -85,6 +85,7 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
             progress('snapshot', `saving ${cur.name}'s memory and device state`);
             await sm.pause(h);
             try {
+              const nicMac = (await sm.nicMac?.(h)) ?? null;
               // The RAM goes to its own file where the driver can: forks then share its pages.
               await sm.saveState(h, reg.statePath(id), reg.memoryPath(id));
               // The row and the VM's reference are written before any file moves: after a crash a
@@ -99,6 +100,7 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
                 network: cur.network.mode,
                 workspace: cur.workspace,
                 bulkChannel: typeof h.bulkSocket === 'string',
+                ...(nicMac ? { nicMac } : {}),
               };
               row = store.transaction(() => {
                 const r = store.insert({

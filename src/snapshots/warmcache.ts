@@ -112,6 +112,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
       guest.drop(templateId);
       await guest.forget(templateAlias);
       progress('warm', 'saving the template');
+      const nicMac = (await driver.snapshots!.nicMac?.(h)) ?? null;
       await driver.snapshots!.saveState(h, reg.statePath(id), reg.memoryPath(id));
       await driver.kill(h, 'SIGKILL');
       h = null;
@@ -135,6 +136,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           workspace: null,
           warmKey: key,
           bulkChannel,
+          ...(nicMac ? { nicMac } : {}),
         },
         stateBytes: reg.stateBytesOf(id),
       });

@@ -43,6 +43,8 @@ export interface RestoreSource {
   identity: 'fresh' | 'same';
   /** The saved VM had the bulk byte channel: the restored one must attach it too (same devices). */
   bulkChannel?: boolean;
+  /** The MAC the saved guest's NIC answered to: the restored NIC gets it (SnapshotManager.nicMac). */
+  nicMac?: string;
 }
 
 export interface WarmRequestInput {

@@ -68,7 +68,8 @@ export function createMachine(ctx: VmContext, vv: VmView): Machine {
           logPath: paths.vmFile(rec.id, 'hypervisorLog'),
           runtimeDir,
           accel: ctx.accel,
-          network: prepared.spec,
+          // A restored NIC announces its configured MAC: it must be the one the saved guest answers to.
+          network: restore?.nicMac && prepared.spec.mode === 'user' ? { ...prepared.spec, mac: restore.nicMac } : prepared.spec,
           ...(restore ? { restoreFrom: restore.statePath, ...(restore.memoryPath ? { restoreMemoryFrom: restore.memoryPath } : {}) } : {}),
           // A boot gets the bulk channel; a restore only when the saved VM had it (old snapshots did not).
           bulkChannel: restore ? restore.bulkChannel === true : true,

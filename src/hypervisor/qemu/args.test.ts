@@ -90,6 +90,15 @@ describe('buildQemuArgs', () => {
     expect(argv.join(' ')).not.toMatch(/hostfwd/); // the compat slirp opens no host port
   });
 
+  it.each([
+    ['slirp', undefined, 'virtio-net-device,netdev=net0,mac=52:54:00:bf:45:df'],
+    ['passt', 3, 'virtio-net-device,netdev=net0,mac=52:54:00:bf:45:df'],
+  ] as const)('a user-mode NIC given a MAC (a restore: the one its guest had) gets it, through %s', (_l, passtFd, device) => {
+    const net = { mode: 'user' as const, sshHostPort: 22022, egress: true, forwards: [], mac: '52:54:00:BF:45:DF' };
+    expect(values(buildQemuArgs({ ...base, network: net }, { machine: 'microvm', qmpSocket: qmp, passtFd }), '-device')).toContain(device);
+    expect(() => buildQemuArgs({ ...base, network: { ...net, mac: '52:54:00:bf:45,x=y' } }, { machine: 'microvm', qmpSocket: qmp })).toThrow(/MAC address/);
+  });
+
   it('refuses a passt descriptor that cannot be inherited', () => {
     expect(() => buildQemuArgs(base, { machine: 'microvm', qmpSocket: qmp, passtFd: 1 })).toThrow(/inherited fd/);
   });

@@ -120,10 +120,18 @@ function accelArgs(accel: VmSpec['accel']): string[] {
   return accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
 }
 
+/** `,mac=...` for the NIC when one is given (checked: it goes into QEMU's option string). */
+function macOpt(mac: string | undefined): string {
+  if (mac === undefined) return '';
+  if (!MAC.test(mac)) throw new BangerError('bad_request', `MAC address "${mac}" is not of the form 52:54:00:12:34:56`);
+  return `,mac=${mac.toLowerCase()}`;
+}
+
 function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number, converter?: boolean): string[] {
   const net = spec.network;
+  const nic = `${deviceModel},netdev=${NETDEV_ID}${macOpt(net.mac)}`;
   // One restricted slirp netdev: it takes a saved `slirp` section (slirp and passt VMs both write one).
-  if (converter) return ['-netdev', `user,id=${NETDEV_ID},restrict=on`, '-device', `${deviceModel},netdev=${NETDEV_ID}`];
+  if (converter) return ['-netdev', `user,id=${NETDEV_ID},restrict=on`, '-device', nic];
   if (net.mode === 'user' && passtFd !== undefined) {
     // passt does the forwarding (its own -t rules); QEMU's NIC talks to it over an inherited socket.
     if (!Number.isInteger(passtFd) || passtFd < 3) throw new BangerError('bad_request', `passt's descriptor must be an inherited fd (3 or more), got ${passtFd}`);
@@ -131,7 +139,7 @@ function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number, converter?
       '-netdev',
       `stream,id=${NETDEV_ID},server=off,addr.type=fd,addr.str=${passtFd}`,
       '-device',
-      `${deviceModel},netdev=${NETDEV_ID}`,
+      nic,
       '-netdev',
       `user,id=${SLIRP_COMPAT_ID},restrict=on`,
     ];
@@ -141,16 +149,10 @@ function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number, converter?
     const opts = [`user`, `id=${NETDEV_ID}`, ...rules.map((r) => `hostfwd=${r}`)];
     // restrict=on cuts the guest off from the host and the outside; forwarded ports keep working.
     if (!net.egress) opts.push('restrict=on');
-    return ['-netdev', opts.join(','), '-device', `${deviceModel},netdev=${NETDEV_ID}`];
+    return ['-netdev', opts.join(','), '-device', nic];
   }
   if (!IFNAME.test(net.tap)) throw new BangerError('bad_request', `tap device name "${net.tap}" is not a valid interface name`);
-  if (!MAC.test(net.mac)) throw new BangerError('bad_request', `MAC address "${net.mac}" is not of the form 52:54:00:12:34:56`);
-  return [
-    '-netdev',
-    `tap,id=${NETDEV_ID},ifname=${net.tap},script=no,downscript=no`,
-    '-device',
-    `${deviceModel},netdev=${NETDEV_ID},mac=${net.mac.toLowerCase()}`,
-  ];
+  return ['-netdev', `tap,id=${NETDEV_ID},ifname=${net.tap},script=no,downscript=no`, '-device', nic];
 }
 
 /** QEMU's arguments (without the binary) for one VM. */

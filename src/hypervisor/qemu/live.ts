@@ -60,6 +60,11 @@ const snapshots: SnapshotManager = {
     opts.log.info({ pid: h.pid, statePath, memoryFile: asFile, ms: Date.now() - t0 }, 'qemu state saved');
     return asFile;
   },
+  async nicMac(h) {
+    requireRunning(h, 'read its NIC');
+    const filters = await withQmp(h.controlSocket, (qmp) => qmp.execute<Array<{ 'main-mac'?: string }>>('query-rx-filter'));
+    return filters.find((f) => f['main-mac'])?.['main-mac']?.toLowerCase() ?? null;
+  },
   async pause(h) {
     requireRunning(h, 'pause it');
     await withQmp(h.controlSocket, (qmp) => qmp.execute('stop'));
