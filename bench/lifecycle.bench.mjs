@@ -6,7 +6,7 @@
 //   exec   `banger vm exec NAME -- true`  vs  `ssh ... true` to the same guest, fresh connection each,
 //          and through an OpenSSH ControlMaster (no handshake: the fair comparison with banger's pool)
 //   list   `banger vm list`
-//   rss    the qemu process of an idle VM, from /proc
+//   rss    the qemu process of an idle VM, from /proc (RSS and PSS; density.bench.mjs compares memory properly)
 //
 // Runs against the built dist/ and bin/banger with an isolated install (own XDG dirs and daemon, seeded
 // from the golden kernel+image of test/install.fixture.ts). `npm run bench` builds first.
@@ -113,7 +113,9 @@ try {
 
   const rssOf = (pid) => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024, peakMiB: Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024 };
+    // PSS too: a restored VM's RSS counts the saved memory file's pages in full although they are shared.
+    const pss = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]) / 1024;
+    return { rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024, peakMiB: Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024, pssMiB: pss };
   };
   const rss = rssOf(vm.pid);
   await banger(['vm', 'delete', 'bench']);
@@ -210,8 +212,8 @@ try {
     'list',
     row('banger vm list', list, m),
     'memory',
-    `  ${'qemu RSS of the idle VM (default create)'.padEnd(46)} ${`${rss.rssMiB.toFixed(0)} MiB`.padStart(9)}  (peak ${rss.peakMiB.toFixed(0)} MiB)`,
-    ...(rssCold ? [`  ${'qemu RSS of an idle VM (--cold boot)'.padEnd(46)} ${`${rssCold.rssMiB.toFixed(0)} MiB`.padStart(9)}  (peak ${rssCold.peakMiB.toFixed(0)} MiB)`] : []),
+    `  ${'qemu RSS of the idle VM (default create)'.padEnd(46)} ${`${rss.rssMiB.toFixed(0)} MiB`.padStart(9)}  (peak ${rss.peakMiB.toFixed(0)} MiB, PSS ${rss.pssMiB.toFixed(0)} MiB, after the exec rounds)`,
+    ...(rssCold ? [`  ${'qemu RSS of an idle VM (--cold boot)'.padEnd(46)} ${`${rssCold.rssMiB.toFixed(0)} MiB`.padStart(9)}  (peak ${rssCold.peakMiB.toFixed(0)} MiB, PSS ${rssCold.pssMiB.toFixed(0)} MiB, 5 s after boot)`] : []),
   ];
   console.log(out.join('\n'));
   console.log(
@@ -229,7 +231,8 @@ try {
       execSshMuxMs: execMux,
       listMs: list,
       idleQemuRssMiB: rss.rssMiB,
-      ...(rssCold ? { idleColdQemuRssMiB: rssCold.rssMiB } : {}),
+      idleQemuPssMiB: rss.pssMiB,
+      ...(rssCold ? { idleColdQemuRssMiB: rssCold.rssMiB, idleColdQemuPssMiB: rssCold.pssMiB } : {}),
     }),
   );
 } finally {
