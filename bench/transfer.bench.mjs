@@ -6,7 +6,7 @@
 //   prepare over SSH (the bulk socket hidden)  vs  the same baseline
 //   export  vs  ssh guest git diff
 // Also where prepare's time goes (host planning and bundle, then the copy), from its progress events.
-// Run after `node scripts/build.mjs && npm run build:fixtures`:  node bench/transfer.bench.mjs [--rounds 3] [--changed 300]
+// Run after `node scripts/build.mjs && npm run build:fixtures`:  node bench/transfer.bench.mjs [--rounds 3] [--changed 300] [--breakdown]
 import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,32 @@ async function main() {
       diff.push(f.ms);
       sizes = { ours: res.bytes, theirs: f.outBytes };
       console.log(`export round ${r + 1}: export ${secs(exp[r])}, ssh git diff ${secs(diff[r])}`);
+    }
+
+    // --breakdown: where export's time goes, each step of the export script (scripts.ts) timed alone in the
+    // guest, twice; every figure includes one `date` start-up, which the first line measures.
+    if (process.argv.includes('--breakdown')) {
+      const env = 'GIT_INDEX_FILE=/tmp/bx/index GIT_OPTIONAL_LOCKS=0';
+      const steps = [
+        ['date overhead (nothing)', ':'],
+        ['process start-up (/bin/true)', '/bin/true'],
+        ['git start-up (git version)', 'git version >/dev/null'],
+        ['rev-parse the base', `git rev-parse -q --verify 'refs/banger/prepared^{commit}' >/dev/null`],
+        ['mktemp -d', 'd=$(mktemp -d); rmdir "$d"'],
+        ['cp the index', 'cp .git/index /tmp/bx/index'],
+        ['ls-files -o (untracked)', `${env} git ls-files -z -o --exclude-standard >/dev/null`],
+        ['diff --raw against the base', `${env} git diff -z --raw --no-renames refs/banger/prepared -- >/dev/null`],
+        ['diff --raw -p against the base (the export)', `${env} git diff -z --raw -p --binary --full-index --no-renames refs/banger/prepared -- >/dev/null`],
+        ['git diff (the baseline, on the copy)', `${env} git diff >/dev/null`],
+        ['update-index --refresh (the copy)', `${env} git update-index -q --refresh`],
+        ['diff --raw -p after that refresh', `${env} git diff -z --raw -p --binary --full-index --no-renames refs/banger/prepared -- >/dev/null`],
+      ];
+      const script = 'cd /root/w0 && mkdir -p /tmp/bx && ' + steps.map(([name, cmd]) => `a=$(date +%s%N); ${cmd}; b=$(date +%s%N); echo "  ${name}: $(( (b-a)/1000000 )) ms"`).join('; ');
+      for (let k = 0; k < 2; k++) {
+        let text = '';
+        await api('vm.exec', { name: 'bench', argv: ['sh', '-c', script], cwd: '/root' }, { onStream: (_s, d) => (text += Buffer.from(d).toString()) });
+        console.log(`export breakdown ${k + 1} (in the guest):\n${text.trimEnd()}`);
+      }
     }
 
     const m = median;
