@@ -85,7 +85,8 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
             progress('snapshot', `saving ${cur.name}'s memory and device state`);
             await sm.pause(h);
             try {
-              const nicMac = (await sm.nicMac?.(h)) ?? null;
+              // Best effort: without it restores announce the hypervisor's default MAC (slower first connection).
+              const nicMac = await (sm.nicMac?.(h) ?? Promise.resolve(null)).catch((err: Error) => (log.warn({ vm: cur.name, err: err.message }, 'NIC address not read'), null));
               // The RAM goes to its own file where the driver can: forks then share its pages.
               await sm.saveState(h, reg.statePath(id), reg.memoryPath(id));
               // The row and the VM's reference are written before any file moves: after a crash a

@@ -112,7 +112,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
       guest.drop(templateId);
       await guest.forget(templateAlias);
       progress('warm', 'saving the template');
-      const nicMac = (await driver.snapshots!.nicMac?.(h)) ?? null;
+      const nicMac = await (driver.snapshots!.nicMac?.(h) ?? Promise.resolve(null)).catch(() => null);
       await driver.snapshots!.saveState(h, reg.statePath(id), reg.memoryPath(id));
       await driver.kill(h, 'SIGKILL');
       h = null;
