@@ -1,4 +1,7 @@
-/** vm.* handlers: adapt the wire to the VM service (vms/contracts.ts VmService); no logic of their own. */
+/**
+ * vm.* handlers: adapt the wire to the VM service (vms/contracts.ts VmService); no logic of their own,
+ * besides joining vm.exec's `reportDrift` (the workspace drift check, workspace/drift.ts) to the call.
+ */
 import { parseSize } from '../api/names.js';
 import type { Workspace } from '../api/vm.js';
 import type { VmService } from '../vms/contracts.js';
