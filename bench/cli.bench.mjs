@@ -14,6 +14,10 @@
 //             without it. Node 20 builds its whole root certificate store at start-up when that variable
 //             is set (~40 ms with the system bundle on the 2-core test host, before any of banger's code
 //             runs), so these rows show the floor of a host without it; ssh pays nothing of the kind
+//   command   `banger vm list` and `banger vm exec` as users run them: bin/banger executed (its sh part
+//             starts node without NODE_EXTRA_CA_CERTS and the CLI puts it back), not `node bin/banger`
+//   exec -w   `banger vm exec -w / bench -- true`: no workspace drift check (before vm.exec's reportDrift,
+//             the CLI made a vm.show call first without -w: the difference to the plain exec row)
 //
 // Runs the built dist/ and bin/banger against an isolated install seeded from the golden kernel+image
 // (test/install.fixture.ts; `npm run build:fixtures`). The VM boots once (cold), so run it under the VM lock:
@@ -21,7 +25,7 @@
 // Knobs: BENCH_SAMPLES (default 20), BENCH_NO_VM=1 (no guest: version, list of an empty install, node).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { call } from '../dist/api/client.js';
 import { run, spawnProcess } from '../dist/host/exec.js';
 import { connect } from '../dist/guest/ssh.js';
@@ -71,6 +75,10 @@ try {
   delete noCaEnv.NODE_EXTRA_CA_CERTS;
   const bangerBin = new URL('../bin/banger', import.meta.url).pathname;
   const noCa = (args) => run([process.execPath, bangerBin, ...args], { env: noCaEnv }).then(ok(`banger ${args.join(' ')} (no NODE_EXTRA_CA_CERTS)`));
+  // As a command: the kernel runs bin/banger's sh part, which execs the `node` on PATH (this one).
+  const cmdEnv = { ...inst.env, PATH: `${dirname(process.execPath)}:${inst.env.PATH ?? ''}` };
+  const command = (args) => run([bangerBin, ...args], { env: cmdEnv }).then(ok(`bin/banger ${args.join(' ')}`));
+  rows.set('banger vm list (command)', () => command(['vm', 'list']));
   if (CA_ENV) {
     rows.set('node -e 0 (no CA env)', () => run([process.execPath, '-e', '0'], { env: noCaEnv }).then(ok('node -e 0')));
     rows.set('banger vm list (no CA env)', () => noCa(['vm', 'list']));
@@ -99,6 +107,8 @@ try {
     rows.set('unbundled banger vm exec bench -- true', () => unbundled(['vm', 'exec', 'bench', '--', 'true']));
     rows.set('ssh ControlMaster true', () => run(['ssh', '-S', ctl, ...ssh, ...to, 'true']).then(ok('ssh')));
     if (CA_ENV) rows.set('banger vm exec bench -- true (no CA env)', () => noCa(['vm', 'exec', 'bench', '--', 'true']));
+    rows.set('banger vm exec bench -- true (command)', () => command(['vm', 'exec', 'bench', '--', 'true']));
+    rows.set('banger vm exec -w / bench -- true', () => banger(['vm', 'exec', '-w', '/', 'bench', '--', 'true']));
     const conn = await connect({ host: '127.0.0.1', port: vm.ssh.port, alias: 'bench.vm', privateKey: readFileSync(paths.sshKey, 'utf8'), knownHosts: new KnownHostsStore(paths.knownHosts) });
     cleanups.push(async () => conn.close());
     rows.set('ssh2 exec true (in process, open conn)', async () => {
@@ -131,14 +141,15 @@ try {
     'medians',
     ...[...rows.keys()].map(row),
     'ratios against the baselines of this run',
-    ...(vm ? [ratio('banger vm exec bench -- true', 'ssh ControlMaster true', '1.2')] : []),
+    ...(vm ? [ratio('banger vm exec bench -- true (command)', 'ssh ControlMaster true', '1.2'), ratio('banger vm exec bench -- true', 'ssh ControlMaster true', '1.2')] : []),
+    ...(vm ? [ratio('banger vm exec bench -- true', 'banger vm exec -w / bench -- true')] : []),
     ratio('banger vm list', 'node -e 0'),
     ratio('banger --version', 'node -e 0'),
     ratio('banger vm list', 'banger --version'),
     ratio('banger vm list', 'unbundled banger vm list'),
     ...(vm ? [ratio('banger vm exec bench -- true', 'unbundled banger vm exec bench -- true'), ratio('unbundled banger vm exec bench -- true', 'ssh ControlMaster true')] : []),
     ...(CA_ENV ? [ratio('banger vm list (no CA env)', 'node -e 0 (no CA env)'), ...(vm ? [ratio('banger vm exec bench -- true (no CA env)', 'ssh ControlMaster true', '1.2')] : [])] : []),
-    `  banger vm list: ${ms(med('banger vm list'))} (goal <= 100 ms); above node -e 0: ${ms(med('banger vm list') - med('node -e 0'))}`,
+    `  banger vm list as a command: ${ms(med('banger vm list (command)'))} (goal <= 100 ms); node bin/banger vm list: ${ms(med('banger vm list'))}, above node -e 0: ${ms(med('banger vm list') - med('node -e 0'))}`,
     ...(CA_ENV
       ? [`  NODE_EXTRA_CA_CERTS is set: node -e 0 takes ${ms(med('node -e 0') - med('node -e 0 (no CA env)'))} longer with it; banger vm list without it: ${ms(med('banger vm list (no CA env)'))}`]
       : []),

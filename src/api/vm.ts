@@ -111,6 +111,12 @@ export const VmExecParams = VmRef.extend({
   cwd: z.string().optional(),
   /** Whether the client streams stdin frames. */
   stdin: z.boolean().default(false),
+  /**
+   * Without `cwd`, in the VM's recorded workspace: first compare the host repo's HEAD with the one
+   * prepare copied, and when it moved send the warning as a `workspace-drift` progress event before any
+   * output (the CLI's `vm exec`: no `vm.show` round trip before every command).
+   */
+  reportDrift: z.boolean().default(false),
 }).strict();
 export const VmExecResult = z.object({ exitCode: z.number().int(), signal: z.string().nullable() }).strict();
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { bootstrapArgv, bootstrapScript, BOOTSTRAP_LOG, pinsTools, planBootstrap, type BootstrapInputs } from './bootstrap.js';
 import { checkRunFlags } from './commands/vm-create.js';
 import { isYes } from './confirm.js';
-import { driftWarning } from './drift.js';
 
 const envOnly = { path: '.mise.toml', text: '[env]\nGREETING = "hi"\n[tasks.hello]\nrun = "echo hello"\n' };
 const tools = { path: '.mise.toml', text: '[tools]\nnode = "20"\n' };
@@ -65,14 +64,6 @@ describe('vm run flag refusals', () => {
   });
 });
 
-describe('HEAD drift and the prune answer', () => {
-  const ws = { guestPath: '/root/repo', hostSource: '/src/app', headCommit: 'a'.repeat(40), branch: 'main', mode: 'shallow' as const, preparedAt: '2026-12-03T00:00:00Z' };
-  it('warns only when HEAD moved, naming both commits and --auto-prepare', () => {
-    expect(driftWarning('web', ws, 'a'.repeat(40))).toBeNull();
-    const w = driftWarning('web', ws, 'b'.repeat(40))!;
-    expect(w).toContain('bbbbbbbbbbbb');
-    expect(w).toContain('aaaaaaaaaaaa');
-    expect(w).toContain('--auto-prepare');
-  });
+describe('the prune answer', () => {
   it.each([['y', true], ['YES', true], [' yes ', true], ['', false], ['n', false], ['yep', false]])('answer %j -> %s', (a, want) => expect(isYes(a)).toBe(want));
 });

@@ -2,14 +2,21 @@
 import type { CliContext } from './context.js';
 import { sshClientArgv } from '../guest/sshargv.js';
 
-/** Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. */
-export async function execInVm(ctx: CliContext, name: string, argv: string[], opts: { cwd?: string } = {}): Promise<number> {
+/**
+ * Streams a command through bangerd's pooled SSH connection; returns the guest's exit code. With
+ * `reportDrift` the daemon checks the workspace's HEAD against the host repo's in the same call and
+ * the warning it sends (workspace/drift.ts) goes to stderr before the command's output.
+ */
+export async function execInVm(ctx: CliContext, name: string, argv: string[], opts: { cwd?: string; reportDrift?: boolean } = {}): Promise<number> {
   const withStdin = !process.stdin.isTTY;
   const r = await ctx.api(
     'vm.exec',
-    { name, argv, cwd: opts.cwd, stdin: withStdin },
+    { name, argv, cwd: opts.cwd, stdin: withStdin, reportDrift: opts.reportDrift },
     {
       progress: false,
+      onProgress: (e) => {
+        if (e.stage === 'workspace-drift' && e.message) process.stderr.write(`banger: warning: ${e.message}\n`);
+      },
       stdin: withStdin ? process.stdin : undefined,
       onStream: (s, data) => (s === 'stdout' ? process.stdout : process.stderr).write(data),
     },

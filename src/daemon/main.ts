@@ -51,6 +51,7 @@ import { createActivityStore } from '../store/activity.js';
 import { createActivity, startAutoStop } from '../vms/autostop.js';
 import { createStatsSampler } from '../vms/stats.js';
 import { createWorkspaceService } from '../workspace/service.js';
+import { workspaceDrift } from '../workspace/drift.js';
 import { createVmEvents } from '../vms/events.js';
 import { createUiMount } from '../ui/mount.js';
 import { loadUiSecret } from '../ui/secret.js';
@@ -262,7 +263,7 @@ export async function main(): Promise<void> {
       ...(await networkDoctor({ config, dns, resolved, bridge: () => bridgeCheck(access) })),
       ...((u) => (u ? [userNetDoctorCheck(u)] : []))(await userNetwork),
     ],
-    ...vmHandlers(vms, { paths }),
+    ...vmHandlers(vms, { paths, workspaceDrift }),
     ...artifactHandlers(artifacts, { paths, config, log }),
     ...networkHandlers({ vms, forwarding, config, dns, resolved, resolver: access.resolver, sshConfigPath: paths.sshConfig }),
     ...snapshotHandlers(snapshots),

@@ -2,28 +2,18 @@
 import { Command } from 'commander';
 import { BangerError } from '../../api/errors.js';
 import type { CliContext } from '../context.js';
-import { driftWarning } from '../drift.js';
 import { execInVm, sshToVm } from '../guest-io.js';
 import { resyncWorkspace } from './workspace.js';
 
-/** Before a command in the workspace: warn when the host HEAD moved since prepare, or re-sync (--auto-prepare). */
-async function checkDrift(ctx: CliContext, name: string, autoPrepare: boolean): Promise<void> {
+/**
+ * --auto-prepare, before a command in the workspace: re-sync it when the host HEAD moved since prepare.
+ * (Without it the daemon checks, in the vm.exec call itself, and sends the warning: `reportDrift`.)
+ */
+async function autoPrepare(ctx: CliContext, name: string): Promise<void> {
   const ws = (await ctx.api('vm.show', { name }, { progress: false })).workspace;
-  if (!ws) {
-    if (autoPrepare) throw new BangerError('bad_request', `${name} has no workspace to re-sync: prepare one with \`banger vm workspace prepare ${name} PATH\``);
-    return;
-  }
-  let head: string;
-  try {
-    head = (await ctx.api('workspace.plan', { hostPath: ws.hostSource, mode: ws.mode, listFiles: false }, { progress: false })).headCommit;
-  } catch (err) {
-    if (autoPrepare) throw err;
-    return; // the host repo moved away or is unreadable: nothing to compare with, and exec goes on
-  }
-  const warning = driftWarning(name, ws, head);
-  if (!warning) return;
-  if (!autoPrepare) return void console.error(warning);
-  await resyncWorkspace(ctx, name, ws);
+  if (!ws) throw new BangerError('bad_request', `${name} has no workspace to re-sync: prepare one with \`banger vm workspace prepare ${name} PATH\``);
+  const head = (await ctx.api('workspace.plan', { hostPath: ws.hostSource, mode: ws.mode, listFiles: false }, { progress: false })).headCommit;
+  if (head !== ws.headCommit) await resyncWorkspace(ctx, name, ws);
 }
 
 export function execCommands(vm: Command, ctx: CliContext): void {
@@ -48,8 +38,9 @@ export function execCommands(vm: Command, ctx: CliContext): void {
     .action(async (name: string, o: { workdir?: string; autoPrepare?: boolean }) => {
       const cmd = ctx.guest;
       if (!cmd || cmd.length === 0) throw new BangerError('bad_request', 'give the command after --, e.g. `banger vm exec web -- uname -a`');
-      if (o.workdir === undefined || o.autoPrepare) await checkDrift(ctx, name, o.autoPrepare ?? false);
-      process.exitCode = await execInVm(ctx, name, cmd, { cwd: o.workdir });
+      if (o.autoPrepare) await autoPrepare(ctx, name);
+      // In the workspace (no -w): the daemon warns when the host HEAD moved since prepare, in the same call.
+      process.exitCode = await execInVm(ctx, name, cmd, { cwd: o.workdir, reportDrift: o.workdir === undefined && !o.autoPrepare });
     });
 
   vm.command('ssh')
