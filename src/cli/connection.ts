@@ -19,6 +19,7 @@ import { checkPrivateDir } from '../host/privatefile.js';
 import { systemPaths, type Paths } from '../store/paths.js';
 import { readInstallRecord, type InstallRecord } from '../system/record.js';
 import { createProgressView } from './progress.js';
+import { withVersionSkewHint } from './skew.js';
 
 /**
  * The system install this CLI uses: the install record when its owner is this user, unless
@@ -181,7 +182,7 @@ export function createConnection(paths: Paths, env: NodeJS.ProcessEnv = process.
           return result;
         } catch (err) {
           view.done();
-          throw err;
+          throw withVersionSkewHint(err);
         }
       };
       if (starting) await starting;
