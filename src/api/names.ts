@@ -12,6 +12,9 @@ export const Name = z.string().regex(NAME_PATTERN, {
  * The domain of VM names: banger answers `NAME.vm` (network/dns.ts), ssh_config has `Host NAME.vm`,
  * and banger's known_hosts keys each VM's host key by the same `NAME.vm` alias.
  */
+/** A MAC address as banger writes and checks it: six lower-case hex pairs. */
+export const MAC_ADDRESS = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
 export const VM_DOMAIN = 'vm';
 /** A VM's host name and known_hosts alias: `NAME.vm`. The one place it is built. */
 export const vmHostName = (name: string): string => `${name}.${VM_DOMAIN}`;

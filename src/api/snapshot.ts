@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { Accel, NetworkMode } from './enums.js';
-import { Name } from './names.js';
+import { MAC_ADDRESS, Name } from './names.js';
 import { Deleted } from './results.js';
 import { Vm, VmRef, Workspace } from './vm.js';
 
@@ -32,10 +32,7 @@ export const SnapshotSpec = z
     /** The saved VM had the bulk byte channel (a device of its saved state): restores attach it too. */
     bulkChannel: z.boolean().optional(),
     /** The MAC the saved guest's NIC answered to (it may differ from the hypervisor's): restores give it to their NIC. */
-    nicMac: z
-      .string()
-      .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)
-      .optional(),
+    nicMac: z.string().regex(MAC_ADDRESS).optional(),
   })
   .strict();
 export type SnapshotSpec = z.infer<typeof SnapshotSpec>;

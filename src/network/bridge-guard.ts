@@ -11,9 +11,9 @@
  * Bridge port isolation (`bridge link set dev TAP isolated on`) keeps guests from reaching each other.
  */
 import { BangerError } from '../api/errors.js';
+import { MAC_ADDRESS } from '../api/names.js';
 
 export const GUARD_PREFIX = 'banger-';
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /** The guard chain of a tap (`bgr<id>`): 7 + 8 + 1 + 12 = 28 characters, within ebtables' 31. */
@@ -25,7 +25,7 @@ export function guardChain(installId: string, tap: string): string {
 /** ebtables arguments (after `-A CHAIN`) of the guard: in order, first match wins. */
 export function guardRules(ip: string, mac: string): string[][] {
   const m = mac.toLowerCase();
-  if (!MAC.test(m)) throw new BangerError('bad_request', `MAC address "${mac}" is not of the form 52:54:00:12:34:56`);
+  if (!MAC_ADDRESS.test(m)) throw new BangerError('bad_request', `MAC address "${mac}" is not of the form 52:54:00:12:34:56`);
   const parts = IPV4.exec(ip);
   if (!parts || parts.slice(1).some((p) => Number(p) > 255)) throw new BangerError('bad_request', `"${ip}" is not an IPv4 address`);
   return [

@@ -25,7 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BangerError } from '../api/errors.js';
-import { NAME_PATTERN } from '../api/names.js';
+import { MAC_ADDRESS, NAME_PATTERN } from '../api/names.js';
 
 export interface HostKey {
   /** OpenSSH private key text. */
@@ -59,7 +59,6 @@ export interface IdentityReport {
 
 export const ENTROPY_BYTES = 64;
 const MACHINE_ID = /^[0-9a-f]{32}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const PUBLIC_LINE = /^ssh-ed25519 [A-Za-z0-9+/=]+( [A-Za-z0-9@._-]+)?$/;
 
 /** A new machine-id (machine-id(5): 32 lower-case hex digits, v4-style random). */
@@ -242,7 +241,7 @@ export function identityCommand(plan: IdentityPlan): IdentityCommand {
     const f = plan.fresh;
     if (!NAME_PATTERN.test(f.hostname)) throw new BangerError('bad_request', `"${f.hostname}" is not a valid host name`);
     if (!MACHINE_ID.test(f.machineId)) throw new BangerError('internal', `"${f.machineId}" is not a machine-id`);
-    if (!MAC.test(f.mac)) throw new BangerError('internal', `"${f.mac}" is not a MAC address`);
+    if (!MAC_ADDRESS.test(f.mac)) throw new BangerError('internal', `"${f.mac}" is not a MAC address`);
     const pub = f.hostKey.publicLine.trim();
     if (!PUBLIC_LINE.test(pub)) throw new BangerError('internal', 'the generated host key is not an ssh-ed25519 public key line');
     argv.push(f.hostname, f.machineId, f.mac, pub);

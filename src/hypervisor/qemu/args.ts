@@ -9,6 +9,7 @@
  * - No `-daemonize` or `-pidfile`: the driver spawns QEMU detached itself and keeps the real pid.
  */
 import { BangerError } from '../../api/errors.js';
+import { MAC_ADDRESS } from '../../api/names.js';
 import type { VmSpec } from '../driver.js';
 
 export type QemuMachine = 'microvm' | 'q35';
@@ -71,7 +72,6 @@ export function optValue(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function checkPort(port: number, what: string): number {
@@ -123,8 +123,9 @@ function accelArgs(accel: VmSpec['accel']): string[] {
 /** `,mac=...` for the NIC when one is given (checked: it goes into QEMU's option string). */
 function macOpt(mac: string | undefined): string {
   if (mac === undefined) return '';
-  if (!MAC.test(mac)) throw new BangerError('bad_request', `MAC address "${mac}" is not of the form 52:54:00:12:34:56`);
-  return `,mac=${mac.toLowerCase()}`;
+  const m = mac.toLowerCase();
+  if (!MAC_ADDRESS.test(m)) throw new BangerError('bad_request', `MAC address "${mac}" is not of the form 52:54:00:12:34:56`);
+  return `,mac=${m}`;
 }
 
 function netArgs(spec: VmSpec, deviceModel: string, passtFd?: number, converter?: boolean): string[] {
