@@ -4,6 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sec } from './lib.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const root = mkdtempSync('/tmp/bb-art-');
@@ -21,7 +22,7 @@ const banger = (...args) => {
   if (r.status !== 0) throw new Error(`banger ${args.join(' ')} failed: ${r.stderr}`);
   return { ms, out: r.stdout };
 };
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const s = (ms) => sec(ms, 1);
 
 try {
   banger('daemon', 'status'); // start the daemon outside the timings

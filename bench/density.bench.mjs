@@ -17,15 +17,13 @@
 // Knobs: BENCH_FORK_COUNT (8), BENCH_MANY (20), BENCH_SETTLE_MS (10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, sleep, loadavg, benchLog } from './lib.mjs';
+import { median, sleep, loadavg, benchLog, mib, sec } from './lib.mjs';
 
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 8);
 const MANY = Number(process.env.BENCH_MANY ?? 20);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 
 const MiB = 2 ** 20;
-const mib = (b) => (b === null ? '?' : `${(b / MiB).toFixed(0)} MiB`);
-const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const log = benchLog('density.bench');
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const meminfo = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))[1]) * 1024;
@@ -134,9 +132,9 @@ try {
       ? `    of which snapshotting src: ${sec(snapshotMs)}; restoring the ${FORK_COUNT} children: ${sec(fork.ms - snapshotMs)} (${sec((fork.ms - snapshotMs) / FORK_COUNT)} per VM)`
       : `    (no progress line gave the snapshot's share)`,
     `  snapshot ${forked.snapshot}: state + RAM file ${mib(snap.stateBytes)} on disk, frozen layer ${mib(snap.layerBytes)}`,
-    `  qemu PSS per fork right after:  ${pssRight.map(mib).join(', ')}  (median ${mib(median(pssRight))}, ${(median(pssRight) / coldMem.pss).toFixed(2)}x cold; goal <= 64 MiB)`,
+    `  qemu PSS per fork right after:  ${pssRight.map((b) => mib(b)).join(', ')}  (median ${mib(median(pssRight))}, ${(median(pssRight) / coldMem.pss).toFixed(2)}x cold; goal <= 64 MiB)`,
     `  the same without TCG's translation cache (software emulation only; absent under KVM): ${right.map((x) => (x ? mib(x.pss - x.tcg) : '?')).join(', ')}  (median ${mib(median(right.map((x) => (x ? x.pss - x.tcg : 0))))})`,
-    `  qemu PSS per fork after ${SETTLE_MS / 1000} s:   ${pssSettled.map(mib).join(', ')}  (median ${mib(median(pssSettled))}, ${(median(pssSettled) / coldMem.pss).toFixed(2)}x cold; goal <= 96 MiB)`,
+    `  qemu PSS per fork after ${SETTLE_MS / 1000} s:   ${pssSettled.map((b) => mib(b)).join(', ')}  (median ${mib(median(pssSettled))}, ${(median(pssSettled) / coldMem.pss).toFixed(2)}x cold; goal <= 96 MiB)`,
     `  the same without TCG's translation cache: ${settled.map((x) => (x ? mib(x.pss - x.tcg) : '?')).join(', ')}  (median ${mib(median(settled.map((x) => (x ? x.pss - x.tcg : 0))))})`,
     `  host MemAvailable: ${mib(availBefore)} before the fork, ${mib(availAfterFork)} after (${mib(availBefore - availAfterFork)} for ${FORK_COUNT} VMs, ${mib((availBefore - availAfterFork) / FORK_COUNT)} each; ${((availBefore - availAfterFork) / FORK_COUNT / coldMem.pss).toFixed(2)}x the cold VM's PSS)`,
     many

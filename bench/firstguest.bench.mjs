@@ -6,10 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sec } from './lib.mjs';
 import { createTempUser } from '../.tmp/test-dist/test/tempuser.fixture.js';
 
 const repo = new URL('..', import.meta.url).pathname;
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const s = (ms) => sec(ms, 1);
 
 async function asRoot() {
   const root = mkdtempSync('/tmp/bb-fg-');

@@ -13,11 +13,9 @@ import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../.tmp/test-dist/src/host/exec.js';
 import { freshInstall, goldenState } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, benchLog } from './lib.mjs';
+import { median, benchLog, mib, sec } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const log = benchLog('image.bench');
 
 function goldenFacts(root) {
@@ -77,10 +75,10 @@ try {
       (v) => `  ${v.padEnd(8)} image: ${mib(facts[v].diskBytes)} on disk, ${facts[v].packages} packages, golden build (kernel pull + image build) ${facts[v].buildMs === null ? '?' : sec(facts[v].buildMs)}`,
     ),
     ...variants.map((v) => `  ${v.padEnd(8)} first vm run --rm -- true (builds the warm snapshot): ${sec(first[v])}`),
-    ...variants.map((v) => `  ${v.padEnd(8)} warm vm run --rm -- true: ${sec(median(warm[v]))}  [${warm[v].map(sec).join(', ')}]`),
+    ...variants.map((v) => `  ${v.padEnd(8)} warm vm run --rm -- true: ${sec(median(warm[v]))}  [${warm[v].map((ms) => sec(ms)).join(', ')}]`),
     `  ratio warm default / minimal: ${(wd / wm).toFixed(2)}`,
     `  first docker command (socket-activated dockerd + containerd start): ${sec(firstDocker.ms)}`,
-    `  docker run --rm busybox true through vm exec: ${sec(median(dockerRuns))}  [${dockerRuns.map(sec).join(', ')}]; vm exec true alone: ${sec(median(execTrue))}`,
+    `  docker run --rm busybox true through vm exec: ${sec(median(dockerRuns))}  [${dockerRuns.map((ms) => sec(ms)).join(', ')}]; vm exec true alone: ${sec(median(execTrue))}`,
   ];
   console.log(lines.join('\n'));
 } finally {

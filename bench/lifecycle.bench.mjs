@@ -12,14 +12,13 @@
 // from the golden kernel+image of test/install.fixture.ts). `npm run bench` builds first.
 // Knobs: BENCH_COLD_RUNS (default 3), BENCH_SAMPLES (default 20).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, spawnProcess } from '../dist/host/exec.js';
 import { detectAccel } from '../dist/hypervisor/accel.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, stats, sleep } from './lib.mjs';
+import { median, stats, sleep, freePort, sec } from './lib.mjs';
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
@@ -30,17 +29,6 @@ async function timed(fn) {
   const t0 = now();
   const r = await fn();
   return { ms: now() - t0, r };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const log = (...a) => console.error('[bench]', ...a);
@@ -189,7 +177,7 @@ try {
   // ---- report
   const cb = stats(coldBanger);
   const ch = stats(coldHand);
-  const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  const s = (ms) => sec(ms);
   const m = (ms) => `${ms.toFixed(0)} ms`;
   const row = (label, st, fmt) => `  ${label.padEnd(46)} ${fmt(st.median).padStart(9)}  (min ${fmt(st.min)}, max ${fmt(st.max)}, n=${st.n})`;
   const ratio = (label, a, b) => `  ${label.padEnd(46)} ${(a / b).toFixed(2).padStart(9)}`;

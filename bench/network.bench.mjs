@@ -13,6 +13,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { percentiles as stats } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..');
@@ -22,11 +23,6 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { n: s.length, p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), min: s[0], max: s[s.length - 1], mean: s.reduce((a, b) => a + b, 0) / s.length };
-};
 const r3 = (x) => Math.round(x * 1000) / 1000;
 const fmt = (s, unit = 'ms') => `p50 ${r3(s.p50)} ${unit}, p90 ${r3(s.p90)}, p99 ${r3(s.p99)}, min ${r3(s.min)}, max ${r3(s.max)} (n=${s.n})`;
 

@@ -8,8 +8,8 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort, mib, sec } from './lib.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const root = mkdtempSync('/tmp/bb-oci-');
@@ -28,17 +28,10 @@ const timed = (argv, opts = {}) => {
   return { ms, out: r.stdout };
 };
 const banger = (...args) => timed([process.execPath, join(repo, 'bin', 'banger'), ...args]);
-const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const mb = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+const s = (ms) => sec(ms);
+const mb = (b) => mib(b, 1);
 const du = (p, apparent = false) => Number(execFileSync('du', ['-s', '-B1', ...(apparent ? ['--apparent-size'] : []), '--', p], { encoding: 'utf8' }).split('\t')[0]);
 const sha = (b) => createHash('sha256').update(b).digest('hex');
-const freePort = () =>
-  new Promise((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => res(p));
-    });
-  });
 
 /** An OCI layout whose layers are `tar -C dir -cz paths` (gzip), one per spec. */
 function writeLayout(dir, layers) {

@@ -12,14 +12,12 @@
 // Knobs: BENCH_ROUNDS (default 3), BENCH_FORK_COUNT (default 4), BENCH_SETTLE_MS (default 10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, sleep, loadavg, benchLog } from './lib.mjs';
+import { median, sleep, loadavg, benchLog, mib, sec } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 4);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 
-const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const log = benchLog('snapshot.bench');
 const rssOf = (pid) => {
   try {
@@ -79,8 +77,8 @@ try {
   const lines = [
     `snapshot bench (QEMU ${snap.accel}, ${snap.vcpu} vCPU, ${snap.memoryMib} MiB guests; load average ${loadavg()})`,
     `  first vm run --rm -- true (builds the warm snapshot): ${sec(first.ms)}`,
-    `  vm run --rm -- true, warm (median of ${ROUNDS}):        ${sec(w)}  [${warm.map(sec).join(', ')}]`,
-    `  vm run --rm --cold -- true (median of ${ROUNDS}):       ${sec(c)}  [${cold.map(sec).join(', ')}]`,
+    `  vm run --rm -- true, warm (median of ${ROUNDS}):        ${sec(w)}  [${warm.map((ms) => sec(ms)).join(', ')}]`,
+    `  vm run --rm --cold -- true (median of ${ROUNDS}):       ${sec(c)}  [${cold.map((ms) => sec(ms)).join(', ')}]`,
     `  ratio warm / cold:                                  ${(w / c).toFixed(2)}  (goal <= 0.2)`,
     `  vm fork src --count ${FORK_COUNT} (snapshot + ${FORK_COUNT} restores):   ${sec(fork.ms)}  (${sec(fork.ms / FORK_COUNT)} per VM)`,
     `  snapshot: state ${mib(snap.stateBytes)}, frozen layer ${snap.layerBytes === null ? '?' : mib(snap.layerBytes)}`,
