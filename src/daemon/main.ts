@@ -3,6 +3,7 @@
  * in a 0700 runtime dir; adopts running VMs at start; never kills VMs when it exits.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { call } from '../api/client.js';
 import { BangerError } from '../api/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -23,6 +24,7 @@ import { qemuImgLayers } from '../hypervisor/qemu/layers.js';
 import { createSnapshotRegistry } from '../snapshots/registry.js';
 import { createRestoreHooks } from '../snapshots/restore.js';
 import { createSnapshotService } from '../snapshots/service.js';
+import { forkParallelism } from '../snapshots/fork.js';
 import { applyIdentity } from '../snapshots/identity-step.js';
 import { createWarmCache } from '../snapshots/warmcache.js';
 import { createSnapshotStore } from '../store/snapshots.js';
@@ -198,7 +200,7 @@ export async function main(): Promise<void> {
     locks,
     guest,
     log: snapLog,
-    forkParallelism: 2,
+    forkParallelism: forkParallelism(availableParallelism()),
   });
   const rec = vms.reconcile();
   log.info({ ...rec, accel: accel.accel, reason: accel.reason, driver: driverName }, 'reconciled');

@@ -63,6 +63,16 @@ export function createFork(deps: ForkDeps): Fork {
   };
 }
 
+/**
+ * How many children of one fork restore at once: one per host core. A freshly restored guest keeps a
+ * core busy for its first second (SSH handshake and identity step; under TCG every code path is
+ * translated again), so more than the cores only time-slices them. At most 8: past that a single
+ * request would start a burst of QEMUs and handshakes that delays every other request. Pure.
+ */
+export function forkParallelism(cores: number): number {
+  return Number.isFinite(cores) ? Math.max(1, Math.min(8, Math.floor(cores))) : 1;
+}
+
 /** Runs `fn` over `items`, at most `limit` at a time; never rejects. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
   const out: PromiseSettledResult<R>[] = new Array(items.length);

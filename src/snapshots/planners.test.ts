@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotSpec } from '../api/snapshot.js';
 import { restoreBlocker, snapshotUnsupported } from './compat.js';
+import { forkParallelism, mapLimit } from './fork.js';
 import { autoSnapshotName, forkNames, staleWarmName, uniqueName, warmName } from './names.js';
 import { decideWarm, warmCacheAction, warmKey, type WarmRequest } from './warm.js';
 
@@ -123,5 +124,31 @@ describe('restore compatibility', () => {
       /firecracker driver cannot freeze a running VM's disk/,
     );
     expect(snapshotUnsupported({ ...qemu, canSave: false })).toMatch(/cannot save a VM's state/);
+  });
+});
+
+describe('fork parallelism', () => {
+  it.each([
+    [1, 1],
+    [2, 2],
+    [6, 6],
+    [64, 8],
+    [0, 1],
+    [Number.NaN, 1],
+  ])('%d cores restore %d children at once', (cores, want) => expect(forkParallelism(cores)).toBe(want));
+
+  it('mapLimit keeps to its limit, keeps the order and reports failures without rejecting', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([1, 2, 3, 4, 5], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (n === 3) throw new Error('three');
+      return n * 10;
+    });
+    expect(peak).toBe(2);
+    expect(out.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 'three', 40, 50]);
   });
 });
