@@ -4,17 +4,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { sec } from './lib.mjs';
+import { isolatedEnv, sec } from './lib.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const root = mkdtempSync('/tmp/bb-art-');
-const env = {
-  ...process.env,
-  XDG_CONFIG_HOME: join(root, 'config'),
-  XDG_STATE_HOME: join(root, 'state'),
-  XDG_CACHE_HOME: join(root, 'cache'),
-  XDG_RUNTIME_DIR: join(root, 'run'),
-};
+const env = isolatedEnv(root);
 const banger = (...args) => {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [join(repo, 'bin', 'banger'), ...args], { env, encoding: 'utf8' });

@@ -32,7 +32,7 @@ import { connect } from '../dist/guest/ssh.js';
 import { KnownHostsStore } from '../dist/guest/knownhostsstore.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { benchLog, loadavg, median, sleep, stats } from './lib.mjs';
+import { benchLog, daemonAsUsersRunIt, loadavg, median, sleep, stats } from './lib.mjs';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 const WITH_VM = !process.env.BENCH_NO_VM;
@@ -48,10 +48,7 @@ async function timed(fn) {
 const inst = await freshInstall();
 const cleanups = [];
 try {
-  // As users run it: not at the fixture's debug log level.
-  await inst.cli(['daemon', 'stop']);
-  inst.env.BANGER_LOG_LEVEL = 'info';
-  await inst.cli(['daemon', 'status'], { check: true });
+  await daemonAsUsersRunIt(inst);
   const paths = resolvePaths(inst.env);
   const ok = (what) => (r) => {
     if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.trim()}`);

@@ -17,7 +17,7 @@
 // Knobs: BENCH_FORK_COUNT (8), BENCH_MANY (20), BENCH_SETTLE_MS (10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, sleep, loadavg, benchLog, mib, sec } from './lib.mjs';
+import { median, sleep, loadavg, benchLog, mib, sec, timedCli } from './lib.mjs';
 
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 8);
 const MANY = Number(process.env.BENCH_MANY ?? 20);
@@ -64,13 +64,7 @@ const memTotal = meminfo('MemTotal');
 if (memTotal < 20 * 1024 * MiB) log(`warning: ${mib(memTotal)} of host RAM; ${MANY} guests of the default size may not fit`);
 
 const inst = await freshInstall();
-const banger = async (args) => {
-  const t0 = performance.now();
-  const r = await inst.cli(args);
-  const ms = performance.now() - t0;
-  if (r.code !== 0) throw new Error(`banger ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return { ms, ...r };
-};
+const banger = timedCli(inst);
 const pidOf = async (name) => JSON.parse((await banger(['vm', 'show', name])).stdout).pid;
 
 try {

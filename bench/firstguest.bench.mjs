@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sec } from './lib.mjs';
+import { isolatedEnv, sec } from './lib.mjs';
 import { createTempUser } from '../.tmp/test-dist/test/tempuser.fixture.js';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -14,13 +14,7 @@ const s = (ms) => sec(ms, 1);
 
 async function asRoot() {
   const root = mkdtempSync('/tmp/bb-fg-');
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(root, 'config'),
-    XDG_STATE_HOME: join(root, 'state'),
-    XDG_CACHE_HOME: join(root, 'cache'),
-    XDG_RUNTIME_DIR: join(root, 'run'),
-  };
+  const env = isolatedEnv(root);
   const banger = (...args) => spawnSync(process.execPath, [join(repo, 'bin', 'banger'), ...args], { env, encoding: 'utf8' });
   try {
     const t0 = Date.now();

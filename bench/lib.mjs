@@ -2,6 +2,7 @@
 // ratios against a baseline measured in the same run; these keep the arithmetic the same in all of them.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** The median (the mean of the two middle values for an even count). */
 export const median = (xs) => {
@@ -35,3 +36,29 @@ export const freePort = () =>
       srv.close(() => resolve(port));
     });
   });
+/**
+ * The environment of an install of its own under `root`: config, state, cache and runtime dirs all
+ * inside it (an empty cache: the bench pays for every download and build). `extra` is added last.
+ */
+export const isolatedEnv = (root, extra = {}) => ({
+  ...process.env,
+  XDG_CONFIG_HOME: join(root, 'config'),
+  XDG_STATE_HOME: join(root, 'state'),
+  XDG_CACHE_HOME: join(root, 'cache'),
+  XDG_RUNTIME_DIR: join(root, 'run'),
+  ...extra,
+});
+/** `banger ARGS` on a test install (test/install.fixture.ts), timed: `{ ms, code, stdout, stderr }`; throws when it fails. */
+export const timedCli = (inst) => async (args) => {
+  const t0 = performance.now();
+  const r = await inst.cli(args);
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`banger ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return { ms, ...r };
+};
+/** Restarts the install's daemon as users run it: at log level info, not the fixture's debug. */
+export const daemonAsUsersRunIt = async (inst) => {
+  await inst.cli(['daemon', 'stop']);
+  inst.env.BANGER_LOG_LEVEL = 'info';
+  await inst.cli(['daemon', 'status'], { check: true });
+};

@@ -18,7 +18,7 @@ import { run, spawnProcess } from '../dist/host/exec.js';
 import { detectAccel } from '../dist/hypervisor/accel.js';
 import { resolvePaths } from '../dist/store/paths.js';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, stats, sleep, freePort, sec } from './lib.mjs';
+import { median, stats, sleep, freePort, sec, daemonAsUsersRunIt } from './lib.mjs';
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
@@ -51,10 +51,7 @@ function artifactsOf(stateDir) {
 const inst = await freshInstall();
 const cleanups = [];
 try {
-  // Bench the daemon as users run it: not at the fixture's debug log level.
-  await inst.cli(['daemon', 'stop']);
-  inst.env.BANGER_LOG_LEVEL = 'info';
-  await inst.cli(['daemon', 'status'], { check: true });
+  await daemonAsUsersRunIt(inst);
   const paths = resolvePaths(inst.env);
   const banger = async (args, opts = {}) => {
     const r = await inst.cli(args, opts);

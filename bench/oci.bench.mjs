@@ -9,17 +9,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, mib, sec } from './lib.mjs';
+import { freePort, isolatedEnv, mib, sec } from './lib.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const root = mkdtempSync('/tmp/bb-oci-');
-const env = {
-  ...process.env,
-  XDG_CONFIG_HOME: join(root, 'config'),
-  XDG_STATE_HOME: join(root, 'state'),
-  XDG_CACHE_HOME: join(root, 'cache'),
-  XDG_RUNTIME_DIR: join(root, 'run'),
-};
+const env = isolatedEnv(root);
 const timed = (argv, opts = {}) => {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', ...opts });

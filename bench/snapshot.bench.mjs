@@ -12,7 +12,7 @@
 // Knobs: BENCH_ROUNDS (default 3), BENCH_FORK_COUNT (default 4), BENCH_SETTLE_MS (default 10000).
 import { readFileSync } from 'node:fs';
 import { freshInstall } from '../.tmp/test-dist/test/install.fixture.js';
-import { median, sleep, loadavg, benchLog, mib, sec } from './lib.mjs';
+import { median, sleep, loadavg, benchLog, mib, sec, timedCli } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FORK_COUNT = Number(process.env.BENCH_FORK_COUNT ?? 4);
@@ -28,13 +28,7 @@ const rssOf = (pid) => {
 };
 
 const inst = await freshInstall();
-const banger = async (args) => {
-  const t0 = performance.now();
-  const r = await inst.cli(args);
-  const ms = performance.now() - t0;
-  if (r.code !== 0) throw new Error(`banger ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return { ms, ...r };
-};
+const banger = timedCli(inst);
 
 try {
   log(`load average at start: ${loadavg()}`);

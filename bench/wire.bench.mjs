@@ -16,7 +16,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep } from './lib.mjs';
+import { isolatedEnv, sleep } from './lib.mjs';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = process.env.BANGER_DIST ?? join(REPO, 'dist');
@@ -36,14 +36,7 @@ const statusKb = (pid, key) => Number(readFileSync(`/proc/${pid}/status`, 'utf8'
 
 async function withDaemon(fn) {
   const root = mkdtempSync(join(tmpdir(), 'banger-wirebench-'));
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(root, 'config'),
-    XDG_STATE_HOME: join(root, 'state'),
-    XDG_CACHE_HOME: join(root, 'cache'),
-    XDG_RUNTIME_DIR: join(root, 'run'),
-    BANGER_NO_SYSTEM: '1',
-  };
+  const env = isolatedEnv(root, { BANGER_NO_SYSTEM: '1' });
   const sock = join(root, 'run', 'banger', 'bangerd.sock');
   const d = spawn(process.execPath, [join(DIST, 'daemon', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
