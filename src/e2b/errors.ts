@@ -36,3 +36,14 @@ export function toConnectError(err: unknown): ConnectError {
   const e = toBangerError(err);
   return new ConnectError(e.message, CONNECT_CODES[e.code]);
 }
+
+/** An RPC handler whose failures reach the client as Connect errors (toConnectError). */
+export const withConnectErrors =
+  <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+  async (...a: A): Promise<R> => {
+    try {
+      return await fn(...a);
+    } catch (err) {
+      throw toConnectError(err);
+    }
+  };

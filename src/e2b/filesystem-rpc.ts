@@ -9,7 +9,7 @@ import { BangerError } from '../api/errors.js';
 import * as files from '../guest/files.js';
 import { watchDir, type DirWatch, type WatchEvent } from '../guest/watch.js';
 import { toEntryInfo } from './entry.js';
-import { toConnectError } from './errors.js';
+import { toConnectError, withConnectErrors as wrap } from './errors.js';
 import { EventType, Filesystem } from './gen/filesystem_pb.js';
 import type { EnvdContext } from './process-rpc.js';
 import { EventQueue } from './queue.js';
@@ -18,16 +18,6 @@ import { resolveGuestPath, userFromAuthorization } from './user.js';
 const EVENT_TYPES: Record<WatchEvent['type'], EventType> = { create: EventType.CREATE, write: EventType.WRITE, remove: EventType.REMOVE };
 /** Events a polled watcher keeps between GetWatcherEvents calls; older ones are dropped. */
 const WATCHER_MAX_EVENTS = 10_000;
-
-const wrap =
-  <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-  async (...a: A): Promise<R> => {
-    try {
-      return await fn(...a);
-    } catch (err) {
-      throw toConnectError(err);
-    }
-  };
 
 interface Watcher {
   sandbox: string;

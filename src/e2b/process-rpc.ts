@@ -6,7 +6,7 @@
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { BangerError } from '../api/errors.js';
 import type { GuestSession } from '../guest/access.js';
-import { toConnectError } from './errors.js';
+import { toConnectError, withConnectErrors as wrap } from './errors.js';
 import { Process, Signal, type ProcessEvent, type ProcessInput, type ProcessSelector } from './gen/process_pb.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ProcessEventSchema } from './gen/process_pb.js';
@@ -45,16 +45,6 @@ async function* stream(procs: ProcessTable, p: Proc, ctx: HandlerContext): Async
   yield { event: { event: { case: 'start', value: { pid: p.pid } } } };
   for await (const e of events) yield { event: toEvent(e) };
 }
-
-const wrap =
-  <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-  async (...a: A): Promise<R> => {
-    try {
-      return await fn(...a);
-    } catch (err) {
-      throw toConnectError(err);
-    }
-  };
 
 export function registerProcessService(router: ConnectRouter, procs: ProcessTable, env: EnvdContext): void {
   router.service(Process, {
