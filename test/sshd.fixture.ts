@@ -1,12 +1,18 @@
 /**
  * Test fixture: a real OpenSSH server on 127.0.0.1, a free port, its own host key and
- * authorized_keys, run as root. Used by the guest/ tests and by anything (workspace/) that wants
- * a real sshd without booting a VM. Not imported by production code.
+ * authorized_keys, run as root (startTestSshd); and the "guest" the host tests build on it
+ * (startTestSshGuest): a temp dir, banger's key pair authorized there, a known_hosts store and
+ * GuestConnections to it, all undone by one close(). Used by the guest/ tests and by anything
+ * (workspace/, daemon/, e2b/) that wants a real sshd without booting a VM. Not imported by production code.
  */
-import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { generateEd25519 } from '../src/guest/keys.js';
+import { access, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { ensureKeyPair, generateEd25519, type KeyPair } from '../src/guest/keys.js';
+import type { GuestConnection } from '../src/guest/connection.js';
+import { KnownHostsStore } from '../src/guest/knownhostsstore.js';
+import { connect as sshConnect, type ConnectOptions } from '../src/guest/ssh.js';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { run, spawnProcess, type ProcessHandle } from '../src/host/exec.js';
 import { freePort } from '../src/host/freeport.js';
 import { readStatAsync } from '../src/host/procstat.js';
@@ -128,6 +134,65 @@ export async function startTestSshd(opts: { dir: string; authorizedKeys: string 
     },
     stop,
     log: () => stderr,
+  };
+}
+
+export interface TestSshGuest {
+  /** The temp dir holding the key pair (ssh/), known_hosts (ssh/) and sshd's files; the test may add its own. */
+  readonly dir: string;
+  /** banger's key pair (ssh/id_ed25519), authorized for root on `sshd`. */
+  readonly key: KeyPair;
+  readonly sshd: TestSshd;
+  /** The known_hosts (ssh/known_hosts) connect() checks against: the first connect of an alias records sshd's key. */
+  readonly knownHosts: KnownHostsStore;
+  /**
+   * A real GuestConnection to `sshd` as root. Defaults: alias `web.vm`, `key`, `knownHosts`, 10 s
+   * ready timeout; any ConnectOptions given win. close() closes it if the test did not.
+   */
+  connect(opts?: Partial<ConnectOptions>): Promise<GuestConnection>;
+  /** Closes every connection connect() opened, stops sshd, removes `dir` when this fixture made it. */
+  close(): Promise<void>;
+}
+
+/**
+ * A key pair, a test sshd that accepts it, and connections to it: the setup every host test that
+ * stands a local sshd in for a guest shares. `tmpPrefix` names the temp dir (under os.tmpdir()
+ * unless absolute: a unix socket inside must stay short); or pass `dir` (and `key`) the test already
+ * has, and close() leaves that dir alone. Nothing is left behind if starting fails.
+ */
+export async function startTestSshGuest(opts: { tmpPrefix?: string; dir?: string; key?: KeyPair } = {}): Promise<TestSshGuest> {
+  const prefix = opts.tmpPrefix ?? 'banger-sshguest-';
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(isAbsolute(prefix) ? prefix : join(tmpdir(), prefix)));
+  const removeDir = async () => {
+    if (ownsDir) await rm(dir, { recursive: true, force: true });
+  };
+  let key: KeyPair;
+  let sshd: TestSshd;
+  try {
+    key = opts.key ?? (await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') }));
+    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+  } catch (err) {
+    await removeDir();
+    throw err;
+  }
+  const knownHosts = new KnownHostsStore(join(dir, 'ssh', 'known_hosts'));
+  const opened: GuestConnection[] = [];
+  return {
+    dir,
+    key,
+    sshd,
+    knownHosts,
+    async connect(o = {}) {
+      const conn = await sshConnect({ host: sshd.host, port: sshd.port, alias: 'web.vm', privateKey: key.privateKey, knownHosts, readyTimeoutMs: 10_000, ...o });
+      opened.push(conn);
+      return conn;
+    },
+    async close() {
+      for (const conn of opened.splice(0)) if (!conn.closed) conn.close();
+      await sshd.stop();
+      await removeDir();
+    },
   };
 }
 

@@ -6,7 +6,7 @@
  * for: doubles handing out the VM's record and the guest connection (as exec-backpressure.host.test.ts).
  * Needs `node scripts/build.mjs`.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +16,6 @@ import { createDispatch, type Handlers } from '../daemon/dispatch.js';
 import { startServer } from '../daemon/server.js';
 import { vmHandlers } from '../daemon/vm-handlers.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
-import { connect } from '../guest/ssh.js';
 import { run } from '../host/exec.js';
 import { createLocks } from '../host/locks.js';
 import { silentLogger } from '../host/logger.js';
@@ -29,14 +26,14 @@ import type { VmView } from '../vms/view.js';
 import { workspaceDrift } from '../workspace/drift.js';
 import { commitAll, g, makeRepo, writeFiles } from '../../test/gitrepo.fixture.js';
 import { REPO } from '../../test/install.fixture.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping vm exec drift test: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('vm exec: the workspace drift warning comes with the one vm.exec call', () => {
+  let guest: TestSshGuest;
   let dir: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let server: Server;
   let repo: string;
@@ -47,16 +44,15 @@ describe.skipIf(skipReason !== null)('vm exec: the workspace drift warning comes
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    dir = mkdtempSync('/tmp/bxd-'); // short: the socket path stays under 108 bytes
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'dx.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'known_hosts')), readyTimeoutMs: 10_000 });
+    guest = await startTestSshGuest({ tmpPrefix: '/tmp/bxd-' }); // short: the socket path stays under 108 bytes
+    dir = guest.dir;
+    conn = await guest.connect({ alias: 'dx.vm' });
     repo = join(dir, 'repo');
     await makeRepo(repo, { 'a.txt': 'a\n' });
     prepared = (await g(repo, 'rev-parse', 'HEAD')).trim();
     guestDir = join(dir, 'guest'); // the "guest" is this host: its workspace directory
     mkdirSync(guestDir);
-    const handles = { ssh: { host: sshd.host, port: sshd.port } };
+    const handles = { ssh: { host: guest.sshd.host, port: guest.sshd.port } };
     const vmCtx = { store: { get: () => rec }, locks: createLocks(), guest: { open: async () => conn }, log: silentLogger, activity: { touch() {}, hold: () => () => {} } };
     const view = { lookup: () => rec, requireRunning: () => handles };
     const vms = { lookup: () => rec, exec: createAccess(vmCtx as unknown as VmContext, view as unknown as VmView, {} as Machine).exec } as unknown as VmService;
@@ -83,9 +79,7 @@ describe.skipIf(skipReason !== null)('vm exec: the workspace drift warning comes
   }, 60_000);
   afterAll(async () => {
     server?.close();
-    conn?.close();
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   const banger = async (args: string[]) => {

@@ -4,18 +4,14 @@
  * asks for (the VM's record, the guest connection): doubles that hand out that connection. A client that stops reading must pause the command, not make
  * the daemon buffer its output.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect as netConnect, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../api/client.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { connect } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { silentLogger } from '../host/logger.js';
 import { createLocks } from '../host/locks.js';
 import { createAccess } from '../vms/access.js';
@@ -31,20 +27,19 @@ const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping exec backpressure test: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('vm.exec output to a client that stops reading', () => {
+  let guest: TestSshGuest;
   let dir: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let server: Server;
   let sock: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-execbp-'));
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'bp.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'known_hosts')), readyTimeoutMs: 10_000 });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-execbp-' });
+    dir = guest.dir;
+    conn = await guest.connect({ alias: 'bp.vm' });
     // The real exec verb (vms/access.ts) over doubles of what it asks: the VM's record and the guest connection.
     const rec = { id: 'bp', name: 'bp', workspace: null };
-    const handles = { ssh: { host: sshd.host, port: sshd.port } };
+    const handles = { ssh: { host: guest.sshd.host, port: guest.sshd.port } };
     const vmCtx = { store: { get: () => rec }, locks: createLocks(), guest: { open: async () => conn }, log: silentLogger, activity: { touch() {}, hold: () => () => {} } };
     const view = { lookup: () => rec, requireRunning: () => handles };
     const vms = { exec: createAccess(vmCtx as unknown as VmContext, view as unknown as VmView, {} as Machine).exec } as unknown as VmService;
@@ -55,9 +50,7 @@ describe.skipIf(skipReason !== null)('vm.exec output to a client that stops read
   }, 60_000);
   afterAll(async () => {
     server?.close();
-    conn?.close();
-    await sshd?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('pauses the guest command while the client does not read, then delivers every byte, the result last', async () => {

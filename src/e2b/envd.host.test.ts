@@ -5,29 +5,24 @@
  * The VM service is a test double at its named seam (create/delete/list/session); e2b.vm.test.ts
  * repeats the cases on a real guest, with pause, resume and fork.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, CommandExitError, FileNotFoundError, NotFoundError, Sandbox, SandboxNotFoundError, type FilesystemEvent } from 'e2b';
 import type { Vm } from '../api/vm.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
-import { connect } from '../guest/ssh.js';
 import { silentLogger } from '../host/logger.js';
 import { startHttpListener, type HttpListener } from '../http/listener.js';
 import { openDb, type Db } from '../store/db.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { createE2bEndpoint, type E2bDeps } from './mount.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping e2b endpoint host tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('e2b SDK against the endpoint over a real sshd', () => {
+  let guest: TestSshGuest;
   let dir: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let db: Db;
   let listener: HttpListener;
@@ -36,10 +31,9 @@ describe.skipIf(skipReason !== null)('e2b SDK against the endpoint over a real s
   let sbx: Sandbox;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-e2b-'));
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'sbx.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'kh')) });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-e2b-' });
+    dir = guest.dir;
+    conn = await guest.connect({ alias: 'sbx.vm' });
     db = openDb(join(dir, 'banger.db'));
     const vmDouble: E2bDeps['vms'] = {
       create: async (p) => {
@@ -66,10 +60,8 @@ describe.skipIf(skipReason !== null)('e2b SDK against the endpoint over a real s
   afterAll(async () => {
     endpoint?.stop();
     await listener?.close();
-    conn?.close();
     db?.close();
-    await sshd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('creates from the default template onto the default image; lists, gets, connects', async () => {

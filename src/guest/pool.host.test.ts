@@ -1,32 +1,26 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureKeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhostsstore.js';
 import { ConnectionPool } from './pool.js';
 import type { SshTarget } from './connection.js';
 import { connect, type ConnectOptions } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshd, type TestSshGuest } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping ConnectionPool tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('ConnectionPool against a real sshd', () => {
-  let dir: string;
+  let guest: TestSshGuest;
   let sshd: TestSshd;
   let pool: ConnectionPool;
   let connects = 0;
   let target: SshTarget;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-pool-'));
-    const key = await ensureKeyPair({ sshKey: join(dir, 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-pool-' });
+    sshd = guest.sshd;
     target = { host: sshd.host, port: sshd.port, alias: 'web.vm' };
     pool = new ConnectionPool({
-      privateKey: key.privateKey,
-      knownHosts: new KnownHostsStore(join(dir, 'known_hosts')),
+      privateKey: guest.key.privateKey,
+      knownHosts: guest.knownHosts,
       // Counting seam around the real connect.
       connect: (opts: ConnectOptions) => {
         connects++;
@@ -36,8 +30,7 @@ describe.skipIf(skipReason !== null)('ConnectionPool against a real sshd', () =>
   });
   afterAll(async () => {
     pool?.closeAll();
-    await sshd?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('shares one connect between concurrent gets and reuses the connection', async () => {
@@ -84,8 +77,7 @@ describe.skipIf(skipReason !== null)('ConnectionPool against a real sshd', () =>
   });
 
   it('adopts a connection opened elsewhere (waitForSsh at boot)', async () => {
-    const { privateKey } = await ensureKeyPair({ sshKey: join(dir, 'id_ed25519') });
-    const own = await connect({ ...target, privateKey, knownHosts: new KnownHostsStore(join(dir, 'known_hosts')) });
+    const own = await guest.connect(target);
     pool.put('vm3', own);
     connects = 0;
     expect(await pool.get('vm3', target)).toBe(own);

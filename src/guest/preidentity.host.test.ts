@@ -12,11 +12,10 @@ import { BangerError } from '../api/errors.js';
 import { createGuestAccess } from './access.js';
 import { run } from '../host/exec.js';
 import { resolvePaths } from '../store/paths.js';
-import { ensureKeyPair, generateEd25519, type KeyPair } from './keys.js';
+import { generateEd25519, type KeyPair } from './keys.js';
 import { checkHostKey, parseKnownHosts, rekeyAlias } from './knownhosts.js';
 import { isPreIdentityConflict, KnownHostsStore } from './knownhostsstore.js';
-import { connect } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshd, type TestSshGuest } from '../../test/sshd.fixture.js';
 
 const T = 'AAAAC3NzaC1lZDI1NTE5AAAAIIzUs9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY'; // the template's
 const K1 = 'AAAAC3NzaC1lZDI1NTE5AAAAIHZ1c9g10hd9skrOWqMa09wj60SSZZJqSxAnyXgD93BY'; // the VM's own
@@ -105,22 +104,19 @@ describe('KnownHostsStore with pre-identity keys', () => {
 const skipReason = await sshdUnavailableReason();
 
 describe.skipIf(skipReason !== null)('pre-identity keys against a real sshd and OpenSSH', () => {
+  let sshGuest: TestSshGuest; // `guest` is the GuestAccess below
   let dir: string;
   let key: KeyPair;
   let sshd: TestSshd;
   let store: KnownHostsStore;
-  const open = (knownHosts: KnownHostsStore) =>
-    connect({ host: sshd.host, port: sshd.port, alias: 'web.vm', privateKey: key.privateKey, knownHosts, readyTimeoutMs: 10_000 });
+  const open = (knownHosts: KnownHostsStore) => sshGuest.connect({ alias: 'web.vm', knownHosts });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-preid-ssh-'));
-    key = await ensureKeyPair({ sshKey: join(dir, 'id_ed25519') });
-    store = new KnownHostsStore(join(dir, 'known_hosts'));
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+    sshGuest = await startTestSshGuest({ tmpPrefix: 'banger-preid-ssh-' });
+    ({ dir, key, sshd, knownHosts: store } = sshGuest);
   });
   afterAll(async () => {
-    await sshd?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await sshGuest?.close();
   });
 
   it('a guest back on its pre-identity key: refused with the pre-identity conflict, let in by the view; a new foreign key is refused by both', async () => {

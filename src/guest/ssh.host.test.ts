@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -8,36 +7,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { run as hostRun, which } from '../host/exec.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
-import { KnownHostsStore } from './knownhostsstore.js';
+import type { KnownHostsStore } from './knownhostsstore.js';
 import { quote, shellCommand } from './quote.js';
 import { exitCodeOf } from './exitstatus.js';
 import type { GuestConnection } from './connection.js';
-import { connect } from './ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshd, type TestSshGuest } from '../../test/sshd.fixture.js';
 
 const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping ssh tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
+  let guest: TestSshGuest;
   let dir: string;
   let key: KeyPair;
   let sshd: TestSshd;
   let knownHosts: KnownHostsStore;
   let conn: GuestConnection;
   const alias = 'web.vm';
-  const open = (a = alias) => connect({ host: sshd.host, port: sshd.port, alias: a, privateKey: key.privateKey, knownHosts, readyTimeoutMs: 10_000 });
+  const open = (a = alias) => guest.connect({ alias: a });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-ssh-'));
-    key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    knownHosts = new KnownHostsStore(join(dir, 'ssh', 'known_hosts'));
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-ssh-' });
+    ({ dir, key, sshd, knownHosts } = guest);
     conn = await open();
   });
   afterAll(async () => {
-    conn?.close();
-    await sshd?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('records the host key on first connect', async () => {
@@ -105,7 +100,7 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
   });
 
   it('copes with a channel cap above sshd MaxSessions (10): refused opens wait for a free slot', async () => {
-    const greedy = await connect({ host: sshd.host, port: sshd.port, alias, privateKey: key.privateKey, knownHosts, maxChannels: 14 });
+    const greedy = await guest.connect({ alias, maxChannels: 14 });
     try {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => greedy.run(['sh', '-c', `sleep 0.3; echo ${i}`])));
       results.forEach((r, i) => expect(r).toMatchObject({ code: 0, stdout: `${i}\n` }));
@@ -259,7 +254,7 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
 
   it('rejects an unknown key as an auth error', async () => {
     const other = await ensureKeyPair({ sshKey: join(dir, 'other', 'id_ed25519') });
-    const err = (await connect({ host: sshd.host, port: sshd.port, alias, privateKey: other.privateKey, knownHosts }).catch((e: unknown) => e)) as BangerError;
+    const err = (await guest.connect({ alias, privateKey: other.privateKey }).catch((e: unknown) => e)) as BangerError;
     expect(err.code).toBe('unavailable');
     expect(err.details?.stage).toBe('auth');
     expect(err.message).toMatch(/rejected banger's SSH key/);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BangerError } from '../api/errors.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
 import { KnownHostsStore } from './knownhostsstore.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshd, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { waitForSsh } from './wait.js';
 
 const skipReason = await sshdUnavailableReason();
@@ -123,12 +123,14 @@ describe('waitForSsh', () => {
   });
 
   describe.skipIf(skipReason !== null)('against a real sshd', () => {
+    let guest: TestSshGuest;
     let sshd: TestSshd;
     beforeAll(async () => {
-      sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
+      guest = await startTestSshGuest({ dir, key }); // the outer dir and key: close() leaves the dir to the outer afterAll
+      sshd = guest.sshd;
     });
     afterAll(async () => {
-      await sshd?.stop();
+      await guest?.close();
     });
 
     it('connects once sshd comes up', async () => {

@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureKeyPair } from '../guest/keys.js';
-import { startTestSshd, sshdUnavailableReason, type TestSshd } from '../../test/sshd.fixture.js';
+import { startTestSshGuest, sshdUnavailableReason, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { spawnProcess } from '../host/exec.js';
 import { addInclude, INCLUDE_BEGIN, INCLUDE_END, installInclude, removeInclude, renderSshConfig, sshEntries, uninstallInclude, writeIfChanged } from './sshconfig.js';
 
@@ -94,24 +93,22 @@ describe('files', () => {
 
 describe('plain ssh through the generated config and the Include (real sshd on 127.0.0.1)', () => {
   let skip: string | null = null;
-  let sshd: TestSshd | undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'bt-sshcfg-real-'));
+  let guest: TestSshGuest | undefined;
   beforeAll(async () => {
     skip = await sshdUnavailableReason();
     if (skip) return;
-    const key = await ensureKeyPair({ sshKey: join(dir, 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `ssh-ed25519 ${key.publicKeyBlob} banger\n` });
-    writeFileSync(join(dir, 'known_hosts'), `web.vm ssh-ed25519 ${sshd.hostKey}\n`);
+    guest = await startTestSshGuest({ tmpPrefix: 'bt-sshcfg-real-' });
+    writeFileSync(guest.knownHosts.path, `web.vm ssh-ed25519 ${guest.sshd.hostKey}\n`);
   }, 120_000);
   afterAll(async () => {
-    await sshd?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('`ssh web.vm` logs in with banger key and known_hosts', async (ctx) => {
     if (skip) return ctx.skip();
+    const { dir, key, sshd, knownHosts } = guest!;
     const bangerCfg = join(dir, 'banger-ssh-config');
-    writeFileSync(bangerCfg, renderSshConfig([{ name: 'web', hostName: '127.0.0.1', port: sshd!.port }], { keyPath: join(dir, 'id_ed25519'), knownHostsPath: join(dir, 'known_hosts') }));
+    writeFileSync(bangerCfg, renderSshConfig([{ name: 'web', hostName: '127.0.0.1', port: sshd.port }], { keyPath: key.path, knownHostsPath: knownHosts.path }));
     const userCfg = join(dir, 'user-ssh-config');
     writeFileSync(userCfg, 'Host *\n  ServerAliveInterval 30\n');
     await installInclude(userCfg, bangerCfg);
@@ -128,10 +125,10 @@ describe('plain ssh through the generated config and the Include (real sshd on 1
       return err;
     };
     const ok = await login();
-    expect(ok).toMatch(new RegExp(`Authenticated to 127\\.0\\.0\\.1 \\(\\[127\\.0\\.0\\.1\\]:${sshd!.port}\\) using "publickey"`));
+    expect(ok).toMatch(new RegExp(`Authenticated to 127\\.0\\.0\\.1 \\(\\[127\\.0\\.0\\.1\\]:${sshd.port}\\) using "publickey"`));
     expect(ok).toMatch(/Host 'web\.vm' is known and matches the ED25519 host key/);
     // A wrong host key is refused (known_hosts is enforced, keyed by NAME.vm).
-    writeFileSync(join(dir, 'known_hosts'), 'web.vm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2B6q7fW4B5tJ7Lr2s9Yq0eG3d1cH5bQ8mZ4k2n9x1p\n');
+    writeFileSync(knownHosts.path, 'web.vm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2B6q7fW4B5tJ7Lr2s9Yq0eG3d1cH5bQ8mZ4k2n9x1p\n');
     const bad = await login();
     expect(bad).not.toMatch(/Authenticated to/);
     expect(bad).toMatch(/HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);

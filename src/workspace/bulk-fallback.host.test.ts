@@ -5,19 +5,14 @@
  * never used. The bulk path itself needs a real port: workspace/bulk.vm.test.ts.
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspacePrepareParams } from '../api/workspace.js';
 import { createLocks } from '../host/locks.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { connect } from '../guest/ssh.js';
 import { silentLogger } from '../host/logger.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { makeRepo } from '../../test/gitrepo.fixture.js';
 import { testVms } from '../../test/workspace-vms.fixture.js';
 import { createWorkspaceService } from './service.js';
@@ -25,8 +20,8 @@ import { createWorkspaceService } from './service.js';
 const skipReason = await sshdUnavailableReason();
 
 describe.skipIf(skipReason !== null)('bulk channel fallbacks (local sshd as the guest)', () => {
+  let guest: TestSshGuest;
   let dir: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let server: Server;
   let sock: string;
@@ -34,10 +29,9 @@ describe.skipIf(skipReason !== null)('bulk channel fallbacks (local sshd as the 
   let repos = 0;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-bulkfb-'));
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'web.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'kh')) });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-bulkfb-' });
+    dir = guest.dir;
+    conn = await guest.connect({ alias: 'web.vm' });
     const run = mkdtempSync(join(dir, 'run-'));
     sock = join(run, 'bulk.sock');
     server = createServer((s) => {
@@ -47,10 +41,8 @@ describe.skipIf(skipReason !== null)('bulk channel fallbacks (local sshd as the 
     await new Promise<void>((r) => server.listen(sock, r));
   });
   afterAll(async () => {
-    conn?.close();
     server?.close();
-    await sshd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   async function prepareWith(bulkSocket: string, guestPath: string) {

@@ -5,16 +5,12 @@
  * after, and a guest symlink pointing out of the repo is refused before anything is applied.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { connect } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { createLocks } from '../host/locks.js';
 import { silentLogger } from '../host/logger.js';
 import { createWorkspaceService, type WorkspaceService } from './service.js';
@@ -25,26 +21,23 @@ const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping export --apply tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('export --apply over a real sshd', () => {
+  let guest: TestSshGuest;
   let dir: string;
   let spillParent: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let svc: WorkspaceService;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-wsa-'));
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-wsa-' });
+    dir = guest.dir;
     spillParent = join(dir, 'spill');
     await mkdir(spillParent);
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'web.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'kh')) });
+    conn = await guest.connect({ alias: 'web.vm' });
     const locks = createLocks();
     svc = createWorkspaceService({ vms: testVms(locks, () => conn), locks, log: silentLogger, tmpDir: spillParent });
   });
   afterAll(async () => {
-    conn?.close();
-    await sshd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   const prepare = (hostPath: string, guestPath: string) => svc.prepare(WorkspacePrepareParams.parse({ name: 'web', hostPath, guestPath }));

@@ -5,18 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, unlink, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile, unlink, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { WorkspaceExportParams, WorkspacePrepareParams } from '../api/workspace.js';
 import { createLocks } from '../host/locks.js';
-import { ensureKeyPair } from '../guest/keys.js';
-import { KnownHostsStore } from '../guest/knownhostsstore.js';
 import type { GuestConnection } from '../guest/connection.js';
-import { connect } from '../guest/ssh.js';
-import { sshdUnavailableReason, startTestSshd, type TestSshd } from '../../test/sshd.fixture.js';
+import { sshdUnavailableReason, startTestSshGuest, type TestSshGuest } from '../../test/sshd.fixture.js';
 import { silentLogger } from '../host/logger.js';
 import { createWorkspaceService, type WorkspaceService } from './service.js';
 import { ODD_NAMES, commitAll, g, gitRun, makeRepo, writeFiles } from '../../test/gitrepo.fixture.js';
@@ -26,8 +22,8 @@ const skipReason = await sshdUnavailableReason();
 if (skipReason) console.log(`skipping workspace pipeline tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)('workspace pipeline over a real sshd', () => {
+  let guest: TestSshGuest;
   let dir: string;
-  let sshd: TestSshd;
   let conn: GuestConnection;
   let vms: TestVms;
   let svc: WorkspaceService;
@@ -49,18 +45,15 @@ describe.skipIf(skipReason !== null)('workspace pipeline over a real sshd', () =
   });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'banger-wsp-'));
-    const key = await ensureKeyPair({ sshKey: join(dir, 'ssh', 'id_ed25519') });
-    sshd = await startTestSshd({ dir, authorizedKeys: `${key.publicKeyLine}\n` });
-    conn = await connect({ host: sshd.host, port: sshd.port, alias: 'web.vm', privateKey: key.privateKey, knownHosts: new KnownHostsStore(join(dir, 'kh')) });
+    guest = await startTestSshGuest({ tmpPrefix: 'banger-wsp-' });
+    dir = guest.dir;
+    conn = await guest.connect({ alias: 'web.vm' });
     const locks = createLocks();
     vms = testVms(locks, () => conn);
     svc = createWorkspaceService({ vms, locks, log: silentLogger });
   });
   afterAll(async () => {
-    conn?.close();
-    await sshd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   });
 
   it('copies tracked files with modes, symlinks and odd names; the guest HEAD is the host HEAD; ignored and untracked stay out', async () => {
