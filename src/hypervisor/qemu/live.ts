@@ -4,11 +4,12 @@
  * slirp user networking. The driver (driver.ts) builds these over its own process checks.
  */
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { BangerError, notFound } from '../../api/errors.js';
 import type { Logger } from '../../host/logger.js';
 import type { PortForwarder, SnapshotManager, VmHandles } from '../driver.js';
 import { DISK_ID, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
-import { type ConvertDeps, convertible, convertState, copyRamOut, type QemuMemoryFacts } from './convert.js';
+import { type ConvertDeps, convertible, convertState, copyRamOut, endConverter, type QemuMemoryFacts } from './convert.js';
 import type { PasstHandle } from './passt.js';
 import { withQmp } from './qmp.js';
 import { writeState } from './savestate.js';
@@ -72,6 +73,26 @@ const snapshots: SnapshotManager = {
   async resume(h) {
     requireRunning(h, 'resume it');
     await withQmp(h.controlSocket, (qmp) => qmp.execute('cont'));
+  },
+  async recover(h) {
+    const done = await endConverter(dirname(h.controlSocket));
+    if (!isRunning(h)) return done;
+    // Only a save pauses a VM (nothing else leaves one paused): a paused VM at daemon start was cut
+    // short mid-save. A migration still running (into a converter that is gone now) is cancelled first.
+    const was = await withQmp(h.controlSocket, async (qmp) => {
+      const status = async () => (await qmp.execute<{ status: string }>('query-status')).status;
+      let s = await status();
+      if (s === 'running') return s;
+      await qmp.execute('migrate_cancel').catch(() => undefined);
+      for (let i = 0; i < 40 && s === 'finish-migrate'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        s = await status();
+      }
+      if (s === 'paused' || s === 'postmigrate') await qmp.execute('cont');
+      return s;
+    });
+    if (was !== 'running') done.push(`resumed it (it was left ${was})`);
+    return done;
   },
   async switchDisk(h, overlayPath) {
     requireRunning(h, 'switch its disk');
