@@ -110,8 +110,13 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
           store.remove(rec.id);
           throw err;
         }
-        if (p.start) await m.boot(store.get(rec.id)!, progress, p.waitForSsh, signal, warm ?? undefined);
-        restored(rec.id);
+        try {
+          if (p.start) await m.boot(store.get(rec.id)!, progress, p.waitForSsh, signal, warm ?? undefined);
+        } finally {
+          // Finished, or failed with an error the caller sees (the VM is kept, as that error says): only
+          // a crash before this line leaves the marker for the next daemon start.
+          restored(rec.id);
+        }
         return current(rec.id);
       });
     },
