@@ -33,6 +33,8 @@ export const SnapshotSpec = z
     bulkChannel: z.boolean().optional(),
     /** The MAC the saved guest's NIC answered to (it may differ from the hypervisor's): restores give it to their NIC. */
     nicMac: z.string().regex(MAC_ADDRESS).optional(),
+    /** The guest RAM was saved as its own file (memory.bin) and the state holds devices only. Absent: not recorded (older snapshots). */
+    memoryFile: z.boolean().optional(),
   })
   .strict();
 export type SnapshotSpec = z.infer<typeof SnapshotSpec>;

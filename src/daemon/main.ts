@@ -204,6 +204,7 @@ export async function main(): Promise<void> {
   });
   const rec = vms.reconcile();
   log.info({ ...rec, accel: accel.accel, reason: accel.reason, driver: driverName }, 'reconciled');
+  log.info(await vms.finishInterrupted(), 'interrupted operations finished');
   // Taps and NAT rules of VMs that are gone (a crash), then names from the VMs that still run.
   const netRec = await vms.reconcileNetwork().catch((err: Error) => log.warn({ err: err.message }, 'network reconcile failed'));
   if (netRec) log.info(netRec, 'network reconciled');

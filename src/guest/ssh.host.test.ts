@@ -226,9 +226,14 @@ describe.skipIf(skipReason !== null)('guest ssh against a real sshd', () => {
     c.onClose((e) => (closedWith = e));
     const running = c.run(['sleep', '30']);
     const more = Array.from({ length: 10 }, () => c.run(['sleep', '30']));
+    // An inline script (the identity step sends kilobytes of perl) is named by its first line only.
+    const script = c.run(['sh', '-c', `sleep 30\n${'# filler\n'.repeat(500)}`]);
     await new Promise((r) => setTimeout(r, 300));
     await sshd.dropConnections();
     for (const p of [running, ...more]) await expect(p).rejects.toMatchObject({ code: 'unavailable', message: /lost the SSH connection to VM "web"/ });
+    const lost = (await script.catch((e: unknown) => e)) as BangerError;
+    expect(lost.message).toMatch(/lost the SSH connection to VM "web" while running sh -c 'sleep 30…/);
+    expect(lost.message).not.toContain('filler');
     expect(c.closed).toBe(true);
     expect(closedWith).not.toBe('not yet');
     expect(() => c.exec('true')).not.toThrow();

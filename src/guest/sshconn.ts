@@ -14,7 +14,7 @@ import type { ExecHandle, ExecOptions, ExitStatus, GuestConnection, RunOptions, 
 import { vmNameOf } from './knownhosts.js';
 import { withEnv } from './quote.js';
 import { EXEC_ID_VAR, SSH_SIGNALS, killCommand } from './sshkill.js';
-import { runCommand } from './sshrun.js';
+import { commandLabel, runCommand } from './sshrun.js';
 
 /** After `kill()`, how long the command gets to exit before banger closes its channel. */
 const KILL_GRACE_MS = 2_000;
@@ -184,7 +184,7 @@ export class SshConnection implements GuestConnection {
     let abandoned = false;
     const sendKill = (signal: string) => {
       if (req.execId) {
-        const killer = this.#open({ kind: 'exec', command: `kill ${req.command}`, line: killCommand(req.execId, signal) }, {}, true);
+        const killer = this.#open({ kind: 'exec', command: `kill ${commandLabel(req.command)}`, line: killCommand(req.execId, signal) }, {}, true);
         killer.exit.catch(() => {});
       } else {
         channel?.close(); // a login shell: with a pty, sshd hangs it up
@@ -225,7 +225,7 @@ export class SshConnection implements GuestConnection {
 
   #lostError(command: string): BangerError {
     const why = this.#closeError ? `: ${this.#closeError.message}` : '';
-    return new BangerError('unavailable', `lost the SSH connection to VM "${this.#vm}" while running ${command}${why}`, {
+    return new BangerError('unavailable', `lost the SSH connection to VM "${this.#vm}" while running ${commandLabel(command)}${why}`, {
       cause: this.#closeError,
       details: { vm: this.#vm },
     });

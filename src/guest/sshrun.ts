@@ -9,9 +9,16 @@ import { shellCommand } from './quote.js';
 
 const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
 
+/** How a command is named in messages: its first line, at most 80 characters (a script given inline is kilobytes). Pure. */
+export function commandLabel(command: string): string {
+  const first = command.split('\n', 1)[0];
+  return first.length > 80 || first.length < command.length ? `${first.slice(0, 80)}…` : first;
+}
+
 /** `vm` names the guest in messages. */
 export async function runCommand(conn: GuestConnection, vm: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const command = shellCommand(argv);
+  const label = commandLabel(command);
   const limit = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const handle = conn.exec(command, { stdin: opts.stdin, env: opts.env });
   const stdout = collect(handle.stdout, limit, opts.onStdout);
@@ -19,17 +26,17 @@ export async function runCommand(conn: GuestConnection, vm: string, argv: readon
   const stop = new Promise<never>((_, reject) => {
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       handle.kill('SIGKILL');
-      reject(new BangerError('unavailable', `${command} did not finish within ${opts.timeoutMs} ms in VM "${vm}"; it was killed`));
+      reject(new BangerError('unavailable', `${label} did not finish within ${opts.timeoutMs} ms in VM "${vm}"; it was killed`));
     }, opts.timeoutMs);
     const onAbort = () => {
       handle.kill('SIGKILL');
-      reject(new BangerError('unavailable', `${command} in VM "${vm}" was cancelled`, { cause: opts.signal?.reason }));
+      reject(new BangerError('unavailable', `${label} in VM "${vm}" was cancelled`, { cause: opts.signal?.reason }));
     };
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const tooBig = () => {
       handle.kill('SIGKILL');
-      reject(new BangerError('internal', `${command} in VM "${vm}" wrote more than ${limit} bytes; stream its output with exec instead`));
+      reject(new BangerError('internal', `${label} in VM "${vm}" wrote more than ${limit} bytes; stream its output with exec instead`));
     };
     stdout.overflow.then(tooBig, () => {});
     stderr.overflow.then(tooBig, () => {});
@@ -53,7 +60,7 @@ export async function runCommand(conn: GuestConnection, vm: string, argv: readon
   if (opts.check && status.code !== 0) {
     const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
     const how = status.code === null ? `died of ${status.signal ?? 'an unknown cause'}` : `failed with exit ${status.code}`;
-    throw new BangerError('internal', `${command} ${how} in VM "${vm}"${tail ? `: ${tail}` : ''}`, {
+    throw new BangerError('internal', `${label} ${how} in VM "${vm}"${tail ? `: ${tail}` : ''}`, {
       details: { vm, code: status.code, signal: status.signal },
     });
   }

@@ -4,7 +4,7 @@
  * here, so the `(comm)` field — which may hold spaces and parentheses — is parsed once. Parsers are
  * pure; the readers return null when the process is gone or unreadable.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** The fields of /proc/PID/stat banger uses (see proc(5)). */
@@ -87,6 +87,24 @@ export function readCmdline(pid: number): string[] | null {
   const parts = text.split('\0');
   if (parts[parts.length - 1] === '') parts.pop(); // each argument ends with a NUL
   return parts;
+}
+
+/**
+ * Live processes whose argv mentions `marker` (a socket or directory path only banger's own
+ * processes carry): how a process is found that a crashed daemon spawned but never recorded.
+ */
+export function pidsMentioning(marker: string): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  return pids.map(Number).filter((pid) => {
+    if (pid === process.pid) return false;
+    const stat = readStat(pid);
+    return stat !== null && !isZombie(stat) && (readCmdline(pid)?.some((a) => a.includes(marker)) ?? false);
+  });
 }
 
 /** CPU ticks and RSS of a process now, or null when it is gone. */

@@ -134,6 +134,12 @@ export interface SnapshotManager {
    * hypervisor keeps it open. Absent when the driver cannot change a running VM's disk.
    */
   switchDisk?(handles: VmHandles, overlayPath: string): Promise<void>;
+  /**
+   * Optional, at daemon start for every VM found running: undoes what a save cut short by a daemon
+   * crash left (a helper process and its files, the VM paused) so the VM runs on. Resolves with what
+   * it did, empty when there was nothing to do.
+   */
+  recover?(handles: VmHandles): Promise<string[]>;
 }
 
 export interface PortForwarder {

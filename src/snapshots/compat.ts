@@ -34,3 +34,18 @@ export function snapshotUnsupported(d: SnapshotAbility): string | null {
   }
   return null;
 }
+
+/** What is on disk of a snapshot's saved state: sizes in bytes, null when the file is missing. */
+export interface SnapshotFiles {
+  stateBytes: number | null;
+  memoryBytes: number | null;
+}
+
+/** Why the snapshot's saved files cannot be restored (missing or cut short: disk damage, a hand-made copy), or null. Pure. */
+export function snapshotDamage(spec: SnapshotSpec, files: SnapshotFiles): string | null {
+  if (!files.stateBytes) return `its saved state (state.bin) is ${files.stateBytes === null ? 'missing' : 'empty'}`;
+  if (files.memoryBytes === null) return spec.memoryFile ? 'its memory file (memory.bin) is missing' : null;
+  const want = spec.memoryMib * 1024 * 1024;
+  if (files.memoryBytes !== want) return `its memory file (memory.bin) is ${files.memoryBytes} bytes, not the guest's ${spec.memoryMib} MiB`;
+  return null;
+}

@@ -3,13 +3,14 @@
  * each with its own overlay on the snapshot's layer and a fresh identity, a few at a time. Names
  * are checked up front; a partial failure names what was created and what failed.
  */
+import { dirname } from 'node:path';
 import type { Accel } from '../api/enums.js';
 import { BangerError, conflict, notFound } from '../api/errors.js';
 import type { Progress } from '../api/progress.js';
 import type { Vm } from '../api/vm.js';
 import type { VmStore } from '../store/vms.js';
 import type { VmService } from '../vms/contracts.js';
-import { restoreBlocker } from './compat.js';
+import { restoreBlocker, snapshotDamage } from './compat.js';
 import { forkNames } from './names.js';
 import type { SnapshotRegistry } from './registry.js';
 import type { TakeSnapshot } from './take.js';
@@ -43,6 +44,12 @@ export function createFork(deps: ForkDeps): Fork {
     }
     const blocker = restoreBlocker(snap.spec, { accel: deps.accel, hypervisor: deps.driverName });
     if (blocker) throw conflict(`cannot fork snapshot "${snap.name}": ${blocker}`);
+    const damage = snapshotDamage(snap.spec, reg.filesOf(snap.id));
+    if (damage) {
+      throw conflict(
+        `cannot fork snapshot "${snap.name}": ${damage} in ${dirname(reg.statePath(snap.id))}; take a new one with \`banger vm snapshot VM\`, and delete this one with \`banger snapshot delete ${snap.name}\` once no VM uses it`,
+      );
+    }
     const src = reg.sourceOf(snap, 'fresh');
     const from = snap;
     const label = (n: string): Progress => (names.length === 1 ? progress : (stage, message) => progress(stage, `${n}: ${message ?? stage}`));

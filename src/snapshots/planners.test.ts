@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotSpec } from '../api/snapshot.js';
-import { restoreBlocker, snapshotUnsupported } from './compat.js';
+import { restoreBlocker, snapshotDamage, snapshotUnsupported } from './compat.js';
 import { forkParallelism, mapLimit } from './fork.js';
 import { autoSnapshotName, forkNames, staleWarmName, uniqueName, warmName } from './names.js';
 import { decideWarm, warmCacheAction, warmKey, type WarmRequest } from './warm.js';
@@ -151,4 +151,19 @@ describe('fork parallelism', () => {
     expect(peak).toBe(2);
     expect(out.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 'three', 40, 50]);
   });
+});
+
+describe('snapshotDamage: saved files a restore cannot load', () => {
+  const spec = { vcpu: 1, memoryMib: 2, diskSizeBytes: 1, accel: 'tcg', hypervisor: 'qemu', hypervisorVersion: '7.2', network: 'user', workspace: null } as SnapshotSpec;
+  const ram = 2 * 1024 * 1024;
+  it.each([
+    ['intact, RAM in its own file', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: ram }, null],
+    ['intact, RAM in the state', { ...spec, memoryFile: false }, { stateBytes: 900, memoryBytes: null }, null],
+    ['older snapshot without the record, no RAM file', spec, { stateBytes: 900, memoryBytes: null }, null],
+    ['state missing', spec, { stateBytes: null, memoryBytes: ram }, 'its saved state (state.bin) is missing'],
+    ['state empty', spec, { stateBytes: 0, memoryBytes: ram }, 'its saved state (state.bin) is empty'],
+    ['RAM file missing', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: null }, 'its memory file (memory.bin) is missing'],
+    ['RAM file cut short', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: 4096 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
+    ['RAM file cut short, older snapshot', spec, { stateBytes: 900, memoryBytes: 4096 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
+  ] as const)('%s', (_, s, files, want) => expect(snapshotDamage(s, files)).toBe(want));
 });

@@ -22,7 +22,7 @@ import type { Paths } from '../store/paths.js';
 import type { SnapshotRecord, SnapshotStore } from '../store/snapshots.js';
 import type { VmStore } from '../store/vms.js';
 import type { RestoreSource } from '../vms/contracts.js';
-import { snapshotUnsupported } from './compat.js';
+import { snapshotUnsupported, type SnapshotFiles } from './compat.js';
 import type { LayerOps } from '../hypervisor/layers.js';
 import { staleWarmName } from './names.js';
 
@@ -51,6 +51,8 @@ export interface SnapshotRegistry {
   /** Bytes of the saved state (one file for QEMU; Firecracker writes a state and a memory file). */
   stateBytesOf(id: string): number;
   removeFiles(id: string): void;
+  /** Sizes of the saved state and memory file on disk (null: missing), for `snapshotDamage`. */
+  filesOf(id: string): SnapshotFiles;
   sourceOf(s: SnapshotRecord, identity: RestoreSource['identity']): RestoreSource;
   lookup(name: string): SnapshotRecord;
   describe(s: SnapshotRecord): Promise<Snapshot>;
@@ -179,6 +181,10 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
       );
     },
     removeFiles,
+    filesOf(id) {
+      const size = (p: string) => (existsSync(p) ? statSync(p).size : null);
+      return { stateBytes: size(statePath(id)), memoryBytes: size(memoryPath(id)) };
+    },
     sourceOf(s, identity) {
       return {
         snapshotId: s.id,

@@ -88,7 +88,7 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
               // Best effort: without it restores announce the hypervisor's default MAC (slower first connection).
               const nicMac = await (sm.nicMac?.(h) ?? Promise.resolve(null)).catch((err: Error) => (log.warn({ vm: cur.name, err: err.message }, 'NIC address not read'), null));
               // The RAM goes to its own file where the driver can: forks then share its pages.
-              await sm.saveState(h, reg.statePath(id), reg.memoryPath(id));
+              const memoryFile = await sm.saveState(h, reg.statePath(id), reg.memoryPath(id));
               // The row and the VM's reference are written before any file moves: after a crash a
               // directory without a row never holds a disk layer that something depends on.
               const spec: SnapshotSpec = {
@@ -102,6 +102,7 @@ export function createTake(deps: TakeDeps): TakeSnapshot {
                 workspace: cur.workspace,
                 bulkChannel: typeof h.bulkSocket === 'string',
                 ...(nicMac ? { nicMac } : {}),
+                memoryFile,
               };
               row = store.transaction(() => {
                 const r = store.insert({

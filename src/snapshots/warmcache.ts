@@ -113,7 +113,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
       await guest.forget(templateAlias);
       progress('warm', 'saving the template');
       const nicMac = await (driver.snapshots!.nicMac?.(h) ?? Promise.resolve(null)).catch(() => null);
-      await driver.snapshots!.saveState(h, reg.statePath(id), reg.memoryPath(id));
+      const memoryFile = await driver.snapshots!.saveState(h, reg.statePath(id), reg.memoryPath(id));
       await driver.kill(h, 'SIGKILL');
       h = null;
       await reg.layers.seal(reg.layerPath(id));
@@ -137,6 +137,7 @@ export function createWarmCache(deps: WarmCacheDeps): WarmFor {
           warmKey: key,
           bulkChannel,
           ...(nicMac ? { nicMac } : {}),
+          memoryFile,
         },
         stateBytes: reg.stateBytesOf(id),
       });

@@ -45,6 +45,11 @@ export const VM_FILES = {
   serial: 'serial.log',
   /** the hypervisor's own stderr */
   hypervisorLog: 'hypervisor.log',
+  /**
+   * present while a restore that gives the VM its identity (warm create, fork child) has not
+   * finished; a daemon start that finds it deletes the VM (vms/interrupted.ts)
+   */
+  restoring: 'restoring',
 } as const;
 
 /** Files inside a VM's runtime directory (short path: unix sockets are limited to 108 bytes). */

@@ -16,6 +16,7 @@ import type { FileSyncEntry } from '../config/filesync.js';
 import type { GuestAccess, GuestSession } from '../guest/access.js';
 import type { Locks } from '../host/locks.js';
 import type { Logger } from '../host/logger.js';
+import type { Interrupted } from './interrupted.js';
 import type { HypervisorChoice } from '../hypervisor/choice.js';
 import type { Driver } from '../hypervisor/driver.js';
 import type { ReconcileReport, VmNetworking } from '../network/vmnet.js';
@@ -173,4 +174,6 @@ export interface VmService {
   reconcile(): { adopted: string[]; stopped: string[]; broken: string[] };
   /** At daemon start, after `reconcile`: the host network state of the VMs that still run. */
   reconcileNetwork(): Promise<ReconcileReport>;
+  /** At daemon start, after `reconcile`: deletes restores a crash cut short, puts right VMs a crash left mid-save (vms/interrupted.ts). */
+  finishInterrupted(): Promise<Interrupted>;
 }

@@ -4,7 +4,7 @@
  * global lock for milliseconds.
  */
 import type { Deleted } from '../api/results.js';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { BangerError, conflict } from '../api/errors.js';
 import { parseSize } from '../api/names.js';
 import type { Progress } from '../api/progress.js';
@@ -21,6 +21,16 @@ type LifecycleVerbs = Pick<VmService, 'create' | 'createFrom' | 'start' | 'stop'
 const nameTaken = (name: string) =>
   new BangerError('already_exists', `a VM named "${name}" already exists; pick another name or delete it first`);
 
+/**
+ * A fork child that failed is deleted at once: its error says so, in place of the advice a kept VM
+ * gets (a boot failure's `details.reason` is the part without it).
+ */
+export function childDeleted(name: string, err: unknown): BangerError {
+  const e = err instanceof BangerError ? err : null;
+  const reason = typeof e?.details?.reason === 'string' ? e.details.reason : (err as Error).message;
+  return new BangerError(e?.code ?? 'internal', `${reason}; VM "${name}" was deleted, nothing of it is left`, { cause: err });
+}
+
 export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): LifecycleVerbs {
   const { paths, store, driver, locks, guest, network: net } = ctx;
   /** Runs `fn` on the VM's current record under its lock. */
@@ -29,6 +39,13 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
     return locks.vm.with(id, () => fn(store.get(id) ?? vv.lookup(name)));
   };
   const current = (id: string): Vm => vv.view(store.get(id)!);
+  // A restore is marked from before its row exists until its identity is refreshed: a daemon
+  // crash in between leaves a VM that would run as the snapshot's guest (vms/interrupted.ts deletes it).
+  const markRestoring = (id: string) => {
+    mkdirSync(paths.vmDir(id), { recursive: true, mode: 0o700 });
+    writeFileSync(paths.vmFile(id, 'restoring'), '');
+  };
+  const restored = (id: string) => rmSync(paths.vmFile(id, 'restoring'), { force: true });
   async function deleteVm(name: string, progress: Progress): Promise<Deleted> {
     // A row that cannot be read is deleted by what is known of it (id, name).
     const bad = store.findUnreadable(name);
@@ -61,6 +78,7 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
               signal,
             )
           : null;
+      if (warm) markRestoring(id);
       const rec = await locks.global.with('names', async () => {
         const name = p.name ?? generateName((n) => store.hasName(n));
         if (store.hasName(name)) throw nameTaken(name);
@@ -77,6 +95,9 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
           state: 'stopped',
           workspace: null,
         });
+      }).catch((err: unknown) => {
+        rmSync(paths.vmDir(id), { recursive: true, force: true });
+        throw err;
       });
       return locks.vm.with(rec.id, async () => {
         try {
@@ -89,7 +110,13 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
           store.remove(rec.id);
           throw err;
         }
-        if (p.start) await m.boot(store.get(rec.id)!, progress, p.waitForSsh, signal, warm ?? undefined);
+        try {
+          if (p.start) await m.boot(store.get(rec.id)!, progress, p.waitForSsh, signal, warm ?? undefined);
+        } finally {
+          // Finished, or failed with an error the caller sees (the VM is kept, as that error says): only
+          // a crash before this line leaves the marker for the next daemon start.
+          restored(rec.id);
+        }
         return current(rec.id);
       });
     },
@@ -97,6 +124,7 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
     async createFrom(p, src, progress, signal) {
       ctx.artifacts.pathsFor(p.image, p.kernel); // throws if the image or kernel is gone
       const id = newId();
+      markRestoring(id);
       const rec = await locks.global.with('names', async () => {
         if (store.hasName(p.name)) throw nameTaken(p.name);
         return store.insert({
@@ -111,16 +139,19 @@ export function createLifecycle(ctx: VmContext, vv: VmView, m: Machine): Lifecyc
           state: 'stopped',
           workspace: p.workspace,
         });
+      }).catch((err: unknown) => {
+        rmSync(paths.vmDir(id), { recursive: true, force: true });
+        throw err;
       });
       return locks.vm.with(rec.id, async () => {
         try {
-          mkdirSync(paths.vmDir(rec.id), { recursive: true, mode: 0o700 });
           await ctx.restore.attach(rec.id, src, paths.vmFile(rec.id, 'disk'), src.diskSizeBytes);
           await m.boot(store.get(rec.id)!, progress, true, signal, src);
         } catch (err) {
           await m.discard(store.get(rec.id)!, progress);
-          throw err;
+          throw childDeleted(p.name, err);
         }
+        restored(rec.id);
         return current(rec.id);
       });
     },

@@ -96,21 +96,21 @@ export function createMachine(ctx: VmContext, vv: VmView): Machine {
       if (!restore) await session.run(['sh', '-c', 'resize2fs /dev/vda >/dev/null 2>&1 || true'], { timeoutMs: 60_000 });
     } catch (err) {
       if (err instanceof BangerError && err.code === 'conflict') throw err; // host key mismatch: say so as is
-      throw new BangerError(
-        'unavailable',
-        `VM "${rec.name}" started but SSH did not answer within ${Math.round(ctx.sshTimeoutMs / 1000)}s; the VM is kept: see \`banger vm logs ${rec.name}\`, then \`banger vm delete ${rec.name}\``,
-        { cause: err },
-      );
+      const reason = `VM "${rec.name}" started but SSH did not answer within ${Math.round(ctx.sshTimeoutMs / 1000)}s`;
+      throw new BangerError('unavailable', `${reason}; the VM is kept: see \`banger vm logs ${rec.name}\`, then \`banger vm delete ${rec.name}\``, {
+        cause: err,
+        details: { reason },
+      });
     }
     if (restore) {
       try {
         await ctx.restore.refresh(session, { id: rec.id, name: rec.name }, restore, progress);
       } catch (err) {
-        throw new BangerError(
-          'internal',
-          `VM "${rec.name}" was restored from ${restore.label} but its identity could not be refreshed (${(err as Error).message}); it still shares the snapshot's identity: delete it with \`banger vm delete ${rec.name}\``,
-          { cause: err },
-        );
+        const reason = `VM "${rec.name}" was restored from ${restore.label} but its identity could not be refreshed (${(err as Error).message})`;
+        throw new BangerError('internal', `${reason}; it still shares the snapshot's identity: delete it with \`banger vm delete ${rec.name}\``, {
+          cause: err,
+          details: { reason },
+        });
       }
     }
     // [config: file_sync] every start (boot, restart, restore) ends here with the guest reachable.

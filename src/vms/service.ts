@@ -7,6 +7,7 @@
 import { createAccess } from './access.js';
 import type { VmService, VmServiceDeps } from './contracts.js';
 import { createLifecycle } from './lifecycle.js';
+import { createInterrupted } from './interrupted.js';
 import { createMachine } from './machine.js';
 import { createVmView } from './view.js';
 import { observedStore } from './events.js';
@@ -29,6 +30,7 @@ export function createVmService(given: VmServiceDeps): VmService {
     publish: view.publish,
     reconcile: view.reconcile,
     reconcileNetwork: view.reconcileNetwork,
+    finishInterrupted: createInterrupted(deps, view, machine),
     ...createLifecycle(deps, view, machine),
     ...createAccess(deps, view, machine),
   };

@@ -26,6 +26,7 @@ import { checkSocketPath, VM_RUNTIME_FILES } from '../../store/paths.js';
 import type { VmHandles, VmSpec } from '../driver.js';
 import { buildQemuArgs, type QemuMachine } from './args.js';
 import { processState, waitUntil } from './process.js';
+import { pidsMentioning } from '../../host/procstat.js';
 import { QmpClient, withQmp } from './qmp.js';
 import { MIGRATE_MAX_BANDWIDTH, sleep, waitForMigration, writeState } from './savestate.js';
 
@@ -47,6 +48,8 @@ export interface ConvertDeps {
 }
 
 const MIB = 1024 ** 2;
+/** A converter's files in its VM's runtime directory. */
+const CONVERTER_FILES = ['convertQmp', 'convertMigration', 'convertDisk', 'convertBulk'] as const;
 
 /** The /proc path of the memfd holding a QEMU's guest RAM (the one memfd of exactly the RAM's size). */
 export function ramMemfdPath(pid: number, sizeBytes: number): string {
@@ -95,7 +98,7 @@ export async function convertState(deps: ConvertDeps, h: VmHandles & QemuMemoryF
   const disk = join(dir, VM_RUNTIME_FILES.convertDisk);
   // The converter must have every device the VM has, the bulk port included (its own socket, unused).
   const bulkSocket = mirror.bulkChannel ? checkSocketPath(join(dir, VM_RUNTIME_FILES.convertBulk)) : undefined;
-  const clean = () => Promise.all([qmpSocket, migSocket, disk, ...(bulkSocket ? [bulkSocket] : [])].map((p) => rm(p, { force: true })));
+  const clean = () => Promise.all(CONVERTER_FILES.map((f) => rm(join(dir, VM_RUNTIME_FILES[f]), { force: true })));
   await clean();
   const t0 = Date.now();
   // The guest never runs in the converter: an empty stand-in disk takes the place of the VM's.
@@ -159,6 +162,25 @@ export async function convertState(deps: ConvertDeps, h: VmHandles & QemuMemoryF
     }
     await clean();
   }
+}
+
+/**
+ * Ends a converter a crashed daemon left running for the VM whose runtime directory is `dir`, and
+ * removes its files. Resolves with what it did.
+ */
+export async function endConverter(dir: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const pid of pidsMentioning(join(dir, VM_RUNTIME_FILES.convertQmp))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+    await waitUntil(() => processState(pid) !== 'running', 5000);
+    done.push(`ended a RAM converter left running (pid ${pid})`);
+  }
+  await Promise.all(CONVERTER_FILES.map((f) => rm(join(dir, VM_RUNTIME_FILES[f]), { force: true })));
+  return done;
 }
 
 async function connect(socket: string, exited: () => boolean, timeoutMs: number): Promise<QmpClient> {

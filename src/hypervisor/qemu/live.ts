@@ -3,14 +3,18 @@
  * (migration to a file), pause and resume, switch its disk, and add or remove port forwards on
  * slirp user networking. The driver (driver.ts) builds these over its own process checks.
  */
-import { rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { BangerError, notFound } from '../../api/errors.js';
 import type { Logger } from '../../host/logger.js';
 import type { PortForwarder, SnapshotManager, VmHandles } from '../driver.js';
 import { DISK_ID, hostfwdRule, NETDEV_ID, type QemuMachine } from './args.js';
-import { type ConvertDeps, convertible, convertState, copyRamOut, type QemuMemoryFacts } from './convert.js';
+import { type ConvertDeps, convertible, convertState, copyRamOut, endConverter, type QemuMemoryFacts } from './convert.js';
 import type { PasstHandle } from './passt.js';
 import { withQmp } from './qmp.js';
+import { filesOpenForWriting } from './process.js';
+import { parseDiskInfo } from './disk.js';
+import { run } from '../../host/exec.js';
 import { writeState } from './savestate.js';
 
 export { MIGRATE_MAX_BANDWIDTH, POLL_MS, sleep, waitForMigration } from './savestate.js';
@@ -72,6 +76,44 @@ const snapshots: SnapshotManager = {
   async resume(h) {
     requireRunning(h, 'resume it');
     await withQmp(h.controlSocket, (qmp) => qmp.execute('cont'));
+  },
+  async recover(h) {
+    const done = await endConverter(dirname(h.controlSocket));
+    if (!isRunning(h)) return done;
+    // Only a save pauses a VM (nothing else leaves one paused): a paused VM at daemon start was cut
+    // short mid-save. A migration still running (into a converter that is gone now) is cancelled first.
+    // The status it was found in; null: left paused.
+    const was = await withQmp(h.controlSocket, async (qmp): Promise<string | null> => {
+      const status = async () => (await qmp.execute<{ status: string }>('query-status')).status;
+      let s = await status();
+      if (s === 'running') return s;
+      await qmp.execute('migrate_cancel').catch(() => undefined);
+      for (let i = 0; i < 40 && s === 'finish-migrate'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        s = await status();
+      }
+      if (s !== 'paused' && s !== 'postmigrate') return s;
+      // Cut short between freezing the disk (the file renamed into the snapshot) and the switch: the
+      // VM still writes the frozen layer. Finish the switch first (a new overlay at its disk path),
+      // or every VM on that layer would see it change.
+      const disk = (h as VmHandles & QemuMemoryFacts).mirror?.diskPath;
+      const frozen = disk ? filesOpenForWriting(h.pid).filter((p) => p.endsWith('.qcow2') && p !== disk) : [];
+      if (disk && frozen.length === 1) {
+        const size = parseDiskInfo((await run([deps.convert.qemuImg, 'info', '-U', '--output=json', frozen[0]])).stdout)['virtual-size'];
+        await rm(disk, { force: true });
+        await run([deps.convert.qemuImg, 'create', '-q', '-f', 'qcow2', '-u', '-b', frozen[0], '-F', 'qcow2', disk, String(size)]);
+        await qmp.execute('blockdev-snapshot-sync', { device: DISK_ID, 'snapshot-file': disk, format: 'qcow2', mode: 'existing' });
+        await chmod(frozen[0], 0o444);
+        done.push(`finished freezing its disk into ${frozen[0]}`);
+      } else if (frozen.length) {
+        done.push(`left paused: it writes ${frozen.join(', ')} besides its disk ${disk}`);
+        return null;
+      }
+      await qmp.execute('cont');
+      return s;
+    });
+    if (was !== null && was !== 'running') done.push(`resumed it (it was left ${was})`);
+    return done;
   },
   async switchDisk(h, overlayPath) {
     requireRunning(h, 'switch its disk');

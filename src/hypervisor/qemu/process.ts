@@ -2,6 +2,7 @@
  * Facts about a hypervisor process from /proc, for VMs the daemon may not have spawned itself
  * (after a daemon restart QEMU is no longer our child, so there is no exit event, only polling).
  */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pidAlive } from '../../host/exec.js';
 import { isZombie, parseStat, readCmdline, readStat } from '../../host/procstat.js';
@@ -60,4 +61,24 @@ export async function tailFile(path: string, maxLines = 15, maxBytes = 16 * 1024
   } finally {
     await fh.close();
   }
+}
+
+/** Paths of the files a process has open for writing (from /proc/PID/fd and fdinfo); [] when it is gone. */
+export function filesOpenForWriting(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const fd of fds) {
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (flags !== undefined && (parseInt(flags, 8) & 3) !== 0) out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
 }

@@ -1,0 +1,67 @@
+/**
+ * A daemon crash in the middle of a restore (fork child or warm create), through the real CLI,
+ * daemon and SQLite, no VM booted: the VM's row and directory still carry the `restoring` marker
+ * and its hypervisor (here a stand-in process whose argv names the VM's runtime directory, as
+ * QEMU's does) was spawned before any handles.json named it. The next daemon start deletes that VM
+ * (it never got its own identity) and ends its process; a finished VM is kept; a marked directory
+ * without a row (a crash before the row was written) goes too.
+ */
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnProcess, type ProcessHandle } from '../host/exec.js';
+import { openDb } from '../store/db.js';
+import { makeInstall, type Install } from '../../test/install.fixture.js';
+
+let inst: Install;
+let stray: ProcessHandle;
+let strayExit: number | null = null;
+const HALF = 'aaaaaaaaaaa1';
+const WHOLE = 'aaaaaaaaaaa2';
+const ORPHAN = 'aaaaaaaaaaa3';
+
+beforeAll(async () => {
+  inst = makeInstall(mkdtempSync('/tmp/bi-'));
+  expect((await inst.cli(['daemon', 'status'])).code).toBe(0);
+  expect((await inst.cli(['daemon', 'stop'])).code).toBe(0);
+  const db = openDb(join(inst.stateDir, 'banger.db'));
+  try {
+    const t = new Date().toISOString();
+    db.prepare("INSERT INTO kernels (name, sha256, manifest, created_at) VALUES ('k', ?, '{}', ?)").run('0'.repeat(64), t);
+    db.prepare("INSERT INTO images (name, sha256, kernel_name, manifest, created_at) VALUES ('i', ?, 'k', '{}', ?)").run('1'.repeat(64), t);
+    const vm = db.prepare(
+      `INSERT INTO vms (id, name, image_name, kernel_name, vcpu, memory_mib, disk_size_bytes, network, state, workspace, created_at, updated_at)
+       VALUES (?, ?, 'i', 'k', 1, 1024, 1073741824, '{"mode":"user","egress":true,"nat":false}', ?, NULL, ?, ?)`,
+    );
+    vm.run(HALF, 'half', 'starting', t, t);
+    vm.run(WHOLE, 'whole', 'stopped', t, t);
+  } finally {
+    db.close();
+  }
+  for (const id of [HALF, WHOLE, ORPHAN]) mkdirSync(join(inst.stateDir, 'vms', id), { recursive: true });
+  writeFileSync(join(inst.stateDir, 'vms', HALF, 'restoring'), '');
+  writeFileSync(join(inst.stateDir, 'vms', ORPHAN, 'restoring'), '');
+  const runtime = join(inst.runtimeDir, 'vms', HALF);
+  mkdirSync(runtime, { recursive: true });
+  stray = spawnProcess(['perl', '-e', 'sleep 120', join(runtime, 'qmp.sock')], { detached: true });
+  void stray.exit.then((c) => (strayExit = c));
+}, 120_000);
+
+afterAll(async () => {
+  stray?.kill('SIGKILL');
+  await inst?.destroy();
+});
+
+describe('a restore cut short by a daemon crash', () => {
+  it('is deleted at the next daemon start, its unrecorded process ended; a finished VM stays', async () => {
+    const r = await inst.cli(['vm', 'list', '--json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as Array<{ name: string }>).map((v) => v.name)).toEqual(['whole']);
+    await stray.exit;
+    expect(strayExit).toBe(128 + 9);
+    expect(existsSync(join(inst.stateDir, 'vms', HALF))).toBe(false);
+    expect(existsSync(join(inst.runtimeDir, 'vms', HALF))).toBe(false);
+    expect(existsSync(join(inst.stateDir, 'vms', ORPHAN))).toBe(false);
+    expect(existsSync(join(inst.stateDir, 'vms', WHOLE))).toBe(true);
+  });
+});
