@@ -4,33 +4,19 @@
  * handles.json in another VM's directory. `vm list`, `daemon status`, `daemon stop` and a daemon
  * restart all work; both VMs show as broken with the reason, and both can be deleted.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb } from '../store/db.js';
-import { makeInstall, type Install } from '../../test/install.fixture.js';
+import type { Install } from '../../test/install.fixture.js';
+import { installWithVmRows } from '../../test/vmrows.fixture.js';
 
 let inst: Install;
 beforeAll(async () => {
-  inst = makeInstall(mkdtempSync('/tmp/bb-'));
-  // The daemon creates the database (all migrations), then stops: the rows go in while it is down.
-  expect((await inst.cli(['daemon', 'status'])).code).toBe(0);
-  expect((await inst.cli(['daemon', 'stop'])).code).toBe(0);
-  const db = openDb(join(inst.stateDir, 'banger.db'));
-  try {
-    const t = new Date().toISOString();
-    db.prepare("INSERT INTO kernels (name, sha256, manifest, created_at) VALUES ('k', ?, '{}', ?)").run('0'.repeat(64), t);
-    db.prepare("INSERT INTO images (name, sha256, kernel_name, manifest, created_at) VALUES ('i', ?, 'k', '{}', ?)").run('1'.repeat(64), t);
-    const vm = db.prepare(
-      `INSERT INTO vms (id, name, image_name, kernel_name, vcpu, memory_mib, disk_size_bytes, network, state, workspace, created_at, updated_at)
-       VALUES (?, ?, 'i', 'k', 1, 1024, ?, '{"mode":"user","egress":true,"nat":false}', ?, NULL, ?, ?)`,
-    );
-    // 99999999999T: what `vm create --disk-size 99999999999T` stored before sizes were bounded.
-    vm.run('aaaaaaaaaaaa', 'huge', 99999999999 * 1024 ** 4, 'stopped', t, t);
-    vm.run('bbbbbbbbbbbb', 'garbled', 8 * 1024 ** 3, 'running', t, t);
-  } finally {
-    db.close();
-  }
+  // 99999999999T: what `vm create --disk-size 99999999999T` stored before sizes were bounded.
+  inst = await installWithVmRows('/tmp/bb-', [
+    { id: 'aaaaaaaaaaaa', name: 'huge', diskSizeBytes: 99999999999 * 1024 ** 4, state: 'stopped' },
+    { id: 'bbbbbbbbbbbb', name: 'garbled', diskSizeBytes: 8 * 1024 ** 3, state: 'running' },
+  ]);
   mkdirSync(join(inst.stateDir, 'vms', 'bbbbbbbbbbbb'), { recursive: true });
   writeFileSync(join(inst.stateDir, 'vms', 'bbbbbbbbbbbb', 'handles.json'), '{"pid": 12');
 }, 120_000);

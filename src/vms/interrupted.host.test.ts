@@ -6,12 +6,12 @@
  * (it never got its own identity) and ends its process; a finished VM is kept; a marked directory
  * without a row (a crash before the row was written) goes too.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnProcess, type ProcessHandle } from '../host/exec.js';
-import { openDb } from '../store/db.js';
-import { makeInstall, type Install } from '../../test/install.fixture.js';
+import type { Install } from '../../test/install.fixture.js';
+import { installWithVmRows } from '../../test/vmrows.fixture.js';
 
 let inst: Install;
 let stray: ProcessHandle;
@@ -21,23 +21,10 @@ const WHOLE = 'aaaaaaaaaaa2';
 const ORPHAN = 'aaaaaaaaaaa3';
 
 beforeAll(async () => {
-  inst = makeInstall(mkdtempSync('/tmp/bi-'));
-  expect((await inst.cli(['daemon', 'status'])).code).toBe(0);
-  expect((await inst.cli(['daemon', 'stop'])).code).toBe(0);
-  const db = openDb(join(inst.stateDir, 'banger.db'));
-  try {
-    const t = new Date().toISOString();
-    db.prepare("INSERT INTO kernels (name, sha256, manifest, created_at) VALUES ('k', ?, '{}', ?)").run('0'.repeat(64), t);
-    db.prepare("INSERT INTO images (name, sha256, kernel_name, manifest, created_at) VALUES ('i', ?, 'k', '{}', ?)").run('1'.repeat(64), t);
-    const vm = db.prepare(
-      `INSERT INTO vms (id, name, image_name, kernel_name, vcpu, memory_mib, disk_size_bytes, network, state, workspace, created_at, updated_at)
-       VALUES (?, ?, 'i', 'k', 1, 1024, 1073741824, '{"mode":"user","egress":true,"nat":false}', ?, NULL, ?, ?)`,
-    );
-    vm.run(HALF, 'half', 'starting', t, t);
-    vm.run(WHOLE, 'whole', 'stopped', t, t);
-  } finally {
-    db.close();
-  }
+  inst = await installWithVmRows('/tmp/bi-', [
+    { id: HALF, name: 'half', state: 'starting' },
+    { id: WHOLE, name: 'whole', state: 'stopped' },
+  ]);
   for (const id of [HALF, WHOLE, ORPHAN]) mkdirSync(join(inst.stateDir, 'vms', id), { recursive: true });
   writeFileSync(join(inst.stateDir, 'vms', HALF, 'restoring'), '');
   writeFileSync(join(inst.stateDir, 'vms', ORPHAN, 'restoring'), '');
