@@ -39,10 +39,13 @@ export function snapshotUnsupported(d: SnapshotAbility): string | null {
 export interface SnapshotFiles {
   stateBytes: number | null;
   memoryBytes: number | null;
+  /** The frozen disk layer (a crash between writing the row and moving the disk leaves none). */
+  layerBytes: number | null;
 }
 
 /** Why the snapshot's saved files cannot be restored (missing or cut short: disk damage, a hand-made copy), or null. Pure. */
 export function snapshotDamage(spec: SnapshotSpec, files: SnapshotFiles): string | null {
+  if (files.layerBytes === null) return 'its disk layer (disk.qcow2) is missing';
   if (!files.stateBytes) return `its saved state (state.bin) is ${files.stateBytes === null ? 'missing' : 'empty'}`;
   if (files.memoryBytes === null) return spec.memoryFile ? 'its memory file (memory.bin) is missing' : null;
   const want = spec.memoryMib * 1024 * 1024;

@@ -157,13 +157,14 @@ describe('snapshotDamage: saved files a restore cannot load', () => {
   const spec = { vcpu: 1, memoryMib: 2, diskSizeBytes: 1, accel: 'tcg', hypervisor: 'qemu', hypervisorVersion: '7.2', network: 'user', workspace: null } as SnapshotSpec;
   const ram = 2 * 1024 * 1024;
   it.each([
-    ['intact, RAM in its own file', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: ram }, null],
-    ['intact, RAM in the state', { ...spec, memoryFile: false }, { stateBytes: 900, memoryBytes: null }, null],
-    ['older snapshot without the record, no RAM file', spec, { stateBytes: 900, memoryBytes: null }, null],
-    ['state missing', spec, { stateBytes: null, memoryBytes: ram }, 'its saved state (state.bin) is missing'],
-    ['state empty', spec, { stateBytes: 0, memoryBytes: ram }, 'its saved state (state.bin) is empty'],
-    ['RAM file missing', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: null }, 'its memory file (memory.bin) is missing'],
-    ['RAM file cut short', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: 4096 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
-    ['RAM file cut short, older snapshot', spec, { stateBytes: 900, memoryBytes: 4096 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
+    ['intact, RAM in its own file', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: ram, layerBytes: 1 }, null],
+    ['intact, RAM in the state', { ...spec, memoryFile: false }, { stateBytes: 900, memoryBytes: null, layerBytes: 1 }, null],
+    ['older snapshot without the record, no RAM file', spec, { stateBytes: 900, memoryBytes: null, layerBytes: 1 }, null],
+    ['state missing', spec, { stateBytes: null, memoryBytes: ram, layerBytes: 1 }, 'its saved state (state.bin) is missing'],
+    ['state empty', spec, { stateBytes: 0, memoryBytes: ram, layerBytes: 1 }, 'its saved state (state.bin) is empty'],
+    ['RAM file missing', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: null, layerBytes: 1 }, 'its memory file (memory.bin) is missing'],
+    ['RAM file cut short', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: 4096, layerBytes: 1 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
+    ['disk layer missing', { ...spec, memoryFile: true }, { stateBytes: 900, memoryBytes: ram, layerBytes: null }, 'its disk layer (disk.qcow2) is missing'],
+    ['RAM file cut short, older snapshot', spec, { stateBytes: 900, memoryBytes: 4096, layerBytes: 1 }, "its memory file (memory.bin) is 4096 bytes, not the guest's 2 MiB"],
   ] as const)('%s', (_, s, files, want) => expect(snapshotDamage(s, files)).toBe(want));
 });

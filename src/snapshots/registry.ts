@@ -69,8 +69,11 @@ export interface SnapshotRegistry {
    * artifact service's to report.
    */
   beforeArtifactDelete(kind: 'image' | 'kernel', name: string): void;
-  /** At daemon start: end templates of interrupted warm builds, drop directories without a row, collect stale warm snapshots. */
-  recover(): Promise<{ removed: string[] }>;
+  /**
+   * At daemon start: end templates of interrupted warm builds, drop directories without a row, collect
+   * stale warm snapshots, seal layers a crash left writable.
+   */
+  recover(): Promise<{ removed: string[]; resealed: string[] }>;
 }
 
 export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegistry {
@@ -183,7 +186,7 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
     removeFiles,
     filesOf(id) {
       const size = (p: string) => (existsSync(p) ? statSync(p).size : null);
-      return { stateBytes: size(statePath(id)), memoryBytes: size(memoryPath(id)) };
+      return { stateBytes: size(statePath(id)), memoryBytes: size(memoryPath(id)), layerBytes: size(layerPath(id)) };
     },
     sourceOf(s, identity) {
       return {
@@ -242,7 +245,17 @@ export function createSnapshotRegistry(deps: SnapshotRegistryDeps): SnapshotRegi
         }
       }
       removed.push(...collectStaleWarm());
-      return { removed };
+      // A crash between a snapshot's disk switch and its seal leaves the layer writable: nothing writes
+      // it, but the mode is what keeps a hand or a bug from changing a layer every fork reads.
+      const resealed: string[] = [];
+      for (const s of store.list()) {
+        const layer = layerPath(s.id);
+        if (existsSync(layer) && (statSync(layer).mode & 0o222) !== 0) {
+          await layers.seal(layer);
+          resealed.push(s.name);
+        }
+      }
+      return { removed, resealed };
     },
   };
 }

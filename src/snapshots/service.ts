@@ -25,7 +25,7 @@ export interface SnapshotService {
   list(): Promise<Snapshot[]>;
   show(name: string): Promise<Snapshot>;
   delete(name: string): Promise<{ name: string; id: string }>;
-  recover(): Promise<{ removed: string[] }>;
+  recover: SnapshotRegistry['recover'];
 }
 
 export interface SnapshotServiceDeps {
